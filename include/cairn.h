@@ -1,0 +1,293 @@
+/*
+ * cairn.h — the one public header of libcairn.
+ *
+ * cairn answers questions over an organisation's documents with grounded, cited answers.
+ * This header is the whole contract between the library and its programs (the `cairn` CLI,
+ * the server, your application):
+ *
+ *  - Opaque handles (cairn_kb, cairn_results, …), created and destroyed in init/free pairs.
+ *  - Options come in *_params structs obtained from cairn_*_default_params(), so new
+ *    options never break existing callers: take the defaults, change what you need.
+ *  - Every fallible call returns a cairn_status; the handle keeps a message that names the
+ *    input and the problem (cairn_kb_errmsg). The library never exits, aborts or prints:
+ *    diagnostics go through the log callback you install with cairn_set_log.
+ *  - Ownership is stated at each call. Strings returned inside results live as long as the
+ *    results object that holds them.
+ *
+ * Thread safety: a cairn_kb may be searched from several threads at once; writes (ingest,
+ * delete, optimize) are serialised inside the handle. Separate processes may open the same
+ * knowledge base; one writer at a time (others get CAIRN_EBUSY), readers never wait.
+ */
+#ifndef CAIRN_H
+#define CAIRN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CAIRN_VERSION_MAJOR 0
+#define CAIRN_VERSION_MINOR 1
+#define CAIRN_VERSION_PATCH 0
+#define CAIRN_VERSION_STRING "0.1.0"
+
+const char *cairn_version(void);
+
+/* ---- status codes ------------------------------------------------------------------- */
+
+typedef enum cairn_status {
+	CAIRN_OK = 0,
+	CAIRN_EINVAL = 1,      /* a bad argument or malformed request */
+	CAIRN_ENOMEM = 2,      /* out of memory */
+	CAIRN_EIO = 3,         /* an operating-system I/O error */
+	CAIRN_ECORRUPT = 4,    /* stored data failed a checksum or structural check */
+	CAIRN_ENOTFOUND = 5,   /* no such file, document or key */
+	CAIRN_EUNSUPPORTED = 6,/* a format, version or feature this build does not handle */
+	CAIRN_EBUSY = 7,       /* another writer holds the knowledge base */
+	CAIRN_EFORMAT = 8,     /* input is not in the expected format (bad UTF-8, binary, …) */
+	CAIRN_ETOOBIG = 9,     /* input exceeds a configured limit */
+	CAIRN_EEMPTY = 10,     /* input has no content */
+	CAIRN_EINTERRUPTED = 11, /* stopped by a callback */
+	CAIRN_EINTERNAL = 12   /* a bug: please report */
+} cairn_status;
+
+/* "CAIRN_ECORRUPT" → "corrupt data", never NULL. */
+const char *cairn_status_name(cairn_status status);
+
+/* ---- logging ------------------------------------------------------------------------ */
+
+typedef enum cairn_log_level {
+	CAIRN_LOG_DEBUG = 0,
+	CAIRN_LOG_INFO = 1,
+	CAIRN_LOG_WARN = 2,
+	CAIRN_LOG_ERROR = 3
+} cairn_log_level;
+
+typedef void (*cairn_log_fn)(cairn_log_level level, const char *message, void *user_data);
+/* Process-wide; NULL silences the library (the default). */
+void cairn_set_log(cairn_log_fn fn, void *user_data);
+
+/* ---- knowledge base ----------------------------------------------------------------- */
+
+typedef struct cairn_kb cairn_kb;
+
+typedef struct cairn_kb_params {
+	int create;            /* create the directory if missing (default 1) */
+	int read_only;         /* open for searching only (default 0) */
+	const char *language;  /* Snowball stemmer for a new KB: "english" … or "none"; the
+	                          default "porter" is the classic Porter stemmer Lucene uses */
+	double bm25_k1;        /* default 0.9 (Anserini) */
+	double bm25_b;         /* default 0.4 (Anserini) */
+} cairn_kb_params;
+
+cairn_kb_params cairn_kb_default_params(void);
+
+/* Opens (and with params->create, creates) the knowledge base in directory `dir`. On
+ * failure *out is NULL and, if errbuf is not NULL, errbuf gets the message. */
+cairn_status cairn_kb_open(const char *dir, const cairn_kb_params *params, cairn_kb **out,
+                           char *errbuf, size_t errbuf_size);
+void cairn_kb_close(cairn_kb *kb);
+/* The message of the last failed call on this handle ("" if none). */
+const char *cairn_kb_errmsg(const cairn_kb *kb);
+
+typedef struct cairn_kb_stats {
+	int64_t documents;
+	int64_t chunks;
+	int64_t segments;
+	int64_t terms;          /* distinct terms over all segments (upper bound when several) */
+	int64_t index_bytes;    /* bytes of segment files */
+	int64_t catalog_bytes;  /* bytes of the SQLite catalog */
+	int64_t near_duplicate_chunks;
+	int64_t generation;     /* commit counter */
+	char language[32];
+} cairn_kb_stats;
+
+cairn_status cairn_kb_stats_get(cairn_kb *kb, cairn_kb_stats *out);
+
+/* Checks every segment checksum and the catalog's agreement with the segments. */
+cairn_status cairn_kb_check(cairn_kb *kb);
+
+/* Merges index segments (all into one when max_segments is 1) and drops deleted chunks. */
+cairn_status cairn_kb_optimize(cairn_kb *kb, int max_segments);
+
+/* ---- ingest ------------------------------------------------------------------------- */
+
+typedef enum cairn_ingest_event {
+	CAIRN_INGEST_ADDED = 0,
+	CAIRN_INGEST_UPDATED = 1,
+	CAIRN_INGEST_UNCHANGED = 2,
+	CAIRN_INGEST_REMOVED = 3,
+	CAIRN_INGEST_SKIPPED = 4,  /* a bad file: message says why; the ingest goes on */
+	CAIRN_INGEST_EXCLUDED = 5
+} cairn_ingest_event;
+
+typedef struct cairn_ingest_progress {
+	int64_t files_done;
+	int64_t files_total;     /* -1 while still scanning */
+	int64_t bytes_done;
+	int64_t bytes_total;
+	const char *current;     /* path being processed */
+} cairn_ingest_progress;
+
+/* Called once per file with what happened; message is set for SKIPPED. */
+typedef void (*cairn_ingest_event_fn)(cairn_ingest_event event, const char *path,
+                                      const char *message, void *user_data);
+/* Called every few files; return non-zero to stop (what was committed stays). */
+typedef int (*cairn_progress_fn)(const cairn_ingest_progress *progress, void *user_data);
+
+typedef struct cairn_ingest_params {
+	int chunk_target_tokens;  /* default 512 */
+	int chunk_min_tokens;     /* default 300: smaller sections merge with neighbours */
+	int chunk_max_tokens;     /* default 800 */
+	int chunk_overlap_pct;    /* default 15 (percent of target) */
+	int whole_documents;      /* 1: one chunk per document, no splitting (eval parity) */
+	const char *const *tags;  /* "key=value" strings, n_tags of them */
+	size_t n_tags;
+	const char *const *acl;   /* access groups; none = visible to all */
+	size_t n_acl;
+	const char *const *exclude; /* glob patterns matched against paths and base names */
+	size_t n_exclude;
+	int prune;                /* remove documents under the given roots whose files vanished */
+	int64_t max_file_bytes;   /* default 64 MiB; larger files are skipped with a message */
+	int commit_every_files;   /* commit after this many files (default 2000); 0 = once */
+	cairn_ingest_event_fn on_event;
+	cairn_progress_fn on_progress;
+	void *user_data;
+} cairn_ingest_params;
+
+cairn_ingest_params cairn_ingest_default_params(void);
+
+typedef struct cairn_ingest_stats {
+	int64_t files_seen;
+	int64_t added;
+	int64_t updated;
+	int64_t unchanged;
+	int64_t removed;
+	int64_t skipped;
+	int64_t excluded;
+	int64_t chunks_added;
+	int64_t near_duplicates;
+	int64_t bytes_read;
+	double seconds;
+} cairn_ingest_stats;
+
+/* Ingests files and directories (recursively). Bad files are reported through on_event and
+ * skipped; the call fails only when the knowledge base itself cannot be written. */
+cairn_status cairn_ingest_paths(cairn_kb *kb, const char *const *paths, size_t n_paths,
+                                const cairn_ingest_params *params, cairn_ingest_stats *stats);
+
+/* One record, as from a JSON Lines corpus. The text is plain text. metadata_json may be
+ * NULL or a JSON object whose keys become tags. Call cairn_kb_commit to publish. */
+typedef struct cairn_record {
+	const char *doc_id;   /* required, unique in the KB */
+	const char *title;    /* may be NULL */
+	const char *text;     /* required */
+	size_t text_len;
+	const char *source;   /* may be NULL: doc_id is used */
+	int64_t mtime;        /* seconds since the epoch; 0 = now */
+	const char *metadata_json;
+} cairn_record;
+
+cairn_status cairn_kb_add_record(cairn_kb *kb, const cairn_record *record,
+                                 const cairn_ingest_params *params);
+cairn_status cairn_kb_delete_document(cairn_kb *kb, const char *doc_id);
+/* Publishes everything added or deleted since the last commit, atomically. */
+cairn_status cairn_kb_commit(cairn_kb *kb);
+/* Drops uncommitted changes. */
+void cairn_kb_rollback(cairn_kb *kb);
+
+/* ---- search ------------------------------------------------------------------------- */
+
+typedef struct cairn_search_params {
+	int k;                    /* default 10 */
+	const char *filter;       /* filter expression (docs/search.md), NULL = none */
+	const char *const *groups;/* principal's access groups; NULL = unrestricted (local owner) */
+	size_t n_groups;
+	int snippets;             /* default 1: build highlighted snippets */
+	int snippet_chars;        /* default 240 */
+	const char *highlight_open;  /* default "**" */
+	const char *highlight_close; /* default "**" */
+	int exhaustive;           /* 1: score every matching chunk (no pruning); for testing */
+	int collapse_documents;   /* 1: best chunk per document only (default 0) */
+} cairn_search_params;
+
+cairn_search_params cairn_search_default_params(void);
+
+typedef struct cairn_hit {
+	const char *doc_id;
+	int64_t chunk_id;
+	const char *title;
+	const char *heading;      /* heading path, " > " separated */
+	const char *source;
+	double score;
+	const char *snippet;
+	int64_t byte_start;       /* chunk's byte range in the source */
+	int64_t byte_end;
+} cairn_hit;
+
+typedef struct cairn_results cairn_results;
+
+cairn_status cairn_search(cairn_kb *kb, const char *query, const cairn_search_params *params,
+                          cairn_results **out);
+size_t cairn_results_count(const cairn_results *results);
+const cairn_hit *cairn_results_get(const cairn_results *results, size_t i);
+/* Number of chunks that matched at least one query term and passed the filter, when known
+ * (exhaustive searches); -1 when pruning skipped the count. */
+int64_t cairn_results_total(const cairn_results *results);
+double cairn_results_seconds(const cairn_results *results);
+void cairn_results_free(cairn_results *results);
+
+/* Writes the results as the stable JSON schema of docs/search.md into a malloc'd string
+ * the caller frees with cairn_free. */
+char *cairn_results_to_json(const cairn_results *results);
+
+/* Frees memory the library handed over (strings from *_to_json and the like). */
+void cairn_free(void *p);
+
+/* ---- evaluation --------------------------------------------------------------------- */
+
+typedef struct cairn_eval_params {
+	const char *kb_dir;       /* evaluate against this ready KB instead of building one */
+	const char *work_dir;     /* where to build the KB (default: a temporary directory) */
+	const char *run_path;     /* write a TREC run file here (default: none) */
+	const char *run_tag;      /* default "cairn" */
+	const char *qrels_split;  /* BEIR qrels file name under qrels/ (default "test") */
+	int depth;                /* results per query (default 1000) */
+	int whole_documents;      /* default 1: one chunk per document, as Pyserini's flat runs */
+	const char *language;     /* stemmer for a built KB (default "porter") */
+	const char *per_query_path; /* write per-query metrics as TSV here (default none) */
+	cairn_progress_fn on_progress;
+	void *user_data;
+} cairn_eval_params;
+
+cairn_eval_params cairn_eval_default_params(void);
+
+typedef struct cairn_eval_report {
+	char dataset[256];
+	char format[32];          /* "beir", "smart", "npl", "time", "lisa" */
+	int64_t documents;
+	int64_t queries;          /* judged queries evaluated */
+	double ndcg_10;
+	double mrr_10;
+	double recall_100;
+	double recall_1000;
+	double map;
+	double p_10;
+	double latency_p50_ms;
+	double latency_p95_ms;
+	double latency_mean_ms;
+	double index_build_s;
+} cairn_eval_report;
+
+/* Recognises the dataset layout in dataset_dir, builds or opens the KB, runs every judged
+ * query and computes trec_eval-style measures (queries without judgements are skipped;
+ * judged queries with nothing relevant retrieved count as 0). errbuf gets a message. */
+cairn_status cairn_eval_retrieval(const char *dataset_dir, const cairn_eval_params *params,
+                                  cairn_eval_report *out, char *errbuf, size_t errbuf_size);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
