@@ -211,6 +211,8 @@ typedef struct cairn_search_params {
 	const char *highlight_close; /* default "**" */
 	int exhaustive;           /* 1: score every matching chunk (no pruning); for testing */
 	int collapse_documents;   /* 1: best chunk per document only (default 0) */
+	int ids_only;             /* 1: fill doc_id, chunk_id and score only — no catalog
+	                             lookups (evaluation runs, large k) */
 } cairn_search_params;
 
 cairn_search_params cairn_search_default_params(void);

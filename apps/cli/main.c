@@ -1,1 +1,594 @@
-int main(void){return 0;}
+/*
+ * cairn — the command-line program. It sees only include/cairn.h.
+ *
+ * Exit status: 0 success; 1 an error (the message on stderr names the input and the
+ * problem); 2 a usage error; 3 ingest where every file failed.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cairn.h"
+
+#define EXIT_USAGE 2
+#define EXIT_ALL_FAILED 3
+
+static const char *prog = "cairn";
+
+static void die_usage(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "%s: ", prog);
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\nRun `%s help` for usage.\n", prog);
+	va_end(ap);
+	exit(EXIT_USAGE);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "cairn %s — grounded answers over your documents\n"
+	        "\n"
+	        "usage: cairn [--kb DIR] COMMAND [options]\n"
+	        "  --kb DIR defaults to $CAIRN_KB, else ./cairn.kb\n"
+	        "\n"
+	        "commands:\n"
+	        "  ingest PATH...        add files and directories (recursive)\n"
+	        "      --exclude GLOB  --tag KEY=VALUE  --acl GROUP   (each repeatable)\n"
+	        "      --prune  --whole  --chunk-tokens N  --chunk-min N  --chunk-max N  --overlap PCT\n"
+	        "      --max-file-mb N  --quiet  --json\n"
+	        "  search QUERY          -k N  --filter EXPR  --groups G1,G2  --json  --no-snippets  --exhaustive\n"
+	        "                        --collapse (best chunk per document)\n"
+	        "  eval retrieval DIR    [--kb DIR] [--run FILE] [--json] [--depth N] [--per-query FILE]\n"
+	        "                        [--chunked] [--split NAME]\n"
+	        "  stats [--json]        what the knowledge base holds\n"
+	        "  check                 verify checksums and catalog/index agreement\n"
+	        "  optimize [--max-segments N]   merge segments, drop deleted chunks\n"
+	        "  delete DOC_ID...      remove documents\n"
+	        "  version | help\n"
+	        "\n"
+	        "Documentation: docs/README.md\n",
+	        cairn_version());
+}
+
+/* ---- small argument helpers ---- */
+
+typedef struct strlist {
+	const char **v;
+	size_t n, cap;
+} strlist;
+
+static void strlist_push(strlist *l, const char *s)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 8;
+		l->v = realloc(l->v, l->cap * sizeof *l->v);
+		if (!l->v) {
+			fprintf(stderr, "%s: out of memory\n", prog);
+			exit(1);
+		}
+	}
+	l->v[l->n++] = s;
+}
+
+static long parse_long(const char *opt, const char *v, long lo, long hi)
+{
+	if (!v)
+		die_usage("%s needs a value", opt);
+	char *end;
+	errno = 0;
+	long x = strtol(v, &end, 10);
+	if (errno || *end || end == v || x < lo || x > hi)
+		die_usage("%s: \"%s\" is not a number in %ld..%ld", opt, v, lo, hi);
+	return x;
+}
+
+static const char *need(int argc, char **argv, int *i)
+{
+	if (*i + 1 >= argc)
+		die_usage("%s needs a value", argv[*i]);
+	return argv[++*i];
+}
+
+static cairn_kb *open_kb(const char *dir, bool create, bool read_only)
+{
+	cairn_kb_params p = cairn_kb_default_params();
+	p.create = create;
+	p.read_only = read_only;
+	cairn_kb *kb = NULL;
+	char err[1024];
+	if (cairn_kb_open(dir, &p, &kb, err, sizeof err) != CAIRN_OK) {
+		fprintf(stderr, "%s: %s\n", prog, err);
+		exit(1);
+	}
+	return kb;
+}
+
+static void print_json_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if (*p < 0x20)
+			fprintf(f, "\\u%04x", *p);
+		else
+			fputc(*p, f);
+	}
+	fputc('"', f);
+}
+
+/* ---- ingest ---- */
+
+typedef struct ingest_ui {
+	bool tty, quiet, json;
+	double t0;
+	int64_t failed, reported;
+	int last_width;
+} ingest_ui;
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void clear_bar(ingest_ui *ui)
+{
+	if (ui->tty && ui->last_width) {
+		fprintf(stderr, "\r%*s\r", ui->last_width, "");
+		ui->last_width = 0;
+	}
+}
+
+static void on_event(cairn_ingest_event ev, const char *path, const char *msg, void *ud)
+{
+	ingest_ui *ui = ud;
+	if (ev == CAIRN_INGEST_SKIPPED) {
+		ui->failed++;
+		clear_bar(ui);
+		fprintf(stderr, "%s: skipped %s\n", prog, msg ? msg : path);
+	}
+}
+
+static int on_progress(const cairn_ingest_progress *p, void *ud)
+{
+	ingest_ui *ui = ud;
+	if (!ui->tty || ui->quiet)
+		return 0;
+	double el = now_s() - ui->t0;
+	double mbps = el > 0 ? (double)p->bytes_done / 1e6 / el : 0;
+	double frac = p->bytes_total > 0 ? (double)p->bytes_done / (double)p->bytes_total : 0;
+	if (p->files_total > 0 && p->bytes_total == 0)
+		frac = (double)p->files_done / (double)p->files_total;
+	double eta = frac > 0.001 ? el * (1 - frac) / frac : 0;
+	int width = 30, filled = (int)(frac * width);
+	char bar[64];
+	for (int i = 0; i < width; i++)
+		bar[i] = i < filled ? '#' : '.';
+	bar[width] = '\0';
+	ui->last_width = fprintf(stderr, "\r[%s] %lld/%lld files  %.1f MB/s  ETA %.0fs ", bar, (long long)p->files_done,
+	                         (long long)p->files_total, mbps, eta);
+	return 0;
+}
+
+static int cmd_ingest(const char *kbdir, int argc, char **argv)
+{
+	cairn_ingest_params p = cairn_ingest_default_params();
+	strlist paths = {0}, tags = {0}, acl = {0}, excl = {0};
+	ingest_ui ui = {.tty = isatty(2) != 0};
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--exclude"))
+			strlist_push(&excl, need(argc, argv, &i));
+		else if (!strcmp(a, "--tag")) {
+			const char *t = need(argc, argv, &i);
+			const char *eq = strchr(t, '=');
+			if (!eq || eq == t)
+				die_usage("--tag wants KEY=VALUE, got \"%s\"", t);
+			strlist_push(&tags, t);
+		} else if (!strcmp(a, "--acl"))
+			strlist_push(&acl, need(argc, argv, &i));
+		else if (!strcmp(a, "--prune"))
+			p.prune = 1;
+		else if (!strcmp(a, "--whole"))
+			p.whole_documents = 1;
+		else if (!strcmp(a, "--chunk-tokens"))
+			p.chunk_target_tokens = (int)parse_long(a, need(argc, argv, &i), 16, 100000);
+		else if (!strcmp(a, "--chunk-min"))
+			p.chunk_min_tokens = (int)parse_long(a, need(argc, argv, &i), 1, 100000);
+		else if (!strcmp(a, "--chunk-max"))
+			p.chunk_max_tokens = (int)parse_long(a, need(argc, argv, &i), 16, 100000);
+		else if (!strcmp(a, "--overlap"))
+			p.chunk_overlap_pct = (int)parse_long(a, need(argc, argv, &i), 0, 50);
+		else if (!strcmp(a, "--max-file-mb"))
+			p.max_file_bytes = parse_long(a, need(argc, argv, &i), 1, 1 << 20) << 20;
+		else if (!strcmp(a, "--quiet") || !strcmp(a, "-q"))
+			ui.quiet = true;
+		else if (!strcmp(a, "--json"))
+			ui.json = true;
+		else if (a[0] == '-' && a[1])
+			die_usage("ingest: unknown option %s", a);
+		else
+			strlist_push(&paths, a);
+	}
+	if (!paths.n)
+		die_usage("ingest needs at least one PATH");
+	p.tags = tags.v;
+	p.n_tags = tags.n;
+	p.acl = acl.v;
+	p.n_acl = acl.n;
+	p.exclude = excl.v;
+	p.n_exclude = excl.n;
+	p.on_event = on_event;
+	p.on_progress = on_progress;
+	p.user_data = &ui;
+	ui.t0 = now_s();
+	cairn_kb *kb = open_kb(kbdir, true, false);
+	cairn_ingest_stats s;
+	cairn_status st = cairn_ingest_paths(kb, paths.v, paths.n, &p, &s);
+	clear_bar(&ui);
+	int rc = 0;
+	if (st != CAIRN_OK) {
+		fprintf(stderr, "%s: ingest failed: %s\n", prog, cairn_kb_errmsg(kb));
+		rc = 1;
+	} else if (s.skipped > 0 && s.added + s.updated + s.unchanged == 0) {
+		rc = EXIT_ALL_FAILED;
+	}
+	if (ui.json) {
+		printf("{\"files\":%lld,\"added\":%lld,\"updated\":%lld,\"unchanged\":%lld,\"removed\":%lld,"
+		       "\"skipped\":%lld,\"excluded\":%lld,\"chunks\":%lld,\"near_duplicates\":%lld,\"bytes\":%lld,"
+		       "\"seconds\":%.3f,\"ok\":%s}\n",
+		       (long long)s.files_seen, (long long)s.added, (long long)s.updated, (long long)s.unchanged,
+		       (long long)s.removed, (long long)s.skipped, (long long)s.excluded, (long long)s.chunks_added,
+		       (long long)s.near_duplicates, (long long)s.bytes_read, s.seconds, st == CAIRN_OK ? "true" : "false");
+	} else if (!ui.quiet || rc) {
+		printf("ingested %lld files in %.2fs: %lld added, %lld updated, %lld unchanged, %lld removed, "
+		       "%lld skipped; %lld chunks (%lld near-duplicate), %.1f MB\n",
+		       (long long)s.files_seen, s.seconds, (long long)s.added, (long long)s.updated, (long long)s.unchanged,
+		       (long long)s.removed, (long long)s.skipped, (long long)s.chunks_added, (long long)s.near_duplicates,
+		       (double)s.bytes_read / 1e6);
+	}
+	cairn_kb_close(kb);
+	free(paths.v);
+	free(tags.v);
+	free(acl.v);
+	free(excl.v);
+	return rc;
+}
+
+/* ---- search ---- */
+
+static int cmd_search(const char *kbdir, int argc, char **argv)
+{
+	cairn_search_params p = cairn_search_default_params();
+	bool json = false;
+	const char *query = NULL;
+	strlist groups = {0};
+	char *groups_buf = NULL;
+	bool groups_given = false;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "-k") || !strcmp(a, "--k"))
+			p.k = (int)parse_long(a, need(argc, argv, &i), 1, 100000);
+		else if (!strcmp(a, "--filter"))
+			p.filter = need(argc, argv, &i);
+		else if (!strcmp(a, "--groups")) {
+			free(groups_buf);
+			groups_buf = strdup(need(argc, argv, &i));
+			groups_given = true;
+			groups.n = 0;
+			for (char *tok = strtok(groups_buf, ","); tok; tok = strtok(NULL, ","))
+				if (*tok)
+					strlist_push(&groups, tok);
+		} else if (!strcmp(a, "--json"))
+			json = true;
+		else if (!strcmp(a, "--no-snippets"))
+			p.snippets = 0;
+		else if (!strcmp(a, "--exhaustive"))
+			p.exhaustive = 1;
+		else if (!strcmp(a, "--collapse"))
+			p.collapse_documents = 1;
+		else if (a[0] == '-' && a[1])
+			die_usage("search: unknown option %s", a);
+		else if (query)
+			die_usage("search takes one QUERY (quote it): extra \"%s\"", a);
+		else
+			query = a;
+	}
+	if (!query)
+		die_usage("search needs a QUERY");
+	static const char *no_groups[1];
+	if (groups_given) {
+		p.groups = groups.n ? groups.v : no_groups;
+		p.n_groups = groups.n;
+	}
+	if (!json && isatty(1)) {
+		p.highlight_open = "\033[1m";
+		p.highlight_close = "\033[0m";
+	}
+	cairn_kb *kb = open_kb(kbdir, false, true);
+	cairn_results *r = NULL;
+	int rc = 0;
+	if (cairn_search(kb, query, &p, &r) != CAIRN_OK) {
+		fprintf(stderr, "%s: search: %s\n", prog, cairn_kb_errmsg(kb));
+		rc = 1;
+	} else if (json) {
+		char *s = cairn_results_to_json(r);
+		if (!s) {
+			fprintf(stderr, "%s: out of memory\n", prog);
+			rc = 1;
+		} else {
+			puts(s);
+			cairn_free(s);
+		}
+	} else {
+		size_t n = cairn_results_count(r);
+		if (n == 0)
+			printf("no results for \"%s\"\n", query);
+		for (size_t i = 0; i < n; i++) {
+			const cairn_hit *h = cairn_results_get(r, i);
+			printf("%zu. %s", i + 1, *h->title ? h->title : h->doc_id);
+			if (*h->heading && strcmp(h->heading, h->title) != 0)
+				printf(" — %s", h->heading);
+			printf("\n   %s  (score %.3f)\n", h->source && *h->source ? h->source : h->doc_id, h->score);
+			if (*h->snippet)
+				printf("   %s\n", h->snippet);
+			printf("\n");
+		}
+	}
+	cairn_results_free(r);
+	cairn_kb_close(kb);
+	free(groups.v);
+	free(groups_buf);
+	return rc;
+}
+
+/* ---- eval ---- */
+
+static int eval_progress(const cairn_ingest_progress *p, void *ud)
+{
+	(void)ud;
+	if (isatty(2))
+		fprintf(stderr, "\r%s %lld/%lld   ", p->current ? p->current : "", (long long)p->files_done,
+		        (long long)p->files_total);
+	return 0;
+}
+
+static int cmd_eval(const char *kbdir_given, int argc, char **argv)
+{
+	if (argc < 1 || strcmp(argv[0], "retrieval") != 0)
+		die_usage("eval: the only evaluation so far is `eval retrieval DATASET_DIR`");
+	cairn_eval_params p = cairn_eval_default_params();
+	bool json = false;
+	const char *dir = NULL;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--kb"))
+			p.kb_dir = need(argc, argv, &i);
+		else if (!strcmp(a, "--run"))
+			p.run_path = need(argc, argv, &i);
+		else if (!strcmp(a, "--json"))
+			json = true;
+		else if (!strcmp(a, "--depth"))
+			p.depth = (int)parse_long(a, need(argc, argv, &i), 1, 100000);
+		else if (!strcmp(a, "--per-query"))
+			p.per_query_path = need(argc, argv, &i);
+		else if (!strcmp(a, "--chunked"))
+			p.whole_documents = 0;
+		else if (!strcmp(a, "--split"))
+			p.qrels_split = need(argc, argv, &i);
+		else if (!strcmp(a, "--work-dir"))
+			p.work_dir = need(argc, argv, &i);
+		else if (a[0] == '-' && a[1])
+			die_usage("eval retrieval: unknown option %s", a);
+		else if (dir)
+			die_usage("eval retrieval takes one DATASET_DIR");
+		else
+			dir = a;
+	}
+	if (!dir)
+		die_usage("eval retrieval needs a DATASET_DIR");
+	if (!p.kb_dir && kbdir_given)
+		p.kb_dir = kbdir_given;
+	p.on_progress = eval_progress;
+	cairn_eval_report r;
+	char err[1024];
+	if (cairn_eval_retrieval(dir, &p, &r, err, sizeof err) != CAIRN_OK) {
+		if (isatty(2))
+			fprintf(stderr, "\n");
+		fprintf(stderr, "%s: eval: %s\n", prog, err);
+		return 1;
+	}
+	if (isatty(2))
+		fprintf(stderr, "\r%60s\r", "");
+	if (json) {
+		printf("{\"dataset\":");
+		print_json_string(stdout, r.dataset);
+		printf(",\"format\":\"%s\",\"documents\":%lld,\"queries\":%lld,\"ndcg@10\":%.4f,\"mrr@10\":%.4f,"
+		       "\"recall@100\":%.4f,\"recall@1000\":%.4f,\"map\":%.4f,\"p@10\":%.4f,"
+		       "\"latency_p50_ms\":%.4f,\"latency_p95_ms\":%.4f,\"latency_mean_ms\":%.4f,\"index_build_s\":%.3f}\n",
+		       r.format, (long long)r.documents, (long long)r.queries, r.ndcg_10, r.mrr_10, r.recall_100,
+		       r.recall_1000, r.map, r.p_10, r.latency_p50_ms, r.latency_p95_ms, r.latency_mean_ms,
+		       r.index_build_s);
+	} else {
+		printf("dataset      %s (%s)\n", r.dataset, r.format);
+		printf("documents    %lld\n", (long long)r.documents);
+		printf("queries      %lld judged\n", (long long)r.queries);
+		printf("nDCG@10      %.4f\n", r.ndcg_10);
+		printf("MRR@10       %.4f\n", r.mrr_10);
+		printf("Recall@100   %.4f\n", r.recall_100);
+		printf("Recall@1000  %.4f\n", r.recall_1000);
+		printf("MAP          %.4f\n", r.map);
+		printf("P@10         %.4f\n", r.p_10);
+		printf("latency      p50 %.3f ms, p95 %.3f ms, mean %.3f ms (in-process, depth %d)\n", r.latency_p50_ms,
+		       r.latency_p95_ms, r.latency_mean_ms, p.depth);
+		printf("index build  %.2f s\n", r.index_build_s);
+	}
+	return 0;
+}
+
+/* ---- stats, check, optimize, delete ---- */
+
+static int cmd_stats(const char *kbdir, int argc, char **argv)
+{
+	bool json = argc > 0 && !strcmp(argv[0], "--json");
+	if (argc > (json ? 1 : 0))
+		die_usage("stats takes only --json");
+	cairn_kb *kb = open_kb(kbdir, false, true);
+	cairn_kb_stats s;
+	int rc = 0;
+	if (cairn_kb_stats_get(kb, &s) != CAIRN_OK) {
+		fprintf(stderr, "%s: stats: %s\n", prog, cairn_kb_errmsg(kb));
+		rc = 1;
+	} else if (json) {
+		printf("{\"documents\":%lld,\"chunks\":%lld,\"segments\":%lld,\"terms\":%lld,\"index_bytes\":%lld,"
+		       "\"catalog_bytes\":%lld,\"near_duplicate_chunks\":%lld,\"generation\":%lld,\"language\":",
+		       (long long)s.documents, (long long)s.chunks, (long long)s.segments, (long long)s.terms,
+		       (long long)s.index_bytes, (long long)s.catalog_bytes, (long long)s.near_duplicate_chunks,
+		       (long long)s.generation);
+		print_json_string(stdout, s.language);
+		printf("}\n");
+	} else {
+		printf("knowledge base   %s\n", kbdir);
+		printf("documents        %lld\n", (long long)s.documents);
+		printf("chunks           %lld (%lld near-duplicate)\n", (long long)s.chunks,
+		       (long long)s.near_duplicate_chunks);
+		printf("segments         %lld\n", (long long)s.segments);
+		printf("terms            %lld\n", (long long)s.terms);
+		printf("index            %.2f MB\n", (double)s.index_bytes / 1e6);
+		printf("catalog          %.2f MB\n", (double)s.catalog_bytes / 1e6);
+		printf("language         %s\n", s.language);
+		printf("generation       %lld\n", (long long)s.generation);
+	}
+	cairn_kb_close(kb);
+	return rc;
+}
+
+static int cmd_check(const char *kbdir, int argc, char **argv)
+{
+	(void)argv;
+	if (argc)
+		die_usage("check takes no arguments");
+	cairn_kb *kb = open_kb(kbdir, false, true);
+	int rc = 0;
+	if (cairn_kb_check(kb) != CAIRN_OK) {
+		fprintf(stderr, "%s: check failed: %s\n", prog, cairn_kb_errmsg(kb));
+		rc = 1;
+	} else {
+		printf("ok: %s is consistent\n", kbdir);
+	}
+	cairn_kb_close(kb);
+	return rc;
+}
+
+static int cmd_optimize(const char *kbdir, int argc, char **argv)
+{
+	int max = 1;
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--max-segments"))
+			max = (int)parse_long(argv[i], need(argc, argv, &i), 1, 1000);
+		else
+			die_usage("optimize: unknown argument %s", argv[i]);
+	}
+	cairn_kb *kb = open_kb(kbdir, false, false);
+	int rc = 0;
+	cairn_kb_stats s;
+	if (cairn_kb_optimize(kb, max) != CAIRN_OK) {
+		fprintf(stderr, "%s: optimize: %s\n", prog, cairn_kb_errmsg(kb));
+		rc = 1;
+	} else if (cairn_kb_stats_get(kb, &s) == CAIRN_OK) {
+		printf("optimized: %lld segment(s), %lld chunks, %.2f MB index\n", (long long)s.segments,
+		       (long long)s.chunks, (double)s.index_bytes / 1e6);
+	}
+	cairn_kb_close(kb);
+	return rc;
+}
+
+static int cmd_delete(const char *kbdir, int argc, char **argv)
+{
+	if (!argc)
+		die_usage("delete needs at least one DOC_ID");
+	cairn_kb *kb = open_kb(kbdir, false, false);
+	int rc = 0;
+	for (int i = 0; i < argc; i++) {
+		if (cairn_kb_delete_document(kb, argv[i]) != CAIRN_OK) {
+			fprintf(stderr, "%s: delete: %s\n", prog, cairn_kb_errmsg(kb));
+			rc = 1;
+		}
+	}
+	if (cairn_kb_commit(kb) != CAIRN_OK) {
+		fprintf(stderr, "%s: delete: %s\n", prog, cairn_kb_errmsg(kb));
+		rc = 1;
+	} else if (rc == 0) {
+		printf("deleted %d document(s)\n", argc);
+	}
+	cairn_kb_close(kb);
+	return rc;
+}
+
+static void log_to_stderr(cairn_log_level level, const char *msg, void *ud)
+{
+	(void)ud;
+	if (level >= CAIRN_LOG_WARN)
+		fprintf(stderr, "%s: %s\n", prog, msg);
+}
+
+int main(int argc, char **argv)
+{
+	const char *kbdir = getenv("CAIRN_KB");
+	bool kb_given = false;
+	if (!kbdir || !*kbdir)
+		kbdir = "cairn.kb";
+	int i = 1;
+	for (; i < argc; i++) {
+		if (!strcmp(argv[i], "--kb")) {
+			kbdir = need(argc, argv, &i);
+			kb_given = true;
+		} else if (!strncmp(argv[i], "--kb=", 5)) {
+			kbdir = argv[i] + 5;
+			kb_given = true;
+		} else
+			break;
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	cairn_set_log(log_to_stderr, NULL);
+	const char *cmd = argv[i];
+	int sub_argc = argc - i - 1;
+	char **sub_argv = argv + i + 1;
+	if (!strcmp(cmd, "ingest"))
+		return cmd_ingest(kbdir, sub_argc, sub_argv);
+	if (!strcmp(cmd, "search"))
+		return cmd_search(kbdir, sub_argc, sub_argv);
+	if (!strcmp(cmd, "eval"))
+		return cmd_eval(kb_given ? kbdir : NULL, sub_argc, sub_argv);
+	if (!strcmp(cmd, "stats"))
+		return cmd_stats(kbdir, sub_argc, sub_argv);
+	if (!strcmp(cmd, "check"))
+		return cmd_check(kbdir, sub_argc, sub_argv);
+	if (!strcmp(cmd, "optimize"))
+		return cmd_optimize(kbdir, sub_argc, sub_argv);
+	if (!strcmp(cmd, "delete"))
+		return cmd_delete(kbdir, sub_argc, sub_argv);
+	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+		printf("cairn %s\n", cairn_version());
+		return 0;
+	}
+	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+		usage(stdout);
+		return 0;
+	}
+	die_usage("unknown command \"%s\"", cmd);
+	return EXIT_USAGE;
+}

@@ -101,4 +101,20 @@ cairn_status cn_bm25_search(const cn_bm25_view *views, size_t n_views, const cn_
 cairn_status cn_bm25_merge(const cn_bm25_view *views, size_t n_views, const char *path, uint64_t *bytes,
                            uint32_t *ndocs, cn_err *err);
 
+/* ---- additions (bm25 module, beyond the original contract) ---- */
+
+/* Lucene SmallFloat.intToByte4 / byte4ToInt: the one-byte length norm (lengths above
+ * INT32_MAX are clamped, as Lucene's int argument would be). */
+uint8_t cn_bm25_int_to_byte4(uint32_t len);
+uint32_t cn_bm25_byte4_to_int(uint8_t b);
+
+const char *cn_bm25_seg_path(const cn_bm25_seg *s);
+int64_t cn_bm25_seg_mtime(const cn_bm25_seg *s, uint32_t docnum);
+/* The document's label ids (ascending), pointing into the map; *n gets the count. */
+const uint32_t *cn_bm25_seg_doc_labels(const cn_bm25_seg *s, uint32_t docnum, size_t *n);
+uint32_t cn_bm25_seg_nlabels(const cn_bm25_seg *s);
+const char *cn_bm25_seg_label(const cn_bm25_seg *s, uint32_t id, uint32_t *len);
+/* Fills src so a filter can be bound to this segment (valid while s is open). */
+void cn_bm25_seg_label_source(const cn_bm25_seg *s, cn_label_source *src);
+
 #endif

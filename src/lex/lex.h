@@ -16,7 +16,7 @@
  * analysis time and natural text repeats words heavily. It is therefore NOT thread-safe:
  * use one analyzer per thread (cn_analyzer_new is cheap).
  *
- * cn_analyzer_signature() names the configuration ("v1;stem=porter;stop=lucene;cjk=bigram");
+ * cn_analyzer_signature() names the configuration ("v1;stem=porter;stop=lucene;poss=1;cjk=1");
  * the knowledge base stores it so queries are analyzed exactly as the index was.
  */
 #ifndef CAIRN_LEX_H
@@ -44,7 +44,9 @@ const char *cn_analyzer_signature(const cn_analyzer *a);
 typedef struct cn_token {
 	uint32_t term_off;  /* offset of the NUL-terminated term in cn_tokens.terms */
 	uint32_t term_len;
-	uint32_t pos;       /* position (stopwords leave no gap in the count; see below) */
+	uint32_t pos;       /* position: counts every word before stopword removal, so a dropped
+	                     * stopword leaves a gap (Lucene position increments); continues
+	                     * across calls on the same cn_tokens (pos = n_words at the time) */
 	uint32_t start;     /* byte span of the surface word in the analyzed text */
 	uint32_t end;
 } cn_token;
@@ -63,10 +65,14 @@ static inline const char *cn_token_term(const cn_tokens *t, size_t i) { return t
 
 /* Appends the terms of text[0..len) to out (out is not reset, so several fields can be
  * analyzed into one list; offsets are relative to each call's text plus base_offset).
- * Invalid UTF-8 bytes are treated as separators, never as an error. */
+ * Invalid UTF-8 bytes are treated as separators, never as an error. Returns CAIRN_ENOMEM, or
+ * CAIRN_ETOOBIG when base_offset + len or the term bytes would exceed 32 bits; on failure out
+ * is left exactly as it was. Terms are at most 255 bytes. */
 cairn_status cn_analyze(cn_analyzer *a, const char *text, size_t len, uint32_t base_offset, cn_tokens *out);
 
-/* Number of word tokens in text (no stemming/stopwords) — a cheap length estimate. */
+/* Number of word tokens in text (no stemming/stopwords) — a cheap length estimate. Equals the
+ * n_words an analysis with CJK bigrams on would add (a run of k > 1 CJK characters counts
+ * k - 1 bigrams). */
 size_t cn_count_words(const char *text, size_t len);
 
 #endif

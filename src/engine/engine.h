@@ -1,0 +1,119 @@
+/*
+ * engine — the public API façade (include/cairn.h): it owns a knowledge base handle and wires
+ * store (catalog + segments), lex (analysis), ingest (readers + chunker), filter and bm25.
+ *
+ * Concurrency: one mutex (kb->mu) serialises every use of the SQLite connection and the
+ * writer state; the index walk of a search runs outside it on a refcounted snapshot of the
+ * open segments, so searches proceed in parallel and never see a half-published commit.
+ *
+ * Write path: the first write (ingest, add_record, delete) opens a store transaction and a
+ * bm25 builder whose segment row is registered up front, so every chunk row is inserted
+ * with its final (segment, docnum) and a deletion — even of a chunk not yet flushed — is
+ * one uniform row in `deleted`. cairn_kb_commit writes the segment file and commits.
+ */
+#ifndef CAIRN_ENGINE_H
+#define CAIRN_ENGINE_H
+
+#include <pthread.h>
+
+#include "base/base.h"
+#include "bm25/bm25.h"
+#include "filter/filter.h"
+#include "ingest/ingest.h"
+#include "lex/lex.h"
+#include "store/store.h"
+
+/* One open segment, shared by the snapshots that include it. */
+typedef struct kb_seg {
+	int refs;
+	int64_t id;
+	cn_bm25_seg *seg;
+} kb_seg;
+
+typedef struct kb_snapshot {
+	int refs;
+	int64_t generation;
+	size_t n;
+	kb_seg **segs;
+	uint8_t **deleted;       /* bitmap per segment, NULL when nothing is deleted */
+	cn_bm25_view *views;
+	int64_t total_chunks;
+} kb_snapshot;
+
+/* Near-duplicate lookup: SimHash split in four 16-bit bands; two hashes within Hamming
+ * distance 3 share at least one band (pigeonhole), so candidates come from 4 bucket walks. */
+typedef struct kb_dupindex {
+	bool loaded;
+	uint64_t *hash;
+	int64_t *chunk;          /* -1 = removed */
+	int64_t *doc;
+	int32_t *next;           /* 4 chains per entry: next[4*i + band] */
+	size_t n, cap;
+	int32_t *heads;          /* 4 × 65536 */
+} kb_dupindex;
+
+typedef struct kb_writer {
+	bool active;             /* a store transaction is open */
+	cn_bm25_builder *builder;
+	int64_t seg_id;          /* registered segment for the builder, 0 = none yet */
+	char seg_path[4096];
+	uint32_t next_docnum;
+	cn_tokens toks;
+	kb_dupindex dups;
+	int64_t near_dups;       /* found in this transaction */
+} kb_writer;
+
+struct cairn_kb {
+	cn_store *store;
+	pthread_mutex_t mu;
+	cn_err err;
+	char errmsg[CN_ERRMSG_MAX];
+	char *analyzer_sig;
+	cn_analyzer *analyzer;   /* guarded by mu */
+	float k1, b;
+	bool read_only;
+	kb_snapshot *snap;       /* guarded by mu; readers take a reference */
+	kb_writer w;
+};
+
+/* Sets kb's error message from err and returns err->code. */
+cairn_status kb_fail(cairn_kb *kb, cn_err *err);
+
+/* Snapshot of the committed segments (reloaded when the generation moved). Caller holds
+ * kb->mu; release with kb_snapshot_release (also under kb->mu). */
+cairn_status kb_snapshot_get(cairn_kb *kb, kb_snapshot **out, cn_err *err);
+void kb_snapshot_release(kb_snapshot *snap);
+
+/* Writer side (caller holds kb->mu). */
+cairn_status kb_write_begin(cairn_kb *kb, cn_err *err);
+cairn_status kb_write_commit(cairn_kb *kb, cn_err *err);
+void kb_write_rollback(cairn_kb *kb);
+void kb_writer_free(kb_writer *w);
+
+typedef struct kb_docinfo {
+	const char *doc_id;
+	const char *source;
+	const char *container;   /* NULL for files */
+	const char *title;
+	const char *format;
+	int64_t mtime;
+	int64_t size;
+	const char *content_hash;
+	const char *meta_hash;
+	const char *const *tags; size_t n_tags;   /* "key=value" */
+	const char *const *groups; size_t n_groups;
+} kb_docinfo;
+
+/* Indexes one parsed document (replacing any document with the same doc_id). */
+cairn_status kb_index_document(cairn_kb *kb, const kb_docinfo *info, const cn_doc *doc,
+                               const cn_chunk_params *cp, int64_t *n_chunks, int64_t *n_dups, cn_err *err);
+/* Removes a document by doc_id; *found says whether it existed. */
+cairn_status kb_delete_doc(cairn_kb *kb, const char *doc_id, bool *found, cn_err *err);
+/* Looks a document up: *exists, and its stored content and meta hashes (caller frees). */
+cairn_status kb_doc_hashes(cairn_kb *kb, const char *doc_id, bool *exists, char **content_hash,
+                           char **meta_hash, cn_err *err);
+
+/* 128-bit content hash as 32 hex digits. */
+void kb_content_hash(const void *data, size_t len, char out[33]);
+
+#endif

@@ -1,0 +1,355 @@
+/* cairn_search: analyse the query exactly as the index was analysed, walk the bm25
+ * segments of a committed snapshot with filters inside the walk, then resolve the top hits
+ * to catalog rows and build highlighted snippets. Only query analysis and hit resolution
+ * hold the handle's mutex; the index walk runs on the refcounted snapshot without it. */
+#include "engine/engine.h"
+
+#include <math.h>
+#include <string.h>
+
+cairn_search_params cairn_search_default_params(void)
+{
+	cairn_search_params p = {
+		.k = 10,
+		.snippets = 1,
+		.snippet_chars = 240,
+		.highlight_open = "**",
+		.highlight_close = "**",
+	};
+	return p;
+}
+
+struct cairn_results {
+	cairn_hit *hits;
+	size_t n;
+	int64_t total;
+	double seconds;
+	char *query;
+	cn_arena arena;
+};
+
+size_t cairn_results_count(const cairn_results *r) { return r ? r->n : 0; }
+const cairn_hit *cairn_results_get(const cairn_results *r, size_t i) { return r && i < r->n ? &r->hits[i] : NULL; }
+int64_t cairn_results_total(const cairn_results *r) { return r ? r->total : -1; }
+double cairn_results_seconds(const cairn_results *r) { return r ? r->seconds : 0; }
+
+void cairn_results_free(cairn_results *r)
+{
+	if (!r)
+		return;
+	cn_arena_free(&r->arena);
+	cn_free(r->hits);
+	cn_free(r->query);
+	cn_free(r);
+}
+
+#define MAX_QUERY_BYTES (64 * 1024)
+#define MAX_K 100000
+
+typedef struct qterms {
+	cn_strmap map;
+	cn_bm25_qterm *v;
+	size_t n, cap;
+} qterms;
+
+static cairn_status build_qterms(const cn_tokens *t, qterms *q)
+{
+	cn_strmap_init(&q->map);
+	q->v = NULL;
+	q->n = q->cap = 0;
+	for (size_t i = 0; i < t->n; i++) {
+		uint32_t id;
+		bool added;
+		const char *term = cn_token_term(t, i);
+		if (cn_strmap_put(&q->map, term, t->v[i].term_len, &id, &added))
+			return CAIRN_ENOMEM;
+		if (added) {
+			if (CN_GROW(q->v, q->cap, q->n + 1))
+				return CAIRN_ENOMEM;
+			q->v[q->n].term = cn_strmap_key(&q->map, id);
+			q->v[q->n].len = t->v[i].term_len;
+			q->v[q->n].weight = 0;
+			q->n++;
+		}
+		q->v[id].weight += 1.0f; /* Anserini's bag-of-words query: repeated terms weigh more */
+	}
+	return CAIRN_OK;
+}
+
+static void qterms_free(qterms *q)
+{
+	cn_strmap_free(&q->map);
+	cn_free(q->v);
+}
+
+/* Highlighted, whitespace-collapsed window of a chunk around its densest match. */
+static char *make_snippet(cairn_kb *kb, const char *text, size_t len, const qterms *q, const cairn_search_params *p,
+                          cn_arena *a)
+{
+	cn_tokens t;
+	cn_tokens_init(&t);
+	size_t want = p->snippet_chars > 20 ? (size_t)p->snippet_chars : 240;
+	const char *hopen = p->highlight_open ? p->highlight_open : "**";
+	const char *hclose = p->highlight_close ? p->highlight_close : "**";
+	size_t best_start = 0;
+	size_t scan = len > (1u << 20) ? (1u << 20) : len; /* chunks are small; bound the work anyway */
+	bool *hit = NULL;
+	if (cn_analyze(kb->analyzer, text, scan, 0, &t) == CAIRN_OK && t.n) {
+		hit = cn_calloc(t.n, sizeof *hit);
+		if (hit) {
+			for (size_t i = 0; i < t.n; i++)
+				hit[i] = cn_strmap_get(&q->map, cn_token_term(&t, i), t.v[i].term_len) != UINT32_MAX;
+			/* Best window: most distinct query terms, then most matches. */
+			double best = -1;
+			for (size_t i = 0; i < t.n; i++) {
+				if (!hit[i])
+					continue;
+				size_t ws = t.v[i].start > want / 6 ? t.v[i].start - want / 6 : 0;
+				size_t we = ws + want;
+				uint64_t seen = 0;
+				double score = 0;
+				for (size_t j = i; j < t.n && t.v[j].end <= we; j++) {
+					if (!hit[j])
+						continue;
+					uint32_t id = cn_strmap_get(&q->map, cn_token_term(&t, j), t.v[j].term_len);
+					uint64_t bit = 1ull << (id & 63);
+					score += (seen & bit) ? 0.1 : 1.0;
+					seen |= bit;
+				}
+				if (score > best) {
+					best = score;
+					best_start = ws;
+				}
+			}
+		}
+	}
+	/* Snap the window start to a word boundary. */
+	while (best_start > 0 && best_start < len && text[best_start - 1] != ' ' && text[best_start - 1] != '\n')
+		best_start--;
+	size_t end = best_start + want < len ? best_start + want : len;
+	while (end < len && end > best_start && (text[end] & 0xC0) == 0x80)
+		end++; /* never cut inside a UTF-8 sequence */
+	cn_buf b;
+	cn_buf_init(&b);
+	if (best_start > 0)
+		cn_buf_puts(&b, "… ");
+	size_t ti = 0;
+	bool space = false;
+	for (size_t i = best_start; i < end;) {
+		while (hit && ti < t.n && t.v[ti].start < i)
+			ti++;
+		if (hit && ti < t.n && t.v[ti].start == i && hit[ti] && t.v[ti].end <= end) {
+			if (space)
+				cn_buf_putc(&b, ' ');
+			space = false;
+			cn_buf_puts(&b, hopen);
+			cn_buf_append(&b, text + i, t.v[ti].end - i);
+			cn_buf_puts(&b, hclose);
+			i = t.v[ti].end;
+			continue;
+		}
+		char c = text[i];
+		if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
+			space = b.len > 0;
+			i++;
+			continue;
+		}
+		if (space)
+			cn_buf_putc(&b, ' ');
+		space = false;
+		cn_buf_putc(&b, c);
+		i++;
+	}
+	if (end < len)
+		cn_buf_puts(&b, " …");
+	char *out = b.failed ? NULL : cn_arena_strndup(a, b.data ? b.data : "", b.len);
+	cn_buf_free(&b);
+	cn_free(hit);
+	cn_tokens_free(&t);
+	return out;
+}
+
+static const char *arena_col(cn_arena *a, sqlite3_stmt *q, int col)
+{
+	const char *s = (const char *)sqlite3_column_text(q, col);
+	int n = sqlite3_column_bytes(q, col);
+	return cn_arena_strndup(a, s ? s : "", s ? (size_t)n : 0);
+}
+
+cairn_status cairn_search(cairn_kb *kb, const char *query, const cairn_search_params *params, cairn_results **out)
+{
+	cn_err err;
+	cn_err_clear(&err);
+	*out = NULL;
+	uint64_t t0 = cn_now_ns();
+	cairn_search_params defaults = cairn_search_default_params();
+	if (!params)
+		params = &defaults;
+	if (!query)
+		query = "";
+	size_t qlen = strlen(query);
+	if (qlen > MAX_QUERY_BYTES) {
+		cn_err_set(&err, CAIRN_ETOOBIG, "query is %zu bytes, over the limit of %d", qlen, MAX_QUERY_BYTES);
+		return kb_fail(kb, &err);
+	}
+	if (params->k < 0 || params->k > MAX_K) {
+		cn_err_set(&err, CAIRN_EINVAL, "k = %d is out of range (1–%d)", params->k, MAX_K);
+		return kb_fail(kb, &err);
+	}
+	uint32_t k = params->k ? (uint32_t)params->k : 10;
+	cairn_results *res = cn_calloc(1, sizeof *res);
+	if (!res) {
+		cn_err_set(&err, CAIRN_ENOMEM, "out of memory");
+		return kb_fail(kb, &err);
+	}
+	cn_arena_init(&res->arena, 16 * 1024);
+	res->total = -1;
+	res->query = cn_strdup(query);
+	cn_filter *filter = NULL;
+	cairn_status st = cn_filter_compile(params->filter, params->groups, params->n_groups, &filter, &err);
+	if (!st && params->groups == NULL && params->n_groups > 0)
+		st = cn_err_set(&err, CAIRN_EINVAL, "n_groups set without groups");
+
+	cn_tokens toks;
+	cn_tokens_init(&toks);
+	qterms q = {0};
+	cn_strmap_init(&q.map);
+	kb_snapshot *snap = NULL;
+	pthread_mutex_lock(&kb->mu);
+	if (!st)
+		st = kb_snapshot_get(kb, &snap, &err);
+	if (!st) {
+		st = cn_analyze(kb->analyzer, query, qlen, 0, &toks);
+		if (st)
+			cn_err_set(&err, st, "query analysis failed");
+	}
+	pthread_mutex_unlock(&kb->mu);
+	if (!st) {
+		cn_strmap_free(&q.map);
+		if (build_qterms(&toks, &q))
+			st = cn_err_set(&err, CAIRN_ENOMEM, "out of memory");
+	}
+	/* A collapse needs more candidates than k: fetch more and keep the first per doc. */
+	uint32_t fetch = params->collapse_documents ? k * 4 + 16 : k;
+	cn_bm25_hit *hits = NULL;
+	size_t n_hits = 0;
+	if (!st && snap->n && q.n) {
+		hits = cn_malloc(fetch * sizeof *hits);
+		if (!hits)
+			st = cn_err_set(&err, CAIRN_ENOMEM, "out of memory");
+		cn_bm25_params bp = {
+			.k1 = kb->k1,
+			.b = kb->b,
+			.k = fetch,
+			.exhaustive = params->exhaustive != 0,
+			.filter = filter,
+		};
+		if (!st)
+			st = cn_bm25_search(snap->views, snap->n, q.v, q.n, &bp, hits, &n_hits, &res->total, &err);
+	}
+	if (!st && n_hits) {
+		res->hits = cn_calloc(n_hits, sizeof *res->hits);
+		if (!res->hits)
+			st = cn_err_set(&err, CAIRN_ENOMEM, "out of memory");
+	}
+	pthread_mutex_lock(&kb->mu);
+	sqlite3_stmt *row = NULL;
+	if (!st && n_hits && !params->ids_only)
+		st = cn_store_prepare(kb->store,
+		                      "SELECT c.heading, c.text, c.byte_start, c.byte_end, d.title, d.source"
+		                      " FROM chunks c JOIN documents d ON d.id = c.doc WHERE c.id = ?1",
+		                      &row, &err);
+	cn_strmap seen_docs;
+	cn_strmap_init(&seen_docs);
+	for (size_t i = 0; !st && i < n_hits && res->n < k; i++) {
+		cn_bm25_view *v = &snap->views[hits[i].seg];
+		uint32_t klen = 0;
+		const char *key = cn_bm25_seg_doc_key(v->seg, hits[i].docnum, &klen);
+		if (params->collapse_documents) {
+			uint32_t id;
+			bool added;
+			if (cn_strmap_put(&seen_docs, key, klen, &id, &added)) {
+				st = cn_err_set(&err, CAIRN_ENOMEM, "out of memory");
+				break;
+			}
+			if (!added)
+				continue;
+		}
+		cairn_hit *h = &res->hits[res->n];
+		h->doc_id = cn_arena_strndup(&res->arena, key, klen);
+		h->chunk_id = (int64_t)cn_bm25_seg_chunk_id(v->seg, hits[i].docnum);
+		h->score = hits[i].score;
+		h->title = h->heading = h->source = h->snippet = "";
+		if (row) {
+			sqlite3_reset(row);
+			sqlite3_bind_int64(row, 1, h->chunk_id);
+			int rc = sqlite3_step(row);
+			if (rc == SQLITE_ROW) {
+				h->heading = arena_col(&res->arena, row, 0);
+				h->byte_start = sqlite3_column_int64(row, 2);
+				h->byte_end = sqlite3_column_int64(row, 3);
+				h->title = arena_col(&res->arena, row, 4);
+				h->source = arena_col(&res->arena, row, 5);
+				if (params->snippets) {
+					const char *text = (const char *)sqlite3_column_text(row, 1);
+					size_t tl = (size_t)sqlite3_column_bytes(row, 1);
+					char *sn = text ? make_snippet(kb, text, tl, &q, params, &res->arena) : NULL;
+					h->snippet = sn ? sn : "";
+				}
+			} else if (rc != SQLITE_DONE) {
+				st = cn_store_sqlerr(kb->store, &err, "reading chunk");
+			}
+			/* SQLITE_DONE: deleted by a commit after our snapshot; keep the index's view. */
+			sqlite3_reset(row);
+		}
+		if (!h->doc_id || !h->heading || !h->title || !h->source)
+			st = cn_err_set(&err, CAIRN_ENOMEM, "out of memory");
+		res->n++;
+	}
+	cn_strmap_free(&seen_docs);
+	kb_snapshot_release(snap);
+	pthread_mutex_unlock(&kb->mu);
+	cn_free(hits);
+	qterms_free(&q);
+	cn_tokens_free(&toks);
+	cn_filter_free(filter);
+	if (st) {
+		cairn_results_free(res);
+		return kb_fail(kb, &err);
+	}
+	res->seconds = (double)(cn_now_ns() - t0) / 1e9;
+	*out = res;
+	return CAIRN_OK;
+}
+
+char *cairn_results_to_json(const cairn_results *r)
+{
+	cn_buf b;
+	cn_buf_init(&b);
+	cn_buf_puts(&b, "{\"query\":");
+	const char *qs = r && r->query ? r->query : "";
+	cn_buf_put_json_str(&b, qs, strlen(qs));
+	cn_buf_printf(&b, ",\"took_ms\":%.3f,\"results\":[", r ? r->seconds * 1e3 : 0.0);
+	for (size_t i = 0; r && i < r->n; i++) {
+		const cairn_hit *h = &r->hits[i];
+		if (i)
+			cn_buf_putc(&b, ',');
+		cn_buf_puts(&b, "{\"doc_id\":");
+		cn_buf_put_json_str(&b, h->doc_id, strlen(h->doc_id));
+		cn_buf_printf(&b, ",\"chunk_id\":%lld,\"title\":", (long long)h->chunk_id);
+		cn_buf_put_json_str(&b, h->title, strlen(h->title));
+		cn_buf_puts(&b, ",\"heading\":");
+		cn_buf_put_json_str(&b, h->heading, strlen(h->heading));
+		cn_buf_puts(&b, ",\"source\":");
+		cn_buf_put_json_str(&b, h->source, strlen(h->source));
+		cn_buf_printf(&b, ",\"score\":%.6g,\"snippet\":", isfinite(h->score) ? h->score : 0.0);
+		cn_buf_put_json_str(&b, h->snippet, strlen(h->snippet));
+		cn_buf_puts(&b, "}");
+	}
+	cn_buf_puts(&b, "]}");
+	if (b.failed) {
+		cn_buf_free(&b);
+		return NULL;
+	}
+	return cn_buf_take(&b);
+}

@@ -1,0 +1,263 @@
+/*
+ * eval — retrieval evaluation: trec_eval measures, qrels and run files, test-collection
+ * adapters, and the runner behind cairn_eval_retrieval.
+ *
+ * Design:
+ *  - Measures follow trec_eval 9.x exactly (the definitions pytrec_eval and BEIR report):
+ *    a run is first sorted by score descending with ties broken by doc id in *descending*
+ *    strcmp order; a document is relevant when its grade is >= 1; nDCG uses the grade as
+ *    gain and log2(rank + 1) as discount, the ideal ranking is every judged relevant
+ *    document sorted by grade. Averages run over queries with at least one relevant
+ *    judgement; such a query that retrieved nothing scores 0 (trec_eval -c).
+ *  - The measure kernels work on a plain array of grades in rank order, so each one is a
+ *    few lines that can be checked by hand; tests/reference/trec_metrics.py is an
+ *    independent Python implementation the unit tests compare against.
+ *  - Datasets of every supported layout load into one in-memory form (cn_dataset):
+ *    documents, queries and qrels, all strings in one arena. Parsers never trust their
+ *    input: a malformed or truncated file is CAIRN_EFORMAT naming the file and line.
+ *  - The runner (runner.c) uses only include/cairn.h to build and search a knowledge base,
+ *    so it measures the engine exactly as an application sees it.
+ *
+ * Interface to code in metrics.c, trec.c, datasets.c.
+ */
+#ifndef CAIRN_EVAL_H
+#define CAIRN_EVAL_H
+
+#include "base/base.h"
+
+/* ---- ids ------------------------------------------------------------------------------ */
+
+/* Flags for the readers. CN_IDS_NORMALIZE strips leading zeros from all-digit ids ("017" →
+ * "17", "00" → "0") so that classic collections whose files disagree on padding match. */
+enum { CN_IDS_NORMALIZE = 1 };
+
+/* Copies id [s, s+n) into dst (cap bytes), normalised when flags has CN_IDS_NORMALIZE.
+ * Returns the length written, or (size_t)-1 when it does not fit. */
+size_t cn_eval_id_copy(char *dst, size_t cap, const char *s, size_t n, int flags);
+
+/* ---- qrels (trec.c) ------------------------------------------------------------------- */
+
+typedef struct cn_judgment {
+	const char *doc_id;
+	int rel; /* grade; <= 0 means judged non-relevant */
+} cn_judgment;
+
+typedef struct cn_qrels_query {
+	const char *qid;
+	cn_judgment *j;
+	size_t n, cap;
+	size_t num_rel; /* judgements with rel >= 1 */
+} cn_qrels_query;
+
+typedef struct cn_qrels {
+	cn_strmap qids;           /* qid → index into queries (insertion order) */
+	cn_qrels_query *queries;
+	size_t queries_cap;
+	cn_strmap pairs;          /* "qid\x1fdocid" → pair id; the last grade for a pair wins */
+	uint32_t *pair_q, *pair_j;/* pair id → (query index, judgement index) */
+	size_t pairs_cap;
+	size_t n_rows;            /* judgement rows read, duplicates included */
+	cn_arena arena;           /* doc id strings */
+} cn_qrels;
+
+typedef enum cn_qrels_format {
+	CN_QRELS_AUTO = 0,  /* BEIR when the first line is a "query-id" header or has 3 columns,
+	                       TREC when 4 columns */
+	CN_QRELS_TREC = 1,  /* qid iter docid rel */
+	CN_QRELS_BEIR = 2,  /* query-id<TAB>corpus-id<TAB>score, optional header */
+	CN_QRELS_SMART = 3  /* qid docid 0 0.0: every listed pair is relevant (CISI.REL & co) */
+} cn_qrels_format;
+
+void cn_qrels_init(cn_qrels *q);
+void cn_qrels_free(cn_qrels *q);
+cairn_status cn_qrels_add(cn_qrels *q, const char *qid, size_t qlen, const char *doc_id,
+                          size_t dlen, int rel, cn_err *err);
+/* NULL when qid has no judgements. */
+const cn_qrels_query *cn_qrels_find(const cn_qrels *q, const char *qid);
+static inline size_t cn_qrels_nqueries(const cn_qrels *q) { return cn_strmap_count(&q->qids); }
+size_t cn_qrels_judged_queries(const cn_qrels *q); /* queries with num_rel >= 1 */
+size_t cn_qrels_judgments(const cn_qrels *q);      /* distinct (qid, docid) pairs */
+/* Parses qrels text; name is used in messages ("qrels.txt:12: ..."). */
+cairn_status cn_qrels_parse(cn_qrels *q, const char *data, size_t len, cn_qrels_format fmt,
+                            int flags, const char *name, cn_err *err);
+cairn_status cn_qrels_read(cn_qrels *q, const char *path, cn_qrels_format fmt, int flags,
+                           cn_err *err);
+/* For a 4-column file: CN_QRELS_SMART when every row's last two columns are zero
+ * (qid docid 0 0.000000), CN_QRELS_TREC otherwise. */
+cn_qrels_format cn_qrels_sniff_4col(const char *data, size_t len);
+
+/* ---- runs (trec.c) -------------------------------------------------------------------- */
+
+typedef struct cn_ranked {
+	const char *doc_id;
+	double score;
+} cn_ranked;
+
+typedef struct cn_run_query {
+	const char *qid;
+	cn_ranked *docs;
+	size_t n, cap;
+} cn_run_query;
+
+typedef struct cn_run {
+	cn_strmap qids;
+	cn_run_query *queries;
+	size_t queries_cap;
+	cn_arena arena;
+} cn_run;
+
+void cn_run_init(cn_run *r);
+void cn_run_free(cn_run *r);
+cairn_status cn_run_add(cn_run *r, const char *qid, const char *doc_id, double score, cn_err *err);
+const cn_run_query *cn_run_find(const cn_run *r, const char *qid);
+/* TREC run: "qid Q0 docid rank score tag" per line (rank and tag are not used: trec_eval
+ * orders by score). A doc listed twice for one query is CAIRN_EFORMAT, as in trec_eval. */
+cairn_status cn_run_parse(cn_run *r, const char *data, size_t len, int flags, const char *name,
+                          cn_err *err);
+cairn_status cn_run_read(cn_run *r, const char *path, int flags, cn_err *err);
+/* Appends one query's ranking in the given order, ranks 1..n, scores printed so that they
+ * read back to the same double (so ties and order survive a round trip). */
+void cn_run_format_query(cn_buf *out, const char *qid, const cn_ranked *docs, size_t n,
+                         const char *tag);
+
+/* ---- measures (metrics.c) ------------------------------------------------------------- */
+
+#define CN_EVAL_NCUT 7
+extern const int cn_eval_cutoffs[CN_EVAL_NCUT]; /* 1, 3, 5, 10, 20, 100, 1000 */
+int cn_eval_cut_index(int k);                   /* index of k in cn_eval_cutoffs, or -1 */
+
+typedef struct cn_measures {
+	double num_rel, num_ret, num_rel_ret;
+	double map, rprec, recip_rank;   /* recip_rank: first relevant anywhere (trec_eval) */
+	double ndcg[CN_EVAL_NCUT];       /* trec_eval ndcg_cut_k */
+	double mrr[CN_EVAL_NCUT];        /* reciprocal rank of the first relevant within k */
+	double recall[CN_EVAL_NCUT];
+	double p[CN_EVAL_NCUT];
+	double success[CN_EVAL_NCUT];
+} cn_measures;
+
+typedef enum cn_metric_kind {
+	CN_M_NDCG = 0,
+	CN_M_MRR,
+	CN_M_RECALL,
+	CN_M_P,
+	CN_M_SUCCESS
+} cn_metric_kind;
+
+/* The kernels. grades: the grade of each retrieved document in rank order (0 for unjudged
+ * or non-relevant); ideal: the positive grades of the query's judgements sorted
+ * descending (num_rel of them). */
+double cn_metric_cut(cn_metric_kind kind, size_t k, const int *grades, size_t n_ret,
+                     const int *ideal, size_t num_rel);
+double cn_metric_ap(const int *grades, size_t n_ret, size_t num_rel);
+double cn_metric_rprec(const int *grades, size_t n_ret, size_t num_rel);
+double cn_metric_recip_rank(const int *grades, size_t n_ret);
+
+/* trec_eval's ordering: score descending, ties by doc id descending (strcmp). */
+void cn_eval_trec_sort(cn_ranked *docs, size_t n);
+
+enum { CN_EVAL_KEEP_ORDER = 1 }; /* trust the caller's order instead of trec_eval's sort */
+
+/* Evaluates one query. docs may be reordered (sorted) in place unless CN_EVAL_KEEP_ORDER;
+ * a doc id repeated further down the list is ignored (trec_eval refuses such runs).
+ * judged may be NULL (nothing judged: all zeros). */
+cairn_status cn_eval_query(const cn_qrels_query *judged, cn_ranked *docs, size_t n, int flags,
+                           cn_measures *out, cn_err *err);
+
+typedef struct cn_eval_summary {
+	int64_t queries;
+	cn_measures sum;
+} cn_eval_summary;
+
+void cn_eval_summary_init(cn_eval_summary *s);
+void cn_eval_summary_add(cn_eval_summary *s, const cn_measures *m);
+void cn_eval_summary_mean(const cn_eval_summary *s, cn_measures *mean);
+
+/* Evaluates a whole run against qrels: every query with at least one relevant judgement,
+ * run or not. run may be reordered. */
+cairn_status cn_eval_run(const cn_qrels *qrels, cn_run *run, int flags, cn_measures *mean,
+                         int64_t *n_queries, cn_err *err);
+
+/* Lists the measures under trec_eval names ("map", "Rprec", "recip_rank", "P_10",
+ * "recall_100", "ndcg_cut_10", "success_5", "mrr_cut_10", "num_rel", "num_ret",
+ * "num_rel_ret"). Returns the number of entries (at most cap are written). */
+size_t cn_measures_list(const cn_measures *m, const char **names, double *values, size_t cap);
+#define CN_MEASURES_MAX (6 + 5 * CN_EVAL_NCUT)
+
+/* ---- datasets (datasets.c) ------------------------------------------------------------ */
+
+typedef struct cn_doc {
+	const char *id;
+	const char *title; /* "" when none */
+	const char *text;  /* "" when none */
+	size_t text_len;
+} cn_doc;
+
+typedef struct cn_query {
+	const char *id;
+	const char *text;
+} cn_query;
+
+typedef struct cn_dataset {
+	char format[32]; /* "beir", "smart", "npl", "time", "lisa" */
+	cn_doc *docs;
+	size_t n_docs, docs_cap;
+	cn_query *queries;
+	size_t n_queries, queries_cap;
+	cn_qrels qrels;
+	cn_strmap doc_ids;
+	cn_strmap query_ids;
+	cn_arena arena;
+	size_t n_records;    /* document records read (before dropping duplicates) */
+	size_t n_duplicates; /* document records dropped because their id was already seen */
+	size_t n_headerless; /* LISA records without a "Document <id>" line (dropped) */
+} cn_dataset;
+
+void cn_dataset_init(cn_dataset *ds);
+void cn_dataset_free(cn_dataset *ds);
+/* Recognises the layout of dir and writes its name ("beir", …) into format. */
+cairn_status cn_dataset_detect(const char *dir, char *format, size_t cap, cn_err *err);
+/* Loads dir. split names the BEIR qrels file (qrels/<split>.tsv; NULL = "test"). Every
+ * judged query must exist in the query file. */
+cairn_status cn_dataset_load(cn_dataset *ds, const char *dir, const char *split, cn_err *err);
+
+/* The per-format parsers, on text already in memory (name is used in messages). */
+cairn_status cn_dataset_add_doc(cn_dataset *ds, const char *id, size_t id_len, const char *title,
+                                size_t title_len, const char *text, size_t text_len, int flags,
+                                cn_err *err);
+cairn_status cn_dataset_add_query(cn_dataset *ds, const char *id, size_t id_len,
+                                  const char *text, size_t text_len, int flags, cn_err *err);
+/* SMART records (.I/.T/.W/...). as_queries: text = .T + .W; else title = .T,
+ * text = .W + .K. */
+cairn_status cn_smart_parse(cn_dataset *ds, const char *data, size_t len, int as_queries,
+                            const char *name, cn_err *err);
+/* NPL: records ended by a line "/"; first line the id. what: 0 docs, 1 queries, 2 qrels. */
+cairn_status cn_npl_parse(cn_dataset *ds, const char *data, size_t len, int what,
+                          const char *name, cn_err *err);
+/* TIME: *TEXT / *FIND records up to *STOP (what: 0 docs, 1 queries); TIME.REL (2). */
+cairn_status cn_time_parse(cn_dataset *ds, const char *data, size_t len, int what,
+                           const char *name, cn_err *err);
+/* LISA: document files (what 0), LISA.QUE (1), LISA.REL (2), LISARJ.NUM (3). */
+cairn_status cn_lisa_parse(cn_dataset *ds, const char *data, size_t len, int what,
+                           const char *name, cn_err *err);
+/* BEIR JSON Lines (what: 0 corpus, 1 queries). */
+cairn_status cn_beir_parse(cn_dataset *ds, const char *data, size_t len, int what,
+                           const char *name, cn_err *err);
+
+/* ---- line reading (trec.c) ------------------------------------------------------------ */
+
+/* Iterates lines of [data, data+len): strips "\n" and a trailing "\r". */
+typedef struct cn_lines {
+	const char *p, *end;
+	size_t lineno; /* of the line last returned, 1-based */
+} cn_lines;
+
+void cn_lines_init(cn_lines *it, const char *data, size_t len);
+bool cn_lines_next(cn_lines *it, const char **line, size_t *n);
+/* Whitespace tokenizer over one line: returns false at the end. */
+bool cn_next_token(const char **p, const char *end, const char **tok, size_t *n);
+/* Strict integer / number parsing of a whole token. */
+bool cn_parse_i64(const char *s, size_t n, int64_t *out);
+bool cn_parse_double(const char *s, size_t n, double *out);
+
+#endif

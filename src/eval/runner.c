@@ -1,0 +1,346 @@
+/*
+ * runner.c — cairn_eval_retrieval: load a test collection, index it, run every judged
+ * query, score the run with trec_eval's measures.
+ *
+ * The engine is driven only through include/cairn.h (cairn_kb_open, cairn_kb_add_record,
+ * cairn_kb_commit, cairn_search), so the numbers are the ones an application would get.
+ * Choices that matter for comparability:
+ *  - Title and text go in as one record (Anserini's "flat" BEIR setting); a document with
+ *    an empty text (CACM articles with a title only) is indexed with its title as text.
+ *  - Each query asks for `depth` hits with snippets off. With whole_documents = 0 a
+ *    document may come back as several chunks: the best-ranked chunk stands for it and
+ *    later ones are dropped before scoring. The ranking is then put in trec_eval's order
+ *    (score, then doc id descending) so the written run file scores identically.
+ *  - Latency is the wall time of each cairn_search call on a monotonic clock; p50/p95 use
+ *    the nearest-rank definition (the ceil(p·n)-th smallest).
+ *  - The temporary knowledge base lives under work_dir when given (and is kept there), or
+ *    in a fresh /tmp/cairn-eval-XXXXXX that is removed at the end.
+ */
+#include <errno.h>
+#include <ftw.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "eval/eval.h"
+
+cairn_eval_params cairn_eval_default_params(void)
+{
+	cairn_eval_params p;
+	memset(&p, 0, sizeof p);
+	p.run_tag = "cairn";
+	p.qrels_split = "test";
+	p.depth = 1000;
+	p.whole_documents = 1;
+	p.language = "porter";
+	return p;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void remove_tree(const char *dir)
+{
+	if (nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+		cn_log(CAIRN_LOG_WARN, "eval: could not remove %s: %s", dir, strerror(errno));
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static double nearest_rank(const double *sorted, size_t n, double p)
+{
+	if (n == 0)
+		return 0.0;
+	size_t r = (size_t)ceil(p * (double)n);
+	if (r < 1)
+		r = 1;
+	if (r > n)
+		r = n;
+	return sorted[r - 1];
+}
+
+static cairn_status write_text(const char *path, const cn_buf *b, cn_err *err)
+{
+	if (b->failed)
+		return cn_err_set(err, CAIRN_ENOMEM, "%s: out of memory", path);
+	FILE *f = fopen(path, "wb");
+	if (!f)
+		return cn_err_set(err, CAIRN_EIO, "%s: cannot create: %s", path, strerror(errno));
+	size_t w = b->len ? fwrite(b->data, 1, b->len, f) : 0;
+	int bad = w != b->len;
+	bad |= fclose(f) != 0;
+	if (bad)
+		return cn_err_set(err, CAIRN_EIO, "%s: write failed: %s", path, strerror(errno));
+	return CAIRN_OK;
+}
+
+/* Indexes every document; returns the seconds spent in add + commit. */
+static cairn_status build_kb(cairn_kb *kb, const cn_dataset *ds, const cairn_eval_params *p,
+                             double *seconds, cn_err *err)
+{
+	cairn_ingest_params ip = cairn_ingest_default_params();
+	ip.whole_documents = p->whole_documents;
+	uint64_t t0 = cn_now_ns();
+	for (size_t i = 0; i < ds->n_docs; i++) {
+		const cn_doc *d = &ds->docs[i];
+		cairn_record r;
+		memset(&r, 0, sizeof r);
+		r.doc_id = d->id;
+		r.title = d->title[0] ? d->title : NULL;
+		r.text = d->text;
+		r.text_len = d->text_len;
+		if (d->text_len == 0) {
+			if (!d->title[0])
+				continue; /* nothing to index */
+			r.title = NULL;
+			r.text = d->title;
+			r.text_len = strlen(d->title);
+		}
+		cairn_status rc = cairn_kb_add_record(kb, &r, &ip);
+		if (rc != CAIRN_OK)
+			return cn_err_set(err, rc, "eval: adding document %s: %s", d->id, cairn_kb_errmsg(kb));
+		if (p->on_progress && (i + 1) % 1000 == 0) {
+			cairn_ingest_progress pr = {(int64_t)i + 1, (int64_t)ds->n_docs, 0, 0, d->id};
+			if (p->on_progress(&pr, p->user_data))
+				return cn_err_set(err, CAIRN_EINTERRUPTED, "eval: stopped while indexing");
+		}
+	}
+	cairn_status rc = cairn_kb_commit(kb);
+	if (rc != CAIRN_OK)
+		return cn_err_set(err, rc, "eval: commit: %s", cairn_kb_errmsg(kb));
+	*seconds = (double)(cn_now_ns() - t0) / 1e9;
+	return CAIRN_OK;
+}
+
+/* Runs one query: hits → unique documents in trec_eval order, with their latency. */
+static cairn_status run_query(cairn_kb *kb, const cn_query *q, const cairn_eval_params *p,
+                              cn_run *run, double *ms, cn_err *err)
+{
+	cairn_search_params sp = cairn_search_default_params();
+	sp.k = p->depth;
+	sp.snippets = 0;
+	sp.ids_only = 1;
+	if (!p->whole_documents)
+		sp.collapse_documents = 1;
+	cairn_results *res = NULL;
+	uint64_t t0 = cn_now_ns();
+	cairn_status rc = cairn_search(kb, q->text, &sp, &res);
+	*ms = (double)(cn_now_ns() - t0) / 1e6;
+	if (rc == CAIRN_EEMPTY) /* the query analysed to nothing: it retrieves nothing */
+		return CAIRN_OK;
+	if (rc != CAIRN_OK)
+		return cn_err_set(err, rc, "eval: query %s: %s", q->id, cairn_kb_errmsg(kb));
+	size_t n = cairn_results_count(res);
+	cn_strmap seen;
+	cn_strmap_init(&seen);
+	for (size_t i = 0; rc == CAIRN_OK && i < n; i++) {
+		const cairn_hit *h = cairn_results_get(res, i);
+		if (!h || !h->doc_id)
+			continue;
+		bool added;
+		uint32_t id;
+		if (cn_strmap_put(&seen, h->doc_id, strlen(h->doc_id), &id, &added) != CAIRN_OK)
+			rc = cn_err_set(err, CAIRN_ENOMEM, "eval: out of memory");
+		else if (added)
+			rc = cn_run_add(run, q->id, h->doc_id, h->score, err);
+	}
+	cn_strmap_free(&seen);
+	cairn_results_free(res);
+	return rc;
+}
+
+static void basename_of(const char *dir, char *out, size_t cap)
+{
+	char tmp[4096];
+	snprintf(tmp, sizeof tmp, "%s", dir);
+	size_t n = strlen(tmp);
+	while (n > 1 && tmp[n - 1] == '/')
+		tmp[--n] = '\0';
+	const char *slash = strrchr(tmp, '/');
+	const char *base = slash && slash[1] ? slash + 1 : tmp;
+	size_t len = CN_MIN(strlen(base), cap - 1);
+	memcpy(out, base, len);
+	out[len] = '\0';
+}
+
+static cairn_status eval_retrieval(const char *dataset_dir, const cairn_eval_params *p,
+                                   cairn_eval_report *out, cn_err *err)
+{
+	cn_dataset ds;
+	cn_run run;
+	cn_buf runtxt, pq;
+	cn_dataset_init(&ds);
+	cn_run_init(&run);
+	cn_buf_init(&runtxt);
+	cn_buf_init(&pq);
+	cairn_kb *kb = NULL;
+	char kbdir[4096] = "";
+	bool remove_kb = false;
+	double *lat = NULL;
+	cairn_status rc = cn_dataset_load(&ds, dataset_dir, p->qrels_split, err);
+	if (rc != CAIRN_OK)
+		goto done;
+	basename_of(dataset_dir, out->dataset, sizeof out->dataset);
+	snprintf(out->format, sizeof out->format, "%s", ds.format);
+	out->documents = (int64_t)ds.n_docs;
+
+	/* Open or build the knowledge base. */
+	char ebuf[CN_ERRMSG_MAX];
+	cairn_kb_params kp = cairn_kb_default_params();
+	if (p->kb_dir) {
+		kp.create = 0;
+		kp.read_only = 1;
+		rc = cairn_kb_open(p->kb_dir, &kp, &kb, ebuf, sizeof ebuf);
+		if (rc != CAIRN_OK) {
+			cn_err_set(err, rc, "%s", ebuf);
+			goto done;
+		}
+	} else {
+		if (p->work_dir) {
+			if ((rc = cn_mkdir_p(p->work_dir, err)) != CAIRN_OK)
+				goto done;
+			snprintf(kbdir, sizeof kbdir, "%s/cairn-eval-XXXXXX", p->work_dir);
+		} else {
+			snprintf(kbdir, sizeof kbdir, "/tmp/cairn-eval-XXXXXX");
+		}
+		if (!mkdtemp(kbdir)) {
+			rc = cn_err_set(err, CAIRN_EIO, "%s: cannot create: %s", kbdir, strerror(errno));
+			kbdir[0] = '\0';
+			goto done;
+		}
+		remove_kb = p->work_dir == NULL;
+		kp.create = 1;
+		if (p->language)
+			kp.language = p->language;
+		rc = cairn_kb_open(kbdir, &kp, &kb, ebuf, sizeof ebuf);
+		if (rc != CAIRN_OK) {
+			cn_err_set(err, rc, "%s", ebuf);
+			goto done;
+		}
+		if ((rc = build_kb(kb, &ds, p, &out->index_build_s, err)) != CAIRN_OK)
+			goto done;
+	}
+
+	/* Run every judged query, in query-file order. */
+	lat = cn_malloc((ds.n_queries ? ds.n_queries : 1) * sizeof *lat);
+	if (!lat) {
+		rc = cn_err_set(err, CAIRN_ENOMEM, "eval: out of memory");
+		goto done;
+	}
+	cn_eval_summary sum;
+	cn_eval_summary_init(&sum);
+	size_t nl = 0;
+	if (p->per_query_path)
+		cn_buf_puts(&pq, "qid\tndcg_10\tmrr_10\trecall_100\trecall_1000\tap\tp_10\tnum_rel\t"
+		                 "num_ret\tlatency_ms\n");
+	size_t n_judged = 0;
+	for (size_t i = 0; i < ds.n_queries; i++) {
+		const cn_qrels_query *qq = cn_qrels_find(&ds.qrels, ds.queries[i].id);
+		n_judged += qq && qq->num_rel > 0;
+	}
+	int c10 = cn_eval_cut_index(10), c100 = cn_eval_cut_index(100), c1000 = cn_eval_cut_index(1000);
+	for (size_t i = 0; i < ds.n_queries; i++) {
+		const cn_query *q = &ds.queries[i];
+		const cn_qrels_query *qq = cn_qrels_find(&ds.qrels, q->id);
+		if (!qq || qq->num_rel == 0)
+			continue;
+		double ms = 0;
+		if ((rc = run_query(kb, q, p, &run, &ms, err)) != CAIRN_OK)
+			goto done;
+		lat[nl++] = ms;
+		uint32_t ri = cn_strmap_get(&run.qids, q->id, strlen(q->id));
+		cn_run_query *rq = ri == UINT32_MAX ? NULL : &run.queries[ri];
+		cn_measures m;
+		if ((rc = cn_eval_query(qq, rq ? rq->docs : NULL, rq ? rq->n : 0, 0, &m, err)) != CAIRN_OK)
+			goto done;
+		cn_eval_summary_add(&sum, &m);
+		if (p->run_path && rq)
+			cn_run_format_query(&runtxt, q->id, rq->docs, rq->n, p->run_tag);
+		if (p->per_query_path)
+			cn_buf_printf(&pq, "%s\t%.6f\t%.6f\t%.6f\t%.6f\t%.6f\t%.6f\t%.0f\t%.0f\t%.3f\n", q->id,
+			              m.ndcg[c10], m.mrr[c10], m.recall[c100], m.recall[c1000], m.map, m.p[c10],
+			              m.num_rel, m.num_ret, ms);
+		if (p->on_progress && nl % 50 == 0) {
+			cairn_ingest_progress pr = {(int64_t)nl, (int64_t)n_judged, 0, 0, q->id};
+			if (p->on_progress(&pr, p->user_data)) {
+				rc = cn_err_set(err, CAIRN_EINTERRUPTED, "eval: stopped while searching");
+				goto done;
+			}
+		}
+	}
+	cn_measures mean;
+	cn_eval_summary_mean(&sum, &mean);
+	out->queries = sum.queries;
+	out->ndcg_10 = mean.ndcg[c10];
+	out->mrr_10 = mean.mrr[c10];
+	out->recall_100 = mean.recall[c100];
+	out->recall_1000 = mean.recall[c1000];
+	out->map = mean.map;
+	out->p_10 = mean.p[c10];
+	qsort(lat, nl, sizeof *lat, cmp_double);
+	double tot = 0;
+	for (size_t i = 0; i < nl; i++)
+		tot += lat[i];
+	out->latency_p50_ms = nearest_rank(lat, nl, 0.50);
+	out->latency_p95_ms = nearest_rank(lat, nl, 0.95);
+	out->latency_mean_ms = nl ? tot / (double)nl : 0.0;
+	if (p->run_path && (rc = write_text(p->run_path, &runtxt, err)) != CAIRN_OK)
+		goto done;
+	if (p->per_query_path && (rc = write_text(p->per_query_path, &pq, err)) != CAIRN_OK)
+		goto done;
+done:
+	if (kb)
+		cairn_kb_close(kb);
+	if (remove_kb && kbdir[0])
+		remove_tree(kbdir);
+	cn_free(lat);
+	cn_buf_free(&runtxt);
+	cn_buf_free(&pq);
+	cn_run_free(&run);
+	cn_dataset_free(&ds);
+	return rc;
+}
+
+cairn_status cairn_eval_retrieval(const char *dataset_dir, const cairn_eval_params *params,
+                                  cairn_eval_report *out, char *errbuf, size_t errbuf_size)
+{
+	cn_err err;
+	cn_err_clear(&err);
+	if (errbuf && errbuf_size)
+		errbuf[0] = '\0';
+	cairn_eval_params defaults = cairn_eval_default_params();
+	const cairn_eval_params *p = params ? params : &defaults;
+	cairn_status rc;
+	if (!dataset_dir || !out)
+		rc = cn_err_set(&err, CAIRN_EINVAL, "eval: dataset directory and report are required");
+	else if (p->depth < 1 || p->depth > 100000)
+		rc = cn_err_set(&err, CAIRN_EINVAL, "eval: depth %d is out of range (1..100000)", p->depth);
+	else if (p->qrels_split && strchr(p->qrels_split, '/'))
+		rc = cn_err_set(&err, CAIRN_EINVAL, "eval: qrels split \"%s\" must be a plain name",
+		                p->qrels_split);
+	else {
+		memset(out, 0, sizeof *out);
+		/* Fill in unset strings from the defaults so callers may zero-initialise. */
+		cairn_eval_params q = *p;
+		if (!q.run_tag)
+			q.run_tag = defaults.run_tag;
+		if (!q.qrels_split)
+			q.qrels_split = defaults.qrels_split;
+		rc = eval_retrieval(dataset_dir, &q, out, &err);
+	}
+	if (rc != CAIRN_OK && errbuf && errbuf_size)
+		snprintf(errbuf, errbuf_size, "%s", err.msg);
+	return rc;
+}
