@@ -1,0 +1,28 @@
+#!/bin/bash
+# Every classic collection in ../shared/data is read by its adapter and evaluated; the
+# figures must not fall below the ones recorded in docs/results.md (minus 0.01).
+source "$(dirname "$0")/lib.bash"
+set -e
+DATA="${CAIRN_SHARED:-../shared}/data"
+[ -d "$DATA/cacm" ] || skip "skipped: $DATA not present (needs ../shared)"
+# collection  documents  judged-queries  min-nDCG@10  min-MAP
+while read -r name docs queries ndcg map; do
+	expect_rc 0 "$CAIRN" eval retrieval "$DATA/$name" --json
+	$PY - "$WORK/out" "$name" "$docs" "$queries" "$ndcg" "$map" <<'PY'
+import json, sys
+r = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
+name, docs, queries, ndcg, mp = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]), float(sys.argv[6])
+assert r["documents"] == docs and r["queries"] == queries, (name, r)
+assert r["ndcg@10"] >= ndcg - 0.01 and r["map"] >= mp - 0.01, (name, r)
+print(name, r["ndcg@10"], r["map"])
+PY
+done <<'LIST'
+cacm 3204 52 0.4736 0.3369
+cisi 1460 76 0.3653 0.2046
+med 1033 30 0.6622 0.5089
+adi 82 35 0.4747 0.4016
+npl 11429 93 0.4392 0.2873
+time 423 83 0.7089 0.6435
+lisa 5999 35 0.4318 0.3470
+LIST
+echo ok
