@@ -43,7 +43,8 @@ static void usage(FILE *f)
 	        "  ingest PATH...        add files and directories (recursive)\n"
 	        "      --exclude GLOB  --tag KEY=VALUE  --acl GROUP   (each repeatable)\n"
 	        "      --prune  --whole  --chunk-tokens N  --chunk-min N  --chunk-max N  --overlap PCT\n"
-	        "      --max-file-mb N  --quiet  --json\n"
+	        "      --max-file-mb N  --language NAME (stemmer of a new KB: porter, english, german, …, none)\n"
+	        "      --quiet  --json\n"
 	        "  search QUERY          -k N  --filter EXPR  --groups G1,G2  --json  --no-snippets  --exhaustive\n"
 	        "                        --collapse (best chunk per document)\n"
 	        "  eval retrieval DIR    [--kb DIR] [--run FILE] [--json] [--depth N] [--per-query FILE]\n"
@@ -97,18 +98,31 @@ static const char *need(int argc, char **argv, int *i)
 	return argv[++*i];
 }
 
-static cairn_kb *open_kb(const char *dir, bool create, bool read_only)
+static cairn_kb *open_kb_lang(const char *dir, bool create, bool read_only, const char *language)
 {
 	cairn_kb_params p = cairn_kb_default_params();
 	p.create = create;
 	p.read_only = read_only;
+	if (language)
+		p.language = language;
 	cairn_kb *kb = NULL;
 	char err[1024];
 	if (cairn_kb_open(dir, &p, &kb, err, sizeof err) != CAIRN_OK) {
 		fprintf(stderr, "%s: %s\n", prog, err);
 		exit(1);
 	}
+	cairn_kb_stats st;
+	if (language && cairn_kb_stats_get(kb, &st) == CAIRN_OK && strcmp(st.language, language) != 0) {
+		fprintf(stderr, "%s: %s was created with language \"%s\"; the language of a knowledge base is fixed "
+		        "(ingest into a new --kb to use \"%s\")\n", prog, dir, st.language, language);
+		exit(1);
+	}
 	return kb;
+}
+
+static cairn_kb *open_kb(const char *dir, bool create, bool read_only)
+{
+	return open_kb_lang(dir, create, read_only, NULL);
 }
 
 static void print_json_string(FILE *f, const char *s)
@@ -185,6 +199,7 @@ static int cmd_ingest(const char *kbdir, int argc, char **argv)
 	cairn_ingest_params p = cairn_ingest_default_params();
 	strlist paths = {0}, tags = {0}, acl = {0}, excl = {0};
 	ingest_ui ui = {.tty = isatty(2) != 0};
+	const char *language = NULL;
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "--exclude"))
@@ -211,6 +226,8 @@ static int cmd_ingest(const char *kbdir, int argc, char **argv)
 			p.chunk_overlap_pct = (int)parse_long(a, need(argc, argv, &i), 0, 50);
 		else if (!strcmp(a, "--max-file-mb"))
 			p.max_file_bytes = parse_long(a, need(argc, argv, &i), 1, 1 << 20) << 20;
+		else if (!strcmp(a, "--language"))
+			language = need(argc, argv, &i);
 		else if (!strcmp(a, "--quiet") || !strcmp(a, "-q"))
 			ui.quiet = true;
 		else if (!strcmp(a, "--json"))
@@ -232,7 +249,7 @@ static int cmd_ingest(const char *kbdir, int argc, char **argv)
 	p.on_progress = on_progress;
 	p.user_data = &ui;
 	ui.t0 = now_s();
-	cairn_kb *kb = open_kb(kbdir, true, false);
+	cairn_kb *kb = open_kb_lang(kbdir, true, false, language);
 	cairn_ingest_stats s;
 	cairn_status st = cairn_ingest_paths(kb, paths.v, paths.n, &p, &s);
 	clear_bar(&ui);
@@ -336,9 +353,15 @@ static int cmd_search(const char *kbdir, int argc, char **argv)
 			printf("no results for \"%s\"\n", query);
 		for (size_t i = 0; i < n; i++) {
 			const cairn_hit *h = cairn_results_get(r, i);
-			printf("%zu. %s", i + 1, *h->title ? h->title : h->doc_id);
-			if (*h->heading && strcmp(h->heading, h->title) != 0)
-				printf(" — %s", h->heading);
+			/* The heading path usually starts with the title: show it once. */
+			const char *title = *h->title ? h->title : h->doc_id;
+			const char *heading = h->heading;
+			size_t tl = strlen(h->title);
+			if (tl && strncmp(heading, h->title, tl) == 0)
+				heading = !strncmp(heading + tl, " > ", 3) ? heading + tl + 3 : heading + tl;
+			printf("%zu. %s", i + 1, title);
+			if (*heading)
+				printf(" › %s", heading);
 			printf("\n   %s  (score %.3f)\n", h->source && *h->source ? h->source : h->doc_id, h->score);
 			if (*h->snippet)
 				printf("   %s\n", h->snippet);

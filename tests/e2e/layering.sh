@@ -1,0 +1,32 @@
+#!/bin/bash
+# Holds the module dependency table of docs/ARCHITECTURE.md: every `#include "mod/x.h"` in
+# src/<module>/ must name the module itself or one it may use; programs include cairn.h only;
+# private headers (*_int.h, *int.h) stay inside their module.
+set -u
+cd "$(dirname "$0")/../.."
+declare -A allowed=(
+	[base]=""
+	[text]="base"
+	[lex]="base text"
+	[ingest]="base text lex"
+	[store]="base"
+	[filter]="base"
+	[bm25]="base lex store filter"
+	[engine]="base text lex ingest store filter bm25"
+	[eval]="base"
+)
+bad=0
+for dir in src/*/; do
+	mod=$(basename "$dir")
+	if [ -z "${allowed[$mod]+set}" ]; then echo "module $mod is not in the table (tests/e2e/layering.sh)"; bad=1; continue; fi
+	while IFS=: read -r file inc; do
+		dep=${inc%%/*}
+		hdr=${inc#*/}
+		[ "$dep" = "$mod" ] && continue
+		case " ${allowed[$mod]} " in *" $dep "*) ;; *) echo "$file includes $inc: $mod may not use $dep"; bad=1 ;; esac
+		case "$hdr" in *int.h) echo "$file includes private header $inc"; bad=1 ;; esac
+	done < <(grep -o '#include "[a-z0-9_]*/[a-z0-9_]*\.h"' "$dir"*.[ch] /dev/null | sed 's/#include "//;s/"$//')
+done
+if grep -n '#include "' apps/cli/*.c | grep -v '"cairn.h"'; then echo "apps may include only cairn.h"; bad=1; fi
+[ $bad -eq 0 ] && echo ok
+exit $bad
