@@ -133,7 +133,7 @@ void cn_arena_free(cn_arena *a);
 /* Open addressing, linear probing, keys copied into an internal arena. Ids are dense
  * (0, 1, 2, … in insertion order), so callers keep parallel arrays indexed by id. */
 typedef struct cn_strmap {
-	uint32_t *slots; /* id+1, 0 = empty */
+	uint64_t *slots; /* (hash tag << 32) | (id + 1); 0 = empty */
 	uint64_t *hashes;
 	size_t nslots;
 	const char **keys; /* by id */

@@ -1,6 +1,7 @@
-/* String → dense id map. Linear probing over a power-of-two slot array that stores id+1;
- * the full 64-bit hash is kept by id so growth never rehashes strings and most probe
- * mismatches are rejected without touching the key bytes. */
+/* String → dense id map. Linear probing over a power-of-two slot array; each 8-byte slot
+ * holds the upper 32 bits of the key's hash beside id+1, so a probe rejects mismatches
+ * without touching any other array (one cache miss per lookup in the common case). The full
+ * hash is also kept by id so growth never rehashes strings. */
 #include "base.h"
 
 #include <string.h>
@@ -26,20 +27,23 @@ uint32_t cn_strmap_get(const cn_strmap *m, const char *key, size_t len)
 	if (!m->nslots)
 		return UINT32_MAX;
 	uint64_t h = cn_hash64(key, len, 0);
+	uint64_t tag = h & 0xFFFFFFFF00000000ull;
 	size_t mask = m->nslots - 1;
 	for (size_t i = h & mask;; i = (i + 1) & mask) {
-		uint32_t s = m->slots[i];
+		uint64_t s = m->slots[i];
 		if (!s)
 			return UINT32_MAX;
-		uint32_t id = s - 1;
-		if (m->hashes[id] == h && m->klens[id] == len && memcmp(m->keys[id], key, len) == 0)
+		if ((s & 0xFFFFFFFF00000000ull) != tag)
+			continue;
+		uint32_t id = (uint32_t)s - 1;
+		if (m->klens[id] == len && memcmp(m->keys[id], key, len) == 0)
 			return id;
 	}
 }
 
 static cairn_status rehash(cn_strmap *m, size_t nslots)
 {
-	uint32_t *slots = cn_calloc(nslots, sizeof *slots);
+	uint64_t *slots = cn_calloc(nslots, sizeof *slots);
 	if (!slots)
 		return CAIRN_ENOMEM;
 	size_t mask = nslots - 1;
@@ -47,7 +51,7 @@ static cairn_status rehash(cn_strmap *m, size_t nslots)
 		size_t i = m->hashes[id] & mask;
 		while (slots[i])
 			i = (i + 1) & mask;
-		slots[i] = (uint32_t)id + 1;
+		slots[i] = (m->hashes[id] & 0xFFFFFFFF00000000ull) | ((uint64_t)id + 1);
 	}
 	cn_free(m->slots);
 	m->slots = slots;
@@ -68,14 +72,17 @@ cairn_status cn_strmap_put(cn_strmap *m, const char *key, size_t len, uint32_t *
 			return st;
 	}
 	uint64_t h = cn_hash64(key, len, 0);
+	uint64_t tag = h & 0xFFFFFFFF00000000ull;
 	size_t mask = m->nslots - 1;
 	size_t i = h & mask;
 	for (;; i = (i + 1) & mask) {
-		uint32_t s = m->slots[i];
+		uint64_t s = m->slots[i];
 		if (!s)
 			break;
-		uint32_t e = s - 1;
-		if (m->hashes[e] == h && m->klens[e] == len && memcmp(m->keys[e], key, len) == 0) {
+		if ((s & 0xFFFFFFFF00000000ull) != tag)
+			continue;
+		uint32_t e = (uint32_t)s - 1;
+		if (m->klens[e] == len && memcmp(m->keys[e], key, len) == 0) {
 			*id = e;
 			return CAIRN_OK;
 		}
@@ -105,7 +112,7 @@ cairn_status cn_strmap_put(cn_strmap *m, const char *key, size_t len, uint32_t *
 	m->keys[nid] = copy;
 	m->klens[nid] = (uint32_t)len;
 	m->hashes[nid] = h;
-	m->slots[i] = nid + 1;
+	m->slots[i] = tag | ((uint64_t)nid + 1);
 	*id = nid;
 	if (added)
 		*added = true;

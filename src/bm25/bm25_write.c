@@ -364,7 +364,7 @@ uint32_t cn_bm25_builder_ndocs(const cn_bm25_builder *b) { return b->ndocs; }
 
 static size_t strmap_memory(const cn_strmap *m)
 {
-	return m->nslots * (sizeof(uint32_t) + sizeof(uint64_t)) + m->kcap * (sizeof(char *) + sizeof(uint32_t)) +
+	return m->nslots * sizeof(*m->slots) + m->kcap * sizeof(uint64_t) + m->kcap * (sizeof(char *) + sizeof(uint32_t)) +
 	       m->arena.total;
 }
 

@@ -70,6 +70,7 @@ typedef struct chunker {
 	uint32_t prev_section;
 	uint64_t last_start, last_end;
 	bool code_doc;
+	size_t jt; /* tokens of the blank line joining two blocks (0 for the estimate) */
 	cn_buf path;
 } chunker;
 
@@ -557,8 +558,8 @@ static cairn_status overlap_start(chunker *ch, size_t cap, size_t *out)
 	return CAIRN_OK;
 }
 
-static cairn_status emit(chunker *ch, const char *text, size_t len, char *heading, uint64_t ss,
-			 uint64_t se)
+static cairn_status emit(chunker *ch, const char *text, size_t len, size_t nt, char *heading,
+			 uint64_t ss, uint64_t se)
 {
 	cn_chunks *o = ch->out;
 	if (CN_GROW(o->v, o->cap, o->n + 1))
@@ -573,7 +574,6 @@ static cairn_status emit(chunker *ch, const char *text, size_t len, char *headin
 	c->heading = heading;
 	c->src_start = ss;
 	c->src_end = se;
-	size_t nt = ntok(ch, text, len);
 	c->n_tokens = nt > UINT32_MAX ? UINT32_MAX : (uint32_t)nt;
 	c->simhash = cn_simhash(text, len);
 	return CAIRN_OK;
@@ -583,7 +583,11 @@ static cairn_status close_chunk(chunker *ch, size_t a, size_t b)
 {
 	if (a >= b)
 		return CAIRN_OK;
-	while (ch->hs_pos <= a) {
+	/* heading path: the headings up to the chunk's first non-heading unit */
+	size_t upto = a;
+	while (upto + 1 < b && (ch->u[upto].flags & U_HEADING))
+		upto++;
+	while (ch->hs_pos <= upto) {
 		if (ch->u[ch->hs_pos].flags & U_HEADING)
 			apply_heading(ch, &ch->u[ch->hs_pos]);
 		ch->hs_pos++;
@@ -593,10 +597,12 @@ static cairn_status close_chunk(chunker *ch, size_t a, size_t b)
 		const unit *u = &ch->u[k];
 		if (u->flags & U_LABEL)
 			continue;
-		if (f != SIZE_MAX)
+		if (f != SIZE_MAX) {
 			own += joiner_len(u->joiner);
-		else
+			own_tok += ch->jt;
+		} else {
 			f = k;
+		}
 		own += (u->plen ? u->plen + 1 : 0) + u->len;
 		own_tok += u->tokens;
 	}
@@ -608,7 +614,8 @@ static cairn_status close_chunk(chunker *ch, size_t a, size_t b)
 	if (ch->have_prev && ch->p.overlap_pct > 0 && !ch->prev_noovl &&
 	    !(ch->u[a].flags & U_HEADING) && !(fu->flags & (U_NOOVL | U_HEADING)) &&
 	    ch->prev_section == ch->u[a].section) {
-		size_t cap = own_tok < (size_t)ch->p.max_tokens ? (size_t)ch->p.max_tokens - own_tok : 0;
+		size_t used = own_tok + ch->jt;
+		size_t cap = used < (size_t)ch->p.max_tokens ? (size_t)ch->p.max_tokens - used : 0;
 		cairn_status rc = overlap_start(ch, cap, &ovs);
 		if (rc)
 			return rc;
@@ -652,7 +659,14 @@ static cairn_status close_chunk(chunker *ch, size_t a, size_t b)
 	char *heading = heading_path(ch);
 	if (!heading)
 		return CAIRN_ENOMEM;
-	cairn_status rc = emit(ch, t, total, heading, ss, se);
+	size_t nt = ntok(ch, t, total);
+	if (ovl && nt > (size_t)ch->p.max_tokens) {
+		/* a non-additive counter pushed it over: drop the overlap */
+		t = own_at;
+		total = own;
+		nt = ntok(ch, t, total);
+	}
+	cairn_status rc = emit(ch, t, total, nt, heading, ss, se);
 	if (rc)
 		return rc;
 	ch->have_prev = true;
@@ -671,6 +685,8 @@ static cairn_status pack(chunker *ch)
 	size_t max = (size_t)ch->p.max_tokens, min = (size_t)ch->p.min_tokens,
 	       target = (size_t)ch->p.target_tokens;
 	size_t a = 0, ct = 0;
+	/* room kept for the overlap the current chunk will get (the previous chunk's tail) */
+	size_t reserve = 0;
 	cairn_status rc = CAIRN_OK;
 	for (size_t i = 0; i < ch->nu && !rc; i++) {
 		const unit *u = &ch->u[i];
@@ -678,20 +694,22 @@ static cairn_status pack(chunker *ch)
 			size_t j = i, htok = 0;
 			while (j > a && (ch->u[j - 1].flags & U_HEADING))
 				htok += ch->u[--j].tokens;
-			if (htok + u->tokens > max)
+			if (htok + (i - j) * ch->jt + u->tokens > max)
 				j = i;
 			rc = close_chunk(ch, a, j);
 			if (!rc)
 				rc = close_chunk(ch, j, i + 1);
 			a = i + 1;
 			ct = 0;
+			reserve = 0;
 			continue;
 		}
 		if (a == i) {
 			ct = u->tokens;
 			continue;
 		}
-		size_t nt = ct + u->tokens;
+		size_t nt = ct + ch->jt + u->tokens;
+		size_t lim = max - CN_MIN(reserve, max - target);
 		bool brk;
 		if (u->flags & U_HEADING) {
 			if (u->level <= 2)
@@ -702,7 +720,7 @@ static cairn_status pack(chunker *ch)
 				brk = true;
 		} else if (nt <= target) {
 			brk = false;
-		} else if (nt > max) {
+		} else if (nt > lim) {
 			brk = true;
 		} else if (ct < min) {
 			brk = false;
@@ -725,8 +743,11 @@ static cairn_status pack(chunker *ch)
 			htok = 0;
 		}
 		rc = close_chunk(ch, a, j);
+		ct = htok + (i - j) * ch->jt + u->tokens;
 		a = j;
-		ct = htok + u->tokens;
+		reserve = (ch->u[a].flags & (U_HEADING | U_NOOVL)) || ch->prev_noovl
+				  ? 0
+				  : ch->prev_own_tokens * (size_t)ch->p.overlap_pct / 100 + ch->jt;
 	}
 	if (!rc && a < ch->nu)
 		rc = close_chunk(ch, a, ch->nu);
@@ -779,7 +800,7 @@ static cairn_status whole(chunker *ch)
 	char *h = heading_path(ch);
 	if (!h)
 		return CAIRN_ENOMEM;
-	return emit(ch, t, total, h, ss, CN_MAX(se, ss));
+	return emit(ch, t, total, ntok(ch, t, total), h, ss, CN_MAX(se, ss));
 }
 
 cairn_status cn_chunk_doc(const cn_doc *doc, const cn_chunk_params *p, cn_chunks *out, cn_err *err)
@@ -801,6 +822,7 @@ cairn_status cn_chunk_doc(const cn_doc *doc, const cn_chunk_params *p, cn_chunks
 	ch.count = p->count_tokens ? p->count_tokens : builtin_count;
 	ch.ud = p->count_tokens ? p->count_ud : NULL;
 	ch.code_doc = doc->format == CN_FMT_CODE;
+	ch.jt = ntok(&ch, "\n\n", 2);
 	cn_buf_init(&ch.path);
 	size_t before = out->n;
 	cairn_status rc;

@@ -79,7 +79,8 @@ void cn_doc_init(cn_doc *d);
 void cn_doc_free(cn_doc *d);
 
 /* Parses source bytes into blocks (appended to out, which must be initialised). A leading
- * BOM is skipped; offsets stay relative to data. Invalid UTF-8 → CAIRN_EFORMAT; input over
+ * BOM is skipped; offsets stay relative to data. Invalid UTF-8 or a NUL byte → CAIRN_EFORMAT;
+ * input over
  * 4 GiB → CAIRN_ETOOBIG; CN_FMT_JSONL/UNKNOWN → CAIRN_EINVAL (use cn_jsonl_open). For CODE
  * documents the HEADING blocks are labels (file name, definition line): their text is not
  * part of the document body and the chunker uses them only for heading paths. On error out

@@ -344,7 +344,7 @@ void cn_bb_put(cn_bb *b, const char *s, size_t n)
 		return;
 	if (b->space) {
 		b->space = false;
-		if (b->buf.len && b->buf.data[b->buf.len - 1] != '\n' && b->buf.data[b->buf.len - 1] != ' ')
+		if (!cn_ing_isspace((unsigned char)s[0]) && b->buf.len && b->buf.data[b->buf.len - 1] != '\n' && b->buf.data[b->buf.len - 1] != ' ')
 			cn_buf_putc(&b->buf, ' ');
 	}
 	cn_buf_append(&b->buf, s, n);
@@ -404,7 +404,11 @@ cairn_status cn_parse(cn_format fmt, const char *lang, const char *path, const c
 	if (!data)
 		data = "";
 	size_t bad;
-	if (!cn_ing_utf8_valid(data, len, &bad, NULL))
+	bool nul = false;
+	bool ok = cn_ing_utf8_valid(data, len, &bad, &nul);
+	if (nul) /* block texts are C strings too */
+		return cn_err_set(err, CAIRN_EFORMAT, "%s: binary file", path);
+	if (!ok)
 		return cn_err_set(err, CAIRN_EFORMAT, "%s: invalid UTF-8 at byte %zu", path, bad);
 	size_t off = cn_ing_bom(data, len);
 	out->format = fmt;
