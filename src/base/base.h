@@ -101,10 +101,22 @@ char *cn_buf_take(cn_buf *b);
 size_t cn_varint_put(uint8_t *dst, uint64_t v); /* dst needs 10 bytes; returns bytes written */
 /* Decodes from [p, end); returns bytes consumed, 0 when truncated or over-long. */
 size_t cn_varint_get(const uint8_t *p, const uint8_t *end, uint64_t *v);
-uint32_t cn_load_u32le(const void *p);
-uint64_t cn_load_u64le(const void *p);
-void cn_store_u32le(void *p, uint32_t v);
-void cn_store_u64le(void *p, uint64_t v);
+/* Inline: they sit on the hottest decoding paths. Little-endian hosts only (x86-64,
+ * aarch64); a big-endian port swaps bytes here. */
+static inline uint32_t cn_load_u32le(const void *p)
+{
+	uint32_t v;
+	__builtin_memcpy(&v, p, 4);
+	return v;
+}
+static inline uint64_t cn_load_u64le(const void *p)
+{
+	uint64_t v;
+	__builtin_memcpy(&v, p, 8);
+	return v;
+}
+static inline void cn_store_u32le(void *p, uint32_t v) { __builtin_memcpy(p, &v, 4); }
+static inline void cn_store_u64le(void *p, uint64_t v) { __builtin_memcpy(p, &v, 8); }
 
 /* ---- CRC32C ------------------------------------------------------------------------- */
 

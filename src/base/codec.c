@@ -34,23 +34,6 @@ size_t cn_varint_get(const uint8_t *p, const uint8_t *end, uint64_t *v)
 	return 0;
 }
 
-uint32_t cn_load_u32le(const void *p)
-{
-	uint32_t v;
-	memcpy(&v, p, 4);
-	return v; /* x86-64 and aarch64 little-endian builds only; checked in the Makefile */
-}
-
-uint64_t cn_load_u64le(const void *p)
-{
-	uint64_t v;
-	memcpy(&v, p, 8);
-	return v;
-}
-
-void cn_store_u32le(void *p, uint32_t v) { memcpy(p, &v, 4); }
-void cn_store_u64le(void *p, uint64_t v) { memcpy(p, &v, 8); }
-
 /* ---- CRC32C ---- */
 
 static uint32_t crc_table[8][256];

@@ -77,11 +77,20 @@ typedef struct cn_bm25_view {
 	const uint8_t *deleted; /* bitmap over doc numbers (bit set = deleted), NULL = none */
 } cn_bm25_view;
 
+/* Top-k strategies; all exact, all give bit-identical scores (tests compare them). */
+typedef enum cn_bm25_strategy {
+	CN_BM25_AUTO = 0,    /* chosen per segment from the query's posting count and length */
+	CN_BM25_TAAT,        /* term-at-a-time into a dense accumulator: small postings */
+	CN_BM25_WAND,        /* block-max WAND: short queries over long postings */
+	CN_BM25_MAXSCORE     /* MaxScore: long queries over long postings */
+} cn_bm25_strategy;
+
 typedef struct cn_bm25_params {
 	float k1, b;
 	uint32_t k;          /* results wanted */
 	bool exhaustive;     /* score every candidate (reference path for tests) */
 	const cn_filter *filter; /* NULL = none */
+	cn_bm25_strategy strategy;
 } cn_bm25_params;
 
 typedef struct cn_bm25_hit {

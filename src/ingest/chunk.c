@@ -138,26 +138,36 @@ static bool is_wordish(uint32_t cp)
 	return !is_cjk(cp);
 }
 
+/* Byte classes for the ASCII fast path: 0 space/control, 1 word, 2 punctuation, 3 non-ASCII. */
+static const uint8_t tok_class[256] = {
+	['!'] = 2, ['"'] = 2, ['#'] = 2, ['$'] = 2, ['%'] = 2, ['&'] = 2, ['\''] = 2, ['('] = 2,
+	[')'] = 2, ['*'] = 2, ['+'] = 2, [','] = 2, ['-'] = 2, ['.'] = 2, ['/'] = 2, [':'] = 2,
+	[';'] = 2, ['<'] = 2, ['='] = 2, ['>'] = 2, ['?'] = 2, ['@'] = 2, ['['] = 2, ['\\'] = 2,
+	[']'] = 2, ['^'] = 2, ['`'] = 2, ['{'] = 2, ['|'] = 2, ['}'] = 2, ['~'] = 2, [127] = 2,
+	['0' ... '9'] = 1, ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1, ['_'] = 1, [0x80 ... 0xFF] = 3,
+};
+
 size_t cn_estimate_tokens(const char *text, size_t len)
 {
 	const unsigned char *s = (const unsigned char *)text;
 	size_t n = 0, i = 0;
 	size_t ascii = 0, wide = 0; /* current word: ASCII chars, non-ASCII code points */
 	while (i < len) {
-		unsigned c = s[i];
-		if (c < 0x80) {
-			bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-			if (alnum) {
-				ascii++;
-				i++;
-				continue;
-			}
+		unsigned cls = tok_class[s[i]];
+		if (cls == 1) {
+			size_t j = i + 1;
+			while (j < len && tok_class[s[j]] == 1)
+				j++;
+			ascii += j - i;
+			i = j;
+			continue;
+		}
+		if (cls != 3) {
 			if (ascii || wide) {
 				n += wide ? (ascii + wide + 2) / 3 : (ascii + 5) / 6;
 				ascii = wide = 0;
 			}
-			if (!cn_ing_isspace((unsigned char)c) && c >= 0x21)
-				n++; /* punctuation / symbol */
+			n += cls == 2; /* punctuation / symbol */
 			i++;
 			continue;
 		}
@@ -268,6 +278,7 @@ typedef struct splitter {
 	size_t budget, goal;
 	size_t ps, pe, pt;
 	bool have, first, lines;
+	bool charcut; /* the piece holds segments cut inside a word: its sum is not exact */
 	uint8_t flags;
 	uint32_t section;
 } splitter;
@@ -277,6 +288,8 @@ static cairn_status piece_flush(splitter *sp)
 	if (!sp->have)
 		return CAIRN_OK;
 	sp->have = false;
+	bool cut = sp->charcut;
+	sp->charcut = false;
 	const char *t = sp->b->text;
 	size_t s = sp->ps, e = sp->pe, tokens = sp->pt;
 	sp->pt = 0;
@@ -294,6 +307,8 @@ static cairn_status piece_flush(splitter *sp)
 		e--;
 	if (s >= e)
 		return CAIRN_OK;
+	if (cut)
+		tokens = ntok(sp->ch, t + s, e - s);
 	unit u;
 	memset(&u, 0, sizeof u);
 	u.text = t + s;
@@ -349,6 +364,7 @@ static cairn_status split_range(splitter *sp, size_t s, size_t e, int level)
 			}
 			sp->pe = j;
 			sp->pt += tk;
+			sp->charcut |= level == SEG_CHAR;
 		}
 		i = j;
 	}
@@ -522,7 +538,7 @@ static cairn_status overlap_start(chunker *ch, size_t cap, size_t *out)
 	size_t hi = CN_MIN(2 * want, cap);
 	if (!want || !hi || !n)
 		return CAIRN_OK;
-	size_t span = want > SIZE_MAX / 16 ? n : want * 16;
+	size_t span = want > SIZE_MAX / 8 ? n : want * 8; /* ≥ 8 bytes per token: ample for text */
 	size_t ws = n > span ? n - span : 0, i = ws;
 	ch->nsg = 0;
 	bool partial = ws > 0;
@@ -659,7 +675,12 @@ static cairn_status close_chunk(chunker *ch, size_t a, size_t b)
 	char *heading = heading_path(ch);
 	if (!heading)
 		return CAIRN_ENOMEM;
-	size_t nt = ntok(ch, t, total);
+	/* The estimate is additive over whitespace joins, so only a chunk holding a piece cut
+	 * inside a word (joiner 'x') or a caller's counter needs a fresh count. */
+	bool additive = ch->count == builtin_count;
+	for (size_t k = f + 1; k < b && additive; k++)
+		additive = ch->u[k].joiner != 'x' || (ch->u[k].flags & U_LABEL);
+	size_t nt = additive ? own_tok + (ovl ? ntok(ch, t, ovl) : 0) : ntok(ch, t, total);
 	if (ovl && nt > (size_t)ch->p.max_tokens) {
 		/* a non-additive counter pushed it over: drop the overlap */
 		t = own_at;

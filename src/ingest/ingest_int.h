@@ -68,6 +68,11 @@ void cn_bb_space(cn_bb *b);   /* a space before the next text (never leading a l
 void cn_bb_newline(cn_bb *b); /* a line break unless at the start or after one */
 void cn_bb_src(cn_bb *b, uint64_t start, uint64_t end);
 
+/* ---- interface to code in simhash.c ----------------------------------------------- */
+
+/* Plain per-bit voting, the reference cn_simhash is tested against. */
+uint64_t cn_simhash_ref(const char *text, size_t len);
+
 /* ---- interface to the readers ------------------------------------------------------- */
 
 /* Each reader parses data[off, len) (off skips a BOM or front matter); offsets refer to data. */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ingest/ingest.h"
+#include "ingest/ingest_int.h"
 
 /* ---- helpers ------------------------------------------------------------------------ */
 
@@ -938,6 +939,14 @@ static void test_simhash(void **state)
 	assert_true(cn_hamming64(h1, h3) >= 20);
 	assert_true(cn_hamming64(h2, h3) >= 20);
 	assert_true(cn_hamming64(ha, h1) >= 20);
+	/* the bit-sliced voting equals the plain reference, across the 255-shingle flushes */
+	const char *samples[] = {"", "one", "two words", "three words here", u1, u2, u3, "\xC3\xA9t\xC3\xA9 caf\xC3\xA9 x"};
+	for (size_t i = 0; i < CN_ARRAY_LEN(samples); i++)
+		assert_true(cn_simhash(samples[i], strlen(samples[i])) == cn_simhash_ref(samples[i], strlen(samples[i])));
+	assert_true(cn_simhash(a.data, a.len) == cn_simhash_ref(a.data, a.len));
+	for (int i = 0; i < 3000; i++)
+		cn_buf_printf(&a, " w%u", rnd() % 50);
+	assert_true(cn_simhash(a.data, a.len) == cn_simhash_ref(a.data, a.len));
 	cn_buf_free(&a);
 	cn_buf_free(&b);
 }
