@@ -83,9 +83,29 @@ void cn_buf_init(cn_buf *b);
 void cn_buf_free(cn_buf *b);
 void cn_buf_reset(cn_buf *b); /* len = 0, keeps memory */
 bool cn_buf_reserve(cn_buf *b, size_t extra);
-void cn_buf_append(cn_buf *b, const void *p, size_t n);
+void cn_buf_append_slow(cn_buf *b, const void *p, size_t n);
+/* Inline fast paths: appends on the analysis and postings hot paths are tiny and frequent. */
+static inline void cn_buf_append(cn_buf *b, const void *p, size_t n)
+{
+	if (b->cap - b->len > n && !b->failed) { /* room for n bytes and the NUL (cap > len always when data) */
+		if (n)
+			__builtin_memcpy(b->data + b->len, p, n);
+		b->len += n;
+		b->data[b->len] = '\0';
+	} else {
+		cn_buf_append_slow(b, p, n);
+	}
+}
+static inline void cn_buf_putc(cn_buf *b, char c)
+{
+	if (b->cap - b->len > 1 && !b->failed) {
+		b->data[b->len++] = c;
+		b->data[b->len] = '\0';
+	} else {
+		cn_buf_append_slow(b, &c, 1);
+	}
+}
 void cn_buf_puts(cn_buf *b, const char *s);
-void cn_buf_putc(cn_buf *b, char c);
 void cn_buf_printf(cn_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void cn_buf_put_u32le(cn_buf *b, uint32_t v);
 void cn_buf_put_u64le(cn_buf *b, uint64_t v);

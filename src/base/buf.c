@@ -48,7 +48,7 @@ bool cn_buf_reserve(cn_buf *b, size_t extra)
 	return true;
 }
 
-void cn_buf_append(cn_buf *b, const void *p, size_t n)
+void cn_buf_append_slow(cn_buf *b, const void *p, size_t n)
 {
 	if (!cn_buf_reserve(b, n))
 		return;
@@ -60,7 +60,6 @@ void cn_buf_append(cn_buf *b, const void *p, size_t n)
 
 void cn_buf_puts(cn_buf *b, const char *s) { cn_buf_append(b, s, strlen(s)); }
 
-void cn_buf_putc(cn_buf *b, char c) { cn_buf_append(b, &c, 1); }
 
 void cn_buf_printf(cn_buf *b, const char *fmt, ...)
 {
