@@ -41,7 +41,8 @@ typedef struct kb_snapshot {
 } kb_snapshot;
 
 /* Near-duplicate lookup: SimHash split in four 16-bit bands; two hashes within Hamming
- * distance 3 share at least one band (pigeonhole), so candidates come from 4 bucket walks. */
+ * distance 3 share at least one band (pigeonhole), so candidates come from 4 bucket walks
+ * (see DUP_MAX_DISTANCE in ingest.c for what is accepted). */
 typedef struct kb_dupindex {
 	bool loaded;
 	uint64_t *hash;
@@ -59,6 +60,8 @@ typedef struct kb_writer {
 	char seg_path[4096];
 	uint32_t next_docnum;
 	cn_tokens toks;
+	uint64_t *word_hashes;   /* scratch for chunk fingerprints */
+	size_t word_hashes_cap;
 	kb_dupindex dups;
 	int64_t near_dups;       /* found in this transaction */
 } kb_writer;

@@ -25,7 +25,12 @@ cairn_ingest_params cairn_ingest_default_params(void)
 
 /* ---- near-duplicate index ---- */
 
-#define DUP_MAX_DISTANCE 3
+/* Candidates come from four 16-bit bands, so every pair within 3 bits is found (pigeonhole)
+ * and most within 5 (a 4-bit pair is missed only when each band holds one differing bit,
+ * ~10%). Unrelated 64-bit fingerprints differ in ~32 bits; the chance that two fall within
+ * 5 is ~1e-12. */
+#define DUP_MAX_DISTANCE 5
+#define DUP_MIN_WORDS 8
 
 static cairn_status dups_add(kb_dupindex *d, uint64_t hash, int64_t chunk, int64_t doc)
 {
@@ -92,7 +97,8 @@ static cairn_status dups_load(cairn_kb *kb, cn_err *err)
 	if (d->heads)
 		memset(d->heads, 0xFF, 4 * 65536 * sizeof *d->heads);
 	sqlite3_stmt *q;
-	cairn_status st = cn_store_prepare(kb->store, "SELECT id, simhash, doc FROM chunks ORDER BY id", &q, err);
+	cairn_status st = cn_store_prepare(kb->store, "SELECT id, simhash, doc FROM chunks WHERE simhash != 0 ORDER BY id",
+	                                   &q, err);
 	while (!st) {
 		int rc = sqlite3_step(q);
 		if (rc == SQLITE_DONE)
@@ -257,7 +263,9 @@ cairn_status kb_index_document(cairn_kb *kb, const kb_docinfo *info, const cn_do
 		return st;
 	cn_chunks chunks;
 	cn_chunks_init(&chunks);
-	st = cn_chunk_doc(doc, cp, &chunks, err);
+	cn_chunk_params cpx = *cp;
+	cpx.skip_simhash = true; /* fingerprinted below from the analyzed terms */
+	st = cn_chunk_doc(doc, &cpx, &chunks, err);
 	if (st) {
 		cn_chunks_free(&chunks);
 		return st;
@@ -321,7 +329,40 @@ cairn_status kb_index_document(cairn_kb *kb, const kb_docinfo *info, const cn_do
 		st = ensure_builder(kb, err);
 		if (st)
 			break;
-		int64_t dup = dups_find(&kb->w.dups, c->simhash, doc_row);
+		/* Indexed text: title, heading path and body, so a chunk deep in a document is
+		 * still found by the words of its title and section (the heading path usually
+		 * starts with the title: then the title is not repeated). */
+		cn_tokens *t = &kb->w.toks;
+		cn_tokens_reset(t);
+		const char *heading = c->heading ? c->heading : "";
+		bool title_in_heading = title_len && strncmp(heading, info->title, title_len) == 0;
+		if (title_len && !title_in_heading)
+			st = cn_analyze(kb->analyzer, info->title, title_len, 0, t);
+		if (!st && *heading)
+			st = cn_analyze(kb->analyzer, heading, strlen(heading), 0, t);
+		size_t body_from = t->n;
+		if (!st)
+			st = cn_analyze(kb->analyzer, c->text, c->len, 0, t);
+		if (st) {
+			cn_err_set(err, st, "%s: analysis failed", info->doc_id);
+			break;
+		}
+		/* The near-duplicate fingerprint comes from the body's analyzed terms. */
+		size_t nb = t->n - body_from;
+		if (nb > kb->w.word_hashes_cap) {
+			size_t cap = kb->w.word_hashes_cap;
+			if (cn_grow((void **)&kb->w.word_hashes, &cap, nb, sizeof *kb->w.word_hashes)) {
+				st = cn_err_set(err, CAIRN_ENOMEM, "out of memory");
+				break;
+			}
+			kb->w.word_hashes_cap = cap;
+		}
+		for (size_t j = 0; j < nb; j++)
+			kb->w.word_hashes[j] = cn_hash64(cn_token_term(t, body_from + j), t->v[body_from + j].term_len, 0);
+		uint64_t simhash = cn_simhash_words(kb->w.word_hashes, nb);
+		/* A fingerprint of a handful of words says nothing: such chunks are never marked. */
+		bool fingerprinted = nb >= DUP_MIN_WORDS;
+		int64_t dup = fingerprinted ? dups_find(&kb->w.dups, simhash, doc_row) : 0;
 		sqlite3_bind_int64(q, 1, doc_row);
 		sqlite3_bind_int64(q, 2, (int64_t)i);
 		sqlite3_bind_text(q, 3, c->heading ? c->heading : "", -1, SQLITE_STATIC);
@@ -329,7 +370,7 @@ cairn_status kb_index_document(cairn_kb *kb, const kb_docinfo *info, const cn_do
 		sqlite3_bind_int64(q, 5, (int64_t)c->src_start);
 		sqlite3_bind_int64(q, 6, (int64_t)c->src_end);
 		sqlite3_bind_int64(q, 7, c->n_tokens);
-		sqlite3_bind_int64(q, 8, (int64_t)c->simhash);
+		sqlite3_bind_int64(q, 8, (int64_t)simhash);
 		if (dup)
 			sqlite3_bind_int64(q, 9, dup);
 		else
@@ -342,25 +383,8 @@ cairn_status kb_index_document(cairn_kb *kb, const kb_docinfo *info, const cn_do
 		int64_t chunk_id = sqlite3_last_insert_rowid(cn_store_db(kb->store));
 		if (dup)
 			(*n_dups)++;
-		if (dups_add(&kb->w.dups, c->simhash, chunk_id, doc_row)) {
+		if (fingerprinted && dups_add(&kb->w.dups, simhash, chunk_id, doc_row)) {
 			st = cn_err_set(err, CAIRN_ENOMEM, "out of memory");
-			break;
-		}
-		/* Indexed text: title, heading path and body, so a chunk deep in a document is
-		 * still found by the words of its title and section (the heading path usually
-		 * starts with the title: then the title is not repeated). */
-		cn_tokens *t = &kb->w.toks;
-		cn_tokens_reset(t);
-		const char *heading = c->heading ? c->heading : "";
-		bool title_in_heading = title_len && strncmp(heading, info->title, title_len) == 0;
-		if (title_len && !title_in_heading)
-			st = cn_analyze(kb->analyzer, info->title, title_len, 0, t);
-		if (!st && *heading)
-			st = cn_analyze(kb->analyzer, heading, strlen(heading), 0, t);
-		if (!st)
-			st = cn_analyze(kb->analyzer, c->text, c->len, 0, t);
-		if (st) {
-			cn_err_set(err, st, "%s: analysis failed", info->doc_id);
 			break;
 		}
 		cn_bm25_doc bd = {

@@ -305,6 +305,9 @@ void kb_writer_free(kb_writer *w)
 	cn_bm25_builder_free(w->builder);
 	w->builder = NULL;
 	cn_tokens_free(&w->toks);
+	cn_free(w->word_hashes);
+	w->word_hashes = NULL;
+	w->word_hashes_cap = 0;
 	cn_free(w->dups.hash);
 	cn_free(w->dups.chunk);
 	cn_free(w->dups.doc);

@@ -591,7 +591,7 @@ static cairn_status emit(chunker *ch, const char *text, size_t len, size_t nt, c
 	c->src_start = ss;
 	c->src_end = se;
 	c->n_tokens = nt > UINT32_MAX ? UINT32_MAX : (uint32_t)nt;
-	c->simhash = cn_simhash(text, len);
+	c->simhash = ch->p.skip_simhash ? 0 : cn_simhash(text, len);
 	return CAIRN_OK;
 }
 

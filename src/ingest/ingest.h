@@ -93,6 +93,7 @@ cairn_status cn_parse(cn_format fmt, const char *lang, const char *path, const c
 typedef struct cn_chunk_params {
 	int target_tokens, min_tokens, max_tokens, overlap_pct; /* 512, 300, 800, 15 */
 	bool whole; /* one chunk holding the whole document text */
+	bool skip_simhash; /* the caller fingerprints chunks itself (cn_simhash_words); simhash left 0 */
 	/* NULL = cn_estimate_tokens */
 	size_t (*count_tokens)(const char *text, size_t len, void *ud);
 	void *count_ud;
@@ -136,6 +137,10 @@ size_t cn_estimate_tokens(const char *text, size_t len);
  * and non-ASCII bytes taken raw). Texts with 1–2 words hash their words as one shingle;
  * no words → 0. */
 uint64_t cn_simhash(const char *text, size_t len);
+/* The same fingerprint scheme over words the caller has already hashed (e.g. analyzed
+ * terms, so near-duplicates are judged after folding and stemming, with no second pass
+ * over the text). */
+uint64_t cn_simhash_words(const uint64_t *word_hashes, size_t n);
 static inline int cn_hamming64(uint64_t a, uint64_t b) { return __builtin_popcountll(a ^ b); }
 
 /* ---- JSON Lines (BEIR corpus format) ------------------------------------------------ */

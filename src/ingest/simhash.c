@@ -99,6 +99,24 @@ uint64_t cn_simhash(const char *text, size_t len)
 	return r;
 }
 
+uint64_t cn_simhash_words(const uint64_t *wh, size_t n)
+{
+	if (n == 0)
+		return 0;
+	votes v;
+	memset(&v, 0, sizeof v);
+	for (size_t i = 2; i < n; i++)
+		vote(&v, mix64(wh[i - 2] ^ rotl(wh[i - 1], 21) * 0x9E3779B97F4A7C15ull ^ rotl(wh[i], 42) * 0xC2B2AE3D27D4EB4Full));
+	if (n < 3)
+		vote(&v, mix64((n == 2 ? wh[0] : 0) ^ rotl(wh[n - 1], 21) * 0x9E3779B97F4A7C15ull ^ (uint64_t)n));
+	flush(&v);
+	uint64_t r = 0;
+	for (int b = 0; b < 64; b++)
+		if (2 * (uint64_t)v.ones[b] > v.total)
+			r |= 1ull << b;
+	return r;
+}
+
 /* The plain version kept as the reference for the bit-sliced one (tests compare them). */
 uint64_t cn_simhash_ref(const char *text, size_t len)
 {
