@@ -53,8 +53,20 @@ typedef struct kb_dupindex {
 	int32_t *heads;          /* 4 × 65536 */
 } kb_dupindex;
 
+typedef struct kb_job kb_job;
+
 typedef struct kb_writer {
 	bool active;             /* a store transaction is open */
+	/* the ingest pipeline (pipeline.c) */
+	int thread_state;        /* 0 not started, 1 worker running, -1 inline */
+	pthread_t thread;
+	pthread_mutex_t qmu;
+	pthread_cond_t qcond, dcond;
+	bool stop;
+	kb_job *head, *tail, *next_todo;
+	size_t queued_jobs, queued_bytes;
+	cn_analyzer *worker_analyzer;
+	cn_strmap in_flight;     /* doc ids submitted and not yet committed */
 	cn_bm25_builder *builder;
 	int64_t seg_id;          /* registered segment for the builder, 0 = none yet */
 	char seg_path[4096];
@@ -107,9 +119,45 @@ typedef struct kb_docinfo {
 	const char *const *groups; size_t n_groups;
 } kb_docinfo;
 
-/* Indexes one parsed document (replacing any document with the same doc_id). */
-cairn_status kb_index_document(cairn_kb *kb, const kb_docinfo *info, const cn_doc *doc,
-                               const cn_chunk_params *cp, int64_t *n_chunks, int64_t *n_dups, cn_err *err);
+/* One document on its way into the index: filled by the caller (stage 0), prepared by the
+ * worker (stage 1: parsed, chunked, analysed), committed by the caller (stage 2). */
+struct kb_job {
+	kb_job *next;
+	bool prepared;
+	cn_arena arena;          /* the strings of info */
+	kb_docinfo info;         /* info.title NULL: taken from the parsed document */
+	bool existed;            /* replaces a stored version */
+	bool is_file;            /* a file (events per file) rather than a record */
+	cn_format fmt;
+	const char *lang;
+	char *data;              /* source text */
+	size_t len;
+	bool own_data;           /* data is freed with the job */
+	cn_chunk_params cp;
+	const cairn_ingest_params *params; /* events go to params->on_event */
+	cairn_ingest_stats *stats;         /* may be NULL */
+	/* stage 1 results */
+	cn_doc doc;
+	cn_chunks chunks;
+	cn_tokens *toks;         /* per chunk: title + heading + body terms */
+	uint64_t *simhash;       /* per chunk */
+	size_t *nbody;           /* per chunk: body terms (fingerprint strength) */
+	cairn_status prep_st;
+	cn_err prep_err;
+};
+
+kb_job *kb_job_new(void);
+void kb_job_free(kb_job *j);
+/* Queues j (taking ownership) and commits whatever the worker has finished. */
+cairn_status kb_pipeline_submit(cairn_kb *kb, kb_job *j, cn_err *err);
+/* Commits finished jobs in order; with all, waits for and commits every queued job. */
+cairn_status kb_pipeline_drain(cairn_kb *kb, bool all, cn_err *err);
+/* Drops queued jobs (rollback). */
+void kb_pipeline_discard(cairn_kb *kb);
+void kb_pipeline_stop(kb_writer *w);
+bool kb_pipeline_in_flight(const cairn_kb *kb, const char *doc_id);
+/* Stage 2 of one job (ingest.c): catalog rows, duplicates, builder; events and stats. */
+cairn_status kb_commit_job(cairn_kb *kb, kb_job *j, cn_err *err);
 /* Removes a document by doc_id; *found says whether it existed. */
 cairn_status kb_delete_doc(cairn_kb *kb, const char *doc_id, bool *found, cn_err *err);
 /* Looks a document up: *exists, and its stored content and meta hashes (caller frees). */

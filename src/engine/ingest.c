@@ -23,6 +23,8 @@ cairn_ingest_params cairn_ingest_default_params(void)
 	return p;
 }
 
+static void emit(const cairn_ingest_params *p, cairn_ingest_event ev, const char *path, const char *msg);
+
 /* ---- near-duplicate index ---- */
 
 /* Candidates come from four 16-bit bands, so every pair within 3 bits is found (pigeonhole)
@@ -253,23 +255,16 @@ static cairn_status doc_labels(const kb_docinfo *info, cn_arena *a, const char *
 	return CAIRN_OK;
 }
 
-cairn_status kb_index_document(cairn_kb *kb, const kb_docinfo *info, const cn_doc *doc, const cn_chunk_params *cp,
-                               int64_t *n_chunks, int64_t *n_dups, cn_err *err)
+/* Stage 2 of a prepared job: replace the stored document by the new one. */
+static cairn_status index_prepared(cairn_kb *kb, const kb_job *j, int64_t *n_chunks, int64_t *n_dups, cn_err *err)
 {
+	const kb_docinfo *info = &j->info;
+	const cn_chunks *chunks = &j->chunks;
 	*n_chunks = *n_dups = 0;
 	bool found;
 	cairn_status st = kb_delete_doc(kb, info->doc_id, &found, err);
 	if (st)
 		return st;
-	cn_chunks chunks;
-	cn_chunks_init(&chunks);
-	cn_chunk_params cpx = *cp;
-	cpx.skip_simhash = true; /* fingerprinted below from the analyzed terms */
-	st = cn_chunk_doc(doc, &cpx, &chunks, err);
-	if (st) {
-		cn_chunks_free(&chunks);
-		return st;
-	}
 	sqlite3_stmt *q;
 	st = cn_store_prepare(kb->store,
 	                      "INSERT INTO documents(doc_id, source, container, title, format, mtime, size, content_hash,"
@@ -288,7 +283,7 @@ cairn_status kb_index_document(cairn_kb *kb, const kb_docinfo *info, const cn_do
 		sqlite3_bind_text(q, 8, info->content_hash, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 9, info->meta_hash, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(q, 10, cn_wall_time_s());
-		sqlite3_bind_int64(q, 11, (int64_t)chunks.n);
+		sqlite3_bind_int64(q, 11, (int64_t)chunks->n);
 		st = step_done(kb, q, err, "inserting document");
 	}
 	int64_t doc_row = sqlite3_last_insert_rowid(cn_store_db(kb->store));
@@ -323,45 +318,17 @@ cairn_status kb_index_document(cairn_kb *kb, const kb_docinfo *info, const cn_do
 		                      "INSERT INTO chunks(doc, ord, heading, text, byte_start, byte_end, n_tokens, simhash,"
 		                      " dup_of, segment, docnum) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
 		                      &q, err);
-	size_t title_len = info->title ? strlen(info->title) : 0;
-	for (size_t i = 0; !st && i < chunks.n; i++) {
-		const cn_chunk *c = &chunks.v[i];
+	for (size_t i = 0; !st && i < chunks->n; i++) {
+		const cn_chunk *c = &chunks->v[i];
 		st = ensure_builder(kb, err);
 		if (st)
 			break;
-		/* Indexed text: title, heading path and body, so a chunk deep in a document is
-		 * still found by the words of its title and section (the heading path usually
-		 * starts with the title: then the title is not repeated). */
-		cn_tokens *t = &kb->w.toks;
-		cn_tokens_reset(t);
-		const char *heading = c->heading ? c->heading : "";
-		bool title_in_heading = title_len && strncmp(heading, info->title, title_len) == 0;
-		if (title_len && !title_in_heading)
-			st = cn_analyze(kb->analyzer, info->title, title_len, 0, t);
-		if (!st && *heading)
-			st = cn_analyze(kb->analyzer, heading, strlen(heading), 0, t);
-		size_t body_from = t->n;
-		if (!st)
-			st = cn_analyze(kb->analyzer, c->text, c->len, 0, t);
-		if (st) {
-			cn_err_set(err, st, "%s: analysis failed", info->doc_id);
-			break;
-		}
-		/* The near-duplicate fingerprint comes from the body's analyzed terms. */
-		size_t nb = t->n - body_from;
-		if (nb > kb->w.word_hashes_cap) {
-			size_t cap = kb->w.word_hashes_cap;
-			if (cn_grow((void **)&kb->w.word_hashes, &cap, nb, sizeof *kb->w.word_hashes)) {
-				st = cn_err_set(err, CAIRN_ENOMEM, "out of memory");
-				break;
-			}
-			kb->w.word_hashes_cap = cap;
-		}
-		for (size_t j = 0; j < nb; j++)
-			kb->w.word_hashes[j] = cn_hash64(cn_token_term(t, body_from + j), t->v[body_from + j].term_len, 0);
-		uint64_t simhash = cn_simhash_words(kb->w.word_hashes, nb);
+		const cn_tokens *t = &j->toks[i];
+		uint64_t simhash = j->simhash[i];
 		/* A fingerprint of a handful of words says nothing: such chunks are never marked. */
-		bool fingerprinted = nb >= DUP_MIN_WORDS;
+		bool fingerprinted = j->nbody[i] >= DUP_MIN_WORDS;
+		if (!fingerprinted)
+			simhash = 0;
 		int64_t dup = fingerprinted ? dups_find(&kb->w.dups, simhash, doc_row) : 0;
 		sqlite3_bind_int64(q, 1, doc_row);
 		sqlite3_bind_int64(q, 2, (int64_t)i);
@@ -404,8 +371,35 @@ cairn_status kb_index_document(cairn_kb *kb, const kb_docinfo *info, const cn_do
 	}
 	kb->w.near_dups += *n_dups;
 	cn_arena_free(&scratch);
-	cn_chunks_free(&chunks);
 	return st;
+}
+
+cairn_status kb_commit_job(cairn_kb *kb, kb_job *j, cn_err *err)
+{
+	if (j->prep_st) {
+		if (j->is_file && j->prep_st != CAIRN_ENOMEM) {
+			if (j->stats)
+				j->stats->skipped++;
+			emit(j->params, CAIRN_INGEST_SKIPPED, j->info.source, j->prep_err.msg);
+			return CAIRN_OK;
+		}
+		return cn_err_set(err, j->prep_st, "%s", j->prep_err.msg);
+	}
+	int64_t nc = 0, nd = 0;
+	cairn_status st = index_prepared(kb, j, &nc, &nd, err);
+	if (st)
+		return st;
+	if (j->stats) {
+		j->stats->chunks_added += nc;
+		j->stats->near_duplicates += nd;
+		if (j->existed)
+			j->stats->updated++;
+		else
+			j->stats->added++;
+	}
+	if (j->is_file)
+		emit(j->params, j->existed ? CAIRN_INGEST_UPDATED : CAIRN_INGEST_ADDED, j->info.source, NULL);
+	return CAIRN_OK;
 }
 
 /* Flushes and commits when the builder holds enough; keeps a transaction open after. */
@@ -517,6 +511,12 @@ typedef struct record_ctx {
 	cairn_ingest_stats *stats; /* may be NULL */
 } record_ctx;
 
+static char *arena_dup(cn_arena *a, const char *s)
+{
+	return s ? cn_arena_strndup(a, s, strlen(s)) : NULL;
+}
+
+/* Checks the record against the stored version; a changed one is queued for indexing. */
 static cairn_status add_record_locked(cairn_kb *kb, const cairn_record *r, const record_ctx *ctx, bool *changed,
                                       cn_err *err)
 {
@@ -526,38 +526,45 @@ static cairn_status add_record_locked(cairn_kb *kb, const cairn_record *r, const
 	if (!r->text)
 		return cn_err_set(err, CAIRN_EINVAL, "%s: record without text", r->doc_id);
 	cairn_status st = kb_write_begin(kb, err);
+	/* The stored hashes must reflect an earlier submission of the same id. */
+	if (!st && kb_pipeline_in_flight(kb, r->doc_id))
+		st = kb_pipeline_drain(kb, true, err);
 	if (st)
 		return st;
-	cn_arena a;
-	cn_arena_init(&a, 4096);
+	kb_job *j = kb_job_new();
+	if (!j)
+		return cn_err_set(err, CAIRN_ENOMEM, "out of memory");
 	const char **tags = NULL;
 	size_t n_tags = 0;
-	st = tags_from_json(r->metadata_json, &a, &tags, &n_tags);
+	st = tags_from_json(r->metadata_json, &j->arena, &tags, &n_tags);
 	if (st) {
-		cn_arena_free(&a);
+		kb_job_free(j);
 		return cn_err_set(err, st, "%s: metadata is not a JSON object", r->doc_id);
 	}
-	/* Record tags plus the caller's --tag values. */
-	size_t all_n = n_tags + ctx->params->n_tags;
-	const char **all = all_n ? cn_arena_alloc(&a, all_n * sizeof *all) : NULL;
-	if (all_n && !all) {
-		cn_arena_free(&a);
+	/* Record tags plus the caller's --tag values, and the caller's groups. */
+	const cairn_ingest_params *p = ctx->params;
+	size_t all_n = n_tags + p->n_tags;
+	const char **all = cn_arena_alloc(&j->arena, (all_n + 1) * sizeof *all);
+	const char **groups = cn_arena_alloc(&j->arena, (p->n_acl + 1) * sizeof *groups);
+	if (!all || !groups) {
+		kb_job_free(j);
 		return cn_err_set(err, CAIRN_ENOMEM, "out of memory");
 	}
 	for (size_t i = 0; i < n_tags; i++)
 		all[i] = tags[i];
-	for (size_t i = 0; i < ctx->params->n_tags; i++)
-		all[n_tags + i] = ctx->params->tags[i];
+	for (size_t i = 0; i < p->n_tags; i++)
+		all[n_tags + i] = arena_dup(&j->arena, p->tags[i]);
+	for (size_t i = 0; i < p->n_acl; i++)
+		groups[i] = arena_dup(&j->arena, p->acl[i]);
 
+	/* Content hash over title and text, separated so "ab"+"c" differs from "a"+"bc". */
 	char chash[33], mhash[33];
-	cn_buf hb;
-	cn_buf_init(&hb);
-	cn_buf_puts(&hb, r->title ? r->title : "");
-	cn_buf_putc(&hb, '\0');
-	cn_buf_append(&hb, r->text, r->text_len);
-	kb_content_hash(hb.data ? hb.data : "", hb.len, chash);
-	cn_buf_free(&hb);
-	meta_hash_of(ctx->params, r->metadata_json, mhash);
+	size_t tl = r->title ? strlen(r->title) : 0;
+	uint64_t h1 = cn_hash64(r->title ? r->title : "", tl, 0x51ED27);
+	uint64_t h2 = cn_hash64(r->text, r->text_len, h1 ^ tl);
+	uint64_t h3 = cn_hash64(r->text, r->text_len, ~h1 + r->text_len);
+	snprintf(chash, sizeof chash, "%016llx%016llx", (unsigned long long)h2, (unsigned long long)h3);
+	meta_hash_of(p, r->metadata_json, mhash);
 
 	bool exists;
 	char *old_c, *old_m;
@@ -566,44 +573,46 @@ static cairn_status add_record_locked(cairn_kb *kb, const cairn_record *r, const
 	cn_free(old_c);
 	cn_free(old_m);
 	if (st || same) {
-		cn_arena_free(&a);
+		kb_job_free(j);
 		return st;
 	}
-	cn_doc doc;
-	cn_doc_init(&doc);
-	st = cn_parse(CN_FMT_TEXT, NULL, r->doc_id, r->text, r->text_len, &doc, err);
-	if (!st) {
-		kb_docinfo info = {
-			.doc_id = r->doc_id,
-			.source = r->source ? r->source : (ctx->source ? ctx->source : r->doc_id),
-			.container = ctx->container,
-			.title = r->title && *r->title ? r->title : NULL,
-			.format = "jsonl",
-			.mtime = r->mtime ? r->mtime : cn_wall_time_s(),
-			.size = (int64_t)r->text_len,
-			.content_hash = chash,
-			.meta_hash = mhash,
-			.tags = all,
-			.n_tags = all_n,
-			.groups = ctx->params->acl,
-			.n_groups = ctx->params->n_acl,
-		};
-		cn_chunk_params cp = chunk_params_from(ctx->params);
-		int64_t nc, nd;
-		st = kb_index_document(kb, &info, &doc, &cp, &nc, &nd, err);
-		if (!st && ctx->stats) {
-			ctx->stats->chunks_added += nc;
-			ctx->stats->near_duplicates += nd;
-			if (exists)
-				ctx->stats->updated++;
-			else
-				ctx->stats->added++;
-		}
-		*changed = !st;
+	j->data = cn_malloc(r->text_len + 1);
+	if (j->data) {
+		memcpy(j->data, r->text, r->text_len);
+		j->data[r->text_len] = '\0';
+		j->own_data = true;
 	}
-	cn_doc_free(&doc);
-	cn_arena_free(&a);
-	return st;
+	j->len = r->text_len;
+	kb_docinfo *info = &j->info;
+	info->doc_id = arena_dup(&j->arena, r->doc_id);
+	info->source = arena_dup(&j->arena, r->source ? r->source : (ctx->source ? ctx->source : r->doc_id));
+	info->container = arena_dup(&j->arena, ctx->container);
+	info->title = r->title && *r->title ? arena_dup(&j->arena, r->title) : NULL;
+	info->format = "jsonl";
+	info->mtime = r->mtime ? r->mtime : cn_wall_time_s();
+	info->size = (int64_t)r->text_len;
+	info->content_hash = arena_dup(&j->arena, chash);
+	info->meta_hash = arena_dup(&j->arena, mhash);
+	info->tags = all;
+	info->n_tags = all_n;
+	info->groups = groups;
+	info->n_groups = p->n_acl;
+	bool oom = !j->data || !info->doc_id || !info->source || (ctx->container && !info->container) ||
+	           (r->title && *r->title && !info->title) || !info->content_hash || !info->meta_hash;
+	for (size_t i = 0; i < all_n; i++)
+		oom |= !all[i];
+	for (size_t i = 0; i < p->n_acl; i++)
+		oom |= !groups[i];
+	if (oom) {
+		kb_job_free(j);
+		return cn_err_set(err, CAIRN_ENOMEM, "out of memory");
+	}
+	j->fmt = CN_FMT_TEXT;
+	j->cp = chunk_params_from(p);
+	j->existed = exists;
+	j->stats = ctx->stats;
+	*changed = true;
+	return kb_pipeline_submit(kb, j, err);
 }
 
 cairn_status cairn_kb_add_record(cairn_kb *kb, const cairn_record *record, const cairn_ingest_params *params)
@@ -823,8 +832,7 @@ static cairn_status ingest_jsonl(ingest_run *r, const walk_file *f, const char *
 		return CAIRN_OK;
 	}
 	record_ctx ctx = {.params = r->p, .container = f->path, .source = f->path, .stats = r->stats};
-	int64_t before_added = r->stats->added, before_updated = r->stats->updated;
-	int64_t bad = 0, records = 0;
+	int64_t bad = 0, records = 0, changed_records = 0;
 	cairn_status st = CAIRN_OK;
 	for (;;) {
 		cn_jsonl_record rec;
@@ -863,6 +871,8 @@ static cairn_status ingest_jsonl(ingest_run *r, const walk_file *f, const char *
 			break;
 		if (!changed)
 			r->stats->unchanged++;
+		else
+			changed_records++;
 		st = maybe_flush(r->kb, false, err);
 		if (st)
 			break;
@@ -874,10 +884,7 @@ static cairn_status ingest_jsonl(ingest_run *r, const walk_file *f, const char *
 		emit(r->p, CAIRN_INGEST_SKIPPED, f->path, msg);
 		r->stats->skipped++;
 	} else if (!st) {
-		cairn_ingest_event ev = r->stats->added > before_added     ? CAIRN_INGEST_ADDED
-		                        : r->stats->updated > before_updated ? CAIRN_INGEST_UPDATED
-		                                                             : CAIRN_INGEST_UNCHANGED;
-		emit(r->p, ev, f->path, NULL);
+		emit(r->p, changed_records ? CAIRN_INGEST_UPDATED : CAIRN_INGEST_UNCHANGED, f->path, NULL);
 	}
 	/* Records that vanished from the file are removed: the file is their source of truth. */
 	sqlite3_stmt *q;
@@ -963,43 +970,38 @@ static cairn_status ingest_file(ingest_run *r, const walk_file *f, cn_err *err)
 		emit(r->p, CAIRN_INGEST_UNCHANGED, f->path, NULL);
 		goto done;
 	}
-	cn_doc doc;
-	cn_doc_init(&doc);
-	if (cn_parse(fmt, lang, f->path, data, len, &doc, &ferr)) {
-		if (ferr.code == CAIRN_ENOMEM)
-			st = cn_err_set(err, CAIRN_ENOMEM, "%s", ferr.msg);
-		else
-			skip_file(r, f->path, &ferr);
-		cn_doc_free(&doc);
+	kb_job *j = kb_job_new();
+	if (!j) {
+		st = cn_err_set(err, CAIRN_ENOMEM, "out of memory");
 		goto done;
 	}
-	kb_docinfo info = {
-		.doc_id = f->path,
-		.source = f->path,
-		.title = doc.title,
-		.format = cn_format_name(fmt),
-		.mtime = f->mtime,
-		.size = f->size,
-		.content_hash = chash,
-		.meta_hash = mhash,
-		.tags = r->p->tags,
-		.n_tags = r->p->n_tags,
-		.groups = r->p->acl,
-		.n_groups = r->p->n_acl,
-	};
-	cn_chunk_params cp = chunk_params_from(r->p);
-	int64_t nc = 0, nd = 0;
-	st = kb_index_document(r->kb, &info, &doc, &cp, &nc, &nd, err);
-	cn_doc_free(&doc);
-	if (!st) {
-		r->stats->chunks_added += nc;
-		r->stats->near_duplicates += nd;
-		if (exists)
-			r->stats->updated++;
-		else
-			r->stats->added++;
-		emit(r->p, exists ? CAIRN_INGEST_UPDATED : CAIRN_INGEST_ADDED, f->path, NULL);
+	j->data = data; /* the job owns the text from here */
+	j->own_data = true;
+	j->len = len;
+	data = NULL;
+	j->info.doc_id = j->info.source = arena_dup(&j->arena, f->path);
+	j->info.content_hash = arena_dup(&j->arena, chash);
+	j->info.meta_hash = arena_dup(&j->arena, mhash);
+	if (!j->info.doc_id || !j->info.content_hash || !j->info.meta_hash) {
+		kb_job_free(j);
+		st = cn_err_set(err, CAIRN_ENOMEM, "out of memory");
+		goto done;
 	}
+	j->info.format = cn_format_name(fmt);
+	j->info.mtime = f->mtime;
+	j->info.size = f->size;
+	j->info.tags = r->p->tags; /* the caller's params outlive the ingest, queue included */
+	j->info.n_tags = r->p->n_tags;
+	j->info.groups = r->p->acl;
+	j->info.n_groups = r->p->n_acl;
+	j->fmt = fmt;
+	j->lang = lang;
+	j->cp = chunk_params_from(r->p);
+	j->existed = exists;
+	j->is_file = true;
+	j->params = r->p;
+	j->stats = r->stats;
+	st = kb_pipeline_submit(r->kb, j, err);
 done:
 	cn_free(data);
 	return st;

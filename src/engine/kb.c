@@ -108,6 +108,7 @@ cairn_status cairn_kb_open(const char *dir, const cairn_kb_params *params, cairn
 	pthread_mutex_init(&kb->mu, NULL);
 	kb->read_only = params->read_only != 0;
 	cn_tokens_init(&kb->w.toks);
+	cn_strmap_init(&kb->w.in_flight);
 	cairn_status st = cn_store_open(dir, params->create != 0, kb->read_only, &kb->store, &err);
 	if (!st)
 		st = load_settings(kb, params, &err);
@@ -302,6 +303,8 @@ cairn_status kb_snapshot_get(cairn_kb *kb, kb_snapshot **out, cn_err *err)
 
 void kb_writer_free(kb_writer *w)
 {
+	kb_pipeline_stop(w);
+	cn_strmap_free(&w->in_flight);
 	cn_bm25_builder_free(w->builder);
 	w->builder = NULL;
 	cn_tokens_free(&w->toks);
@@ -382,7 +385,9 @@ cairn_status kb_write_commit(cairn_kb *kb, cn_err *err)
 {
 	if (!kb->w.active)
 		return CAIRN_OK;
-	cairn_status st = flush_builder(kb, err);
+	cairn_status st = kb_pipeline_drain(kb, true, err);
+	if (!st)
+		st = flush_builder(kb, err);
 	if (!st)
 		st = cn_store_commit(kb->store, err);
 	if (st) {
@@ -395,6 +400,7 @@ cairn_status kb_write_commit(cairn_kb *kb, cn_err *err)
 
 void kb_write_rollback(cairn_kb *kb)
 {
+	kb_pipeline_discard(kb);
 	cn_bm25_builder_free(kb->w.builder);
 	kb->w.builder = NULL;
 	kb->w.seg_id = 0;
@@ -430,6 +436,8 @@ cairn_status cairn_kb_delete_document(cairn_kb *kb, const char *doc_id)
 	pthread_mutex_lock(&kb->mu);
 	bool found = false;
 	cairn_status st = kb_write_begin(kb, &err);
+	if (!st)
+		st = kb_pipeline_drain(kb, true, &err); /* a queued add of the same document goes first */
 	if (!st)
 		st = kb_delete_doc(kb, doc_id, &found, &err);
 	if (!st && !found)
