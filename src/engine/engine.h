@@ -125,7 +125,8 @@ struct kb_job {
 	kb_job *next;
 	bool prepared;
 	cn_arena arena;          /* the strings of info */
-	kb_docinfo info;         /* info.title NULL: taken from the parsed document */
+	kb_docinfo info;
+	bool title_from_doc;     /* files: the title is the parsed document's (H1, <title>, …) */
 	bool existed;            /* replaces a stored version */
 	bool is_file;            /* a file (events per file) rather than a record */
 	cn_format fmt;

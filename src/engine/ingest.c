@@ -999,6 +999,7 @@ static cairn_status ingest_file(ingest_run *r, const walk_file *f, cn_err *err)
 	j->cp = chunk_params_from(r->p);
 	j->existed = exists;
 	j->is_file = true;
+	j->title_from_doc = true;
 	j->params = r->p;
 	j->stats = r->stats;
 	st = kb_pipeline_submit(r->kb, j, err);

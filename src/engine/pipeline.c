@@ -82,7 +82,7 @@ static void prepare(kb_job *j, cn_analyzer *a)
 			for (size_t i = 0; i < j->chunks.n; i++)
 				cn_tokens_init(&j->toks[i]);
 	}
-	if (!st && !j->info.title)
+	if (!st && j->title_from_doc)
 		j->info.title = j->doc.title && *j->doc.title ? j->doc.title : NULL;
 	const char *title = j->info.title;
 	size_t title_len = title ? strlen(title) : 0;
