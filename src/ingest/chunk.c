@@ -164,7 +164,7 @@ size_t cn_estimate_tokens(const char *text, size_t len)
 		}
 		if (cls != 3) {
 			if (ascii || wide) {
-				n += wide ? (ascii + wide + 2) / 3 : (ascii + 5) / 6;
+				n += (ascii + 5) / 6 + (wide + 2) / 3;
 				ascii = wide = 0;
 			}
 			n += cls == 2; /* punctuation / symbol */
@@ -178,14 +178,14 @@ size_t cn_estimate_tokens(const char *text, size_t len)
 			continue;
 		}
 		if (ascii || wide) {
-			n += wide ? (ascii + wide + 2) / 3 : (ascii + 5) / 6;
+			n += (ascii + 5) / 6 + (wide + 2) / 3;
 			ascii = wide = 0;
 		}
 		if (cp != 0xA0)
 			n++; /* CJK character, symbol, emoji */
 	}
 	if (ascii || wide)
-		n += wide ? (ascii + wide + 2) / 3 : (ascii + 5) / 6;
+		n += (ascii + 5) / 6 + (wide + 2) / 3;
 	return n;
 }
 

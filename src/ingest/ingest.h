@@ -124,9 +124,10 @@ void cn_chunks_free(cn_chunks *c);
  * no text at all. On error out may hold some chunks; cn_chunks_free releases them. */
 cairn_status cn_chunk_doc(const cn_doc *doc, const cn_chunk_params *p, cn_chunks *out, cn_err *err);
 
-/* Built-in estimate of subword-model tokens, additive over whitespace-joined pieces:
- * a word (run of letters/digits) of n ASCII characters counts ceil(n/6), a word with
- * non-ASCII letters ceil(n/3) code points; each punctuation/symbol character counts 1;
+/* Built-in estimate of subword-model tokens, additive over whitespace-joined pieces and
+ * never smaller for the pieces of a split word than for the whole (the chunker relies on
+ * that): a word (run of letters/digits) counts ceil(a/6) for its a ASCII characters plus
+ * ceil(w/3) for its w non-ASCII letters; each punctuation/symbol character counts 1;
  * each CJK ideograph, kana or hangul syllable counts 1; whitespace counts 0. English prose
  * comes out near words × 1.3–1.4. */
 size_t cn_estimate_tokens(const char *text, size_t len);
