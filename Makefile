@@ -3,6 +3,7 @@
 #   make test    installs packages, builds, runs every test, then again under ASan+UBSan
 #   make SAN=1   builds with AddressSanitizer + UndefinedBehaviorSanitizer into build-san/
 #   make bench   runs the benchmarks in bench/ (see bench/README.md)
+#   make fuzz    runs the libFuzzer targets of tests/fuzz/ (SECONDS=60 each by default)
 #
 # Sources are found by wildcard: a new file under src/<module>/ or tests/unit/test_*.c is
 # built without editing this file.
@@ -78,6 +79,10 @@ test-unit: all
 
 bench: deps all
 	bench/run.sh
+
+# libFuzzer runs of every parser (needs clang; tests/fuzz/README.md). SECONDS per target.
+fuzz:
+	tests/fuzz/run.sh $(SECONDS)
 
 clean:
 	rm -rf build build-san
