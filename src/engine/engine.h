@@ -88,6 +88,7 @@ struct cairn_kb {
 	float k1, b;
 	bool read_only;
 	kb_snapshot *snap;       /* guarded by mu; readers take a reference */
+	uint64_t snap_checked_ns;/* when snap was last confirmed current (0 = check now) */
 	kb_writer w;
 };
 

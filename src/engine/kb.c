@@ -264,36 +264,50 @@ static cairn_status snapshot_load(cairn_kb *kb, int64_t gen, kb_snapshot **out, 
 	return CAIRN_OK;
 }
 
+#define SNAPSHOT_RECHECK_NS 1000000ull
+
 cairn_status kb_snapshot_get(cairn_kb *kb, kb_snapshot **out, cn_err *err)
 {
-	int64_t gen;
-	/* A reader's generation check and manifest read must see the same commit: wrap them in
-	 * one read transaction unless the writer's transaction is already open on this handle. */
-	bool own_txn = !cn_store_in_txn(kb->store);
-	if (own_txn) {
-		cairn_status st = cn_store_exec(kb->store, "BEGIN", err);
-		if (st)
-			return st;
+	/* Fast path: a snapshot checked less than SNAPSHOT_RECHECK_NS ago is used as is; else
+	 * one cached single-statement read of the generation (its own read transaction) tells
+	 * whether it is still current. So a search sees every commit of another process made
+	 * more than a millisecond before it started, and this handle's own commits at once
+	 * (they reset the clock), while back-to-back searches skip the catalog entirely. */
+	uint64_t now = cn_now_ns();
+	if (kb->snap && kb->snap_checked_ns && now - kb->snap_checked_ns < SNAPSHOT_RECHECK_NS) {
+		kb->snap->refs++;
+		*out = kb->snap;
+		return CAIRN_OK;
 	}
+	int64_t gen;
 	cairn_status st = cn_store_generation(kb->store, &gen, err);
-	if (!st && (!kb->snap || kb->snap->generation != gen)) {
-		kb_snapshot *snap;
+	if (st)
+		return st;
+	if (!kb->snap || kb->snap->generation != gen) {
+		/* The generation and the manifest must come from the same commit: read both
+		 * inside one read transaction (unless this handle's write transaction is open). */
+		bool own_txn = !cn_store_in_txn(kb->store);
+		if (own_txn)
+			st = cn_store_exec(kb->store, "BEGIN", err);
+		if (!st)
+			st = cn_store_generation(kb->store, &gen, err);
+		kb_snapshot *snap = NULL;
 		/* A merge may have removed a file between our manifest read and open: retry. */
-		for (int attempt = 0;; attempt++) {
+		for (int attempt = 0; !st; attempt++) {
 			st = snapshot_load(kb, gen, &snap, err);
 			if (st != CAIRN_ENOTFOUND || attempt == 2)
 				break;
 			cn_err_clear(err);
+			st = CAIRN_OK;
 		}
-		if (!st) {
-			kb_snapshot_release(kb->snap);
-			kb->snap = snap;
-		}
+		if (own_txn)
+			sqlite3_exec(cn_store_db(kb->store), "COMMIT", NULL, NULL, NULL);
+		if (st)
+			return st;
+		kb_snapshot_release(kb->snap);
+		kb->snap = snap;
 	}
-	if (own_txn)
-		sqlite3_exec(cn_store_db(kb->store), "COMMIT", NULL, NULL, NULL);
-	if (st)
-		return st;
+	kb->snap_checked_ns = now;
 	kb->snap->refs++;
 	*out = kb->snap;
 	return CAIRN_OK;
@@ -395,6 +409,7 @@ cairn_status kb_write_commit(cairn_kb *kb, cn_err *err)
 		return st;
 	}
 	kb->w.active = false;
+	kb->snap_checked_ns = 0; /* our own commit: the next search must see it */
 	return maybe_merge(kb, err);
 }
 
@@ -531,6 +546,7 @@ static cairn_status merge_segments(cairn_kb *kb, const int64_t *ids, size_t n, c
 		return st;
 	}
 	kb->w.active = false;
+	kb->snap_checked_ns = 0;
 	return CAIRN_OK;
 }
 
