@@ -8,8 +8,13 @@
  * fsyncs the segment and commits the catalog. Queries go through cairn_search with
  * ids_only = 1 and snippets = 0, the same "ids and scores" answer the FTS5 and Xapian
  * drivers return; the timed region includes reading the hits and cairn_results_free.
+ * With CAIRN_THREADS=1 (the library's switch) the build is single-threaded and the line is
+ * labelled "cairn-1t".
  *
  * Usage: bench_cairn CORPUS.jsonl QUERIES.jsonl WORKDIR NAME [TOP10.tsv]
+ * With BENCH_REUSE=1 in the environment it searches the KB a previous run left in WORKDIR
+ * instead of building one (for profiling queries alone; build_s is then 0), and with
+ * BENCH_NO_K1000=1 it skips the k=1000 pass (to profile the k=10 path alone).
  * Prints one JSON line (bench_common.h).
  */
 #include "bench_common.h"
@@ -82,11 +87,17 @@ int main(int argc, char **argv)
 	char dir[4096];
 	mkdir(work, 0755);
 	snprintf(dir, sizeof dir, "%s/cairn.kb", work);
-	remove_tree(dir);
+	const char *reuse = getenv("BENCH_REUSE");
+	int reusing = reuse && reuse[0] == '1';
+	if (!reusing)
+		remove_tree(dir);
 
 	bench_result res;
 	memset(&res, 0, sizeof res);
-	res.engine = "cairn";
+	/* cairn's ingest runs a two-stage pipeline on two threads; CAIRN_THREADS=1 runs it
+	 * inline, the single-core figure comparable with the single-threaded baselines. */
+	const char *thr = getenv("CAIRN_THREADS");
+	res.engine = thr && !strcmp(thr, "1") ? "cairn-1t" : "cairn";
 	res.corpus = name;
 	res.queries = nq;
 
@@ -103,7 +114,7 @@ int main(int argc, char **argv)
 	bench_reader_open(&rd, corpus);
 	bench_doc d;
 	long n = 0;
-	while (bench_reader_next(&rd, &d)) {
+	while (!reusing && bench_reader_next(&rd, &d)) {
 		cairn_record r;
 		memset(&r, 0, sizeof r);
 		r.doc_id = d.id;
@@ -122,7 +133,7 @@ int main(int argc, char **argv)
 		}
 		n++;
 	}
-	st = cairn_kb_commit(kb);
+	st = reusing ? CAIRN_OK : cairn_kb_commit(kb);
 	if (st != CAIRN_OK)
 		bench_die("commit", cairn_kb_errmsg(kb));
 	double total = bench_now() - t0;
@@ -139,7 +150,10 @@ int main(int argc, char **argv)
 	c.sp.ids_only = 1;
 	c.sp.snippets = 0;
 	bench_time_queries(cairn_bench_search, &c, queries, nq, 10, &res.p50_10, &res.p95_10, &res.mean_10, &res.mean_hits_10);
-	bench_time_queries(cairn_bench_search, &c, queries, nq, 1000, &res.p50_1000, &res.p95_1000, &res.mean_1000, NULL);
+	const char *no1k = getenv("BENCH_NO_K1000"); /* profiling the k=10 path alone */
+	if (!(no1k && no1k[0] == '1'))
+		bench_time_queries(cairn_bench_search, &c, queries, nq, 1000, &res.p50_1000, &res.p95_1000, &res.mean_1000,
+		                   NULL);
 	res.peak_rss_mb = bench_peak_rss_mb();
 	bench_record(cairn_bench_search, &c, queries, nq, 10, recpath);
 	cairn_kb_close(kb);

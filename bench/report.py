@@ -17,7 +17,7 @@ import sys
 
 GOALS = {("build", "fts5"): 5.0, ("build", "xapian"): 20.0,
          ("p50", "fts5"): 20.0, ("p50", "xapian"): 4.0}
-ENGINES = ["cairn", "fts5", "xapian"]
+ENGINES = ["cairn", "cairn-1t", "fts5", "xapian"]
 
 
 def load_top10(path):
@@ -87,19 +87,20 @@ def main():
         by[(r["corpus"], r["engine"])] = r
     print("machine: " + machine())
     print("build_s = engine time to index and commit (JSON parsing excluded, reported as load_s);")
-    print("latencies in microseconds, in-process, nearest-rank percentiles over 3 timed passes;")
+    print("latencies in microseconds, in-process, nearest-rank percentiles over 3 timed passes (1 if a warm-up pass took > 10 s);")
     print("ratio = baseline time / cairn time (> 1: cairn faster)\n")
     verdicts = []
     for c in corpora:
         any_r = next(by[(c, e)] for e in ENGINES if (c, e) in by)
         print("## %s — %d documents, %d queries" % (c, any_r["docs"], any_r["queries"]))
-        print("engine    build_s    docs/s  p50@10  p95@10 p50@1000 p95@1000  peakRSS_MB index_MB")
+        print("engine     build_s    docs/s  p50@10  p95@10 p50@1000 p95@1000  peakRSS_MB index_MB")
         for e in ENGINES:
             r = by.get((c, e))
             if not r:
-                print("%-7s   (not run)" % e)
+                if e != "cairn-1t":
+                    print("%-8s  (not run)" % e)
                 continue
-            print("%-7s %9.3f %9.0f %7.0f %7.0f %8.0f %8.0f %11.1f %8.1f" % (
+            print("%-8s%9.3f %9.0f %7.0f %7.0f %8.0f %8.0f %11.1f %8.1f" % (
                 e, r["build_s"], r["docs_per_s"], r["p50_us_k10"], r["p95_us_k10"],
                 r["p50_us_k1000"], r["p95_us_k1000"], r["peak_rss_mb"], r["index_mb"]))
         cr = by.get((c, "cairn"))
@@ -118,6 +119,15 @@ def main():
                       "   p50@1000 %6.2fx" % (e, rb or 0, gb, "MET" if mb else "not met",
                                              rp or 0, gp, "MET" if mp else "not met", rp1k or 0))
                 verdicts.append((c, e, rb, mb, rp, mp))
+        c1 = by.get((c, "cairn-1t"))
+        if c1:
+            parts = []
+            for e in ("fts5", "xapian"):
+                r = by.get((c, e))
+                if r and c1["build_s"] > 0:
+                    parts.append("vs %s %.2fx" % (e, r["build_s"] / c1["build_s"]))
+            if parts:
+                print("cairn single-threaded build (CAIRN_THREADS=1): " + ", ".join(parts))
         if topdir:
             t = {e: load_top10(os.path.join(topdir, "%s.%s.tsv" % (c, e))) for e in ENGINES}
             parts = []

@@ -2,7 +2,8 @@
 # bench/run.sh — BM25 index build and query latency of cairn against SQLite FTS5 and Xapian,
 # on the same corpora and queries, in one run, printed as ratios (see bench/README.md).
 #
-#   bench/run.sh [--sizes 10000,100000[,1000000]] [--no-scifact] [--xapian-max N] [--out DIR]
+#   bench/run.sh [--sizes 10000,100000[,1000000]] [--no-scifact] [--xapian-max N]
+#                [--engines cairn,fts5,xapian] [--out DIR]
 #
 # Each engine runs in its own process (so its peak RSS is its own), one after the other
 # (never concurrently: the machine has few cores), builds its index from scratch in a fresh
@@ -15,12 +16,14 @@ ROOT=$(pwd)
 SIZES=10000,100000
 SCIFACT=1
 XAPIAN_MAX=100000
+ENGINES=cairn,fts5,xapian
 OUT=bench/out
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--sizes) SIZES=$2; shift 2 ;;
 	--no-scifact) SCIFACT=0; shift ;;
 	--xapian-max) XAPIAN_MAX=$2; shift 2 ;;
+	--engines) ENGINES=$2; shift 2 ;;
 	--out) OUT=$2; shift 2 ;;
 	-h|--help) sed -n 2,10p "$0"; exit 0 ;;
 	*) echo "bench/run.sh: unknown argument '$1'" >&2; exit 2 ;;
@@ -46,20 +49,26 @@ STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 RESULTS="$OUT/results-$STAMP.jsonl"
 : >"$RESULTS"
 
+want() { case ",$ENGINES," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
+
 run_engines() { # name corpus queries ndocs
 	local name=$1 corpus=$2 queries=$3 ndocs=$4
 	local work="$OUT/work/$name"
-	echo "== $name: cairn" >&2
-	"$OUT/bin/bench_cairn" "$corpus" "$queries" "$work" "$name" "$OUT/top10/$name.cairn.tsv" | tee -a "$RESULTS" >&2
-	rm -rf "$work"
-	echo "== $name: fts5" >&2
-	"$OUT/bin/bench_fts5" "$corpus" "$queries" "$work" "$name" "$OUT/top10/$name.fts5.tsv" | tee -a "$RESULTS" >&2
-	rm -rf "$work"
-	if [ "$ndocs" -le "$XAPIAN_MAX" ]; then
+	if want cairn; then
+		echo "== $name: cairn" >&2
+		"$OUT/bin/bench_cairn" "$corpus" "$queries" "$work" "$name" "$OUT/top10/$name.cairn.tsv" | tee -a "$RESULTS" >&2
+		rm -rf "$work"
+	fi
+	if want fts5; then
+		echo "== $name: fts5" >&2
+		"$OUT/bin/bench_fts5" "$corpus" "$queries" "$work" "$name" "$OUT/top10/$name.fts5.tsv" | tee -a "$RESULTS" >&2
+		rm -rf "$work"
+	fi
+	if want xapian && [ "$ndocs" -le "$XAPIAN_MAX" ]; then
 		echo "== $name: xapian" >&2
 		"$PY" bench/bench_xapian.py "$corpus" "$queries" "$work" "$name" "$OUT/top10/$name.xapian.tsv" | tee -a "$RESULTS" >&2
 		rm -rf "$work"
-	else
+	elif want xapian; then
 		echo "== $name: xapian skipped ($ndocs documents > --xapian-max $XAPIAN_MAX)" >&2
 	fi
 }
