@@ -15,7 +15,9 @@
  *    results object that holds them.
  *
  * Thread safety: a cairn_kb may be searched from several threads at once; writes (ingest,
- * delete, optimize) are serialised inside the handle. Separate processes may open the same
+ * delete, optimize) are serialised inside the handle, and a search on a handle waits while
+ * that handle runs cairn_ingest_paths (use a second handle to search during a long ingest).
+ * Ingest uses one extra worker thread (CAIRN_THREADS=1 in the environment turns it off). Separate processes may open the same
  * knowledge base; one writer at a time (others get CAIRN_EBUSY), readers never wait.
  */
 #ifndef CAIRN_H
@@ -190,6 +192,10 @@ typedef struct cairn_record {
 	const char *metadata_json;
 } cairn_record;
 
+/* The record is copied; parsing, chunking and analysis run on a worker thread while the
+ * caller goes on, and the record is indexed in submission order. So a failure to process
+ * it (out of memory) may be returned by a later add_record or by cairn_kb_commit; invalid
+ * records (no id, no text, bad metadata) are refused at once. */
 cairn_status cairn_kb_add_record(cairn_kb *kb, const cairn_record *record,
                                  const cairn_ingest_params *params);
 cairn_status cairn_kb_delete_document(cairn_kb *kb, const char *doc_id);
