@@ -82,6 +82,10 @@ typedef struct bm25_dict_iter {
 cairn_status cn_bm25_dict_first(bm25_dict_iter *it, const cn_bm25_seg *s, cn_err *err);
 cairn_status cn_bm25_dict_next(bm25_dict_iter *it, cn_err *err);
 
+/* Ids 0..count-1 of a strmap sorted bytewise by key (cn_malloc'd; NULL on OOM). */
+uint32_t *cn_bm25_sorted_ids(const cn_strmap *m);
+int cn_bm25_cmp_u32(const void *a, const void *b);
+
 /* Decodes block b (0-based within the term) of term meta m into docs/tfs (BM25_BLOCK each);
  * *n gets the document count. Checks bounds and the skip entry's last doc. */
 cairn_status cn_bm25_block_decode(const cn_bm25_seg *s, const bm25_tmeta *m, uint64_t b, uint32_t *docs,

@@ -14,22 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int cmp_str_ids(const void *a, const void *b, void *ctx)
-{
-	const cn_strmap *m = ctx;
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	uint32_t lx = cn_strmap_klen(m, x), ly = cn_strmap_klen(m, y);
-	int c = memcmp(cn_strmap_key(m, x), cn_strmap_key(m, y), CN_MIN(lx, ly));
-	if (c)
-		return c;
-	return lx < ly ? -1 : lx > ly;
-}
-
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	return x < y ? -1 : x > y;
-}
 
 static bool deleted(const cn_bm25_view *v, uint32_t d) { return v->deleted && (v->deleted[d >> 3] >> (d & 7)) & 1; }
 
@@ -117,14 +101,11 @@ cairn_status cn_bm25_merge(const cn_bm25_view *views, size_t n_views, const char
 	if (keys.failed)
 		goto oom;
 	size_t nl = cn_strmap_count(&labels);
-	lorder = cn_malloc((nl ? nl : 1) * sizeof *lorder);
+	lorder = cn_bm25_sorted_ids(&labels);
 	lrank = cn_malloc((nl ? nl : 1) * sizeof *lrank);
 	loffs = cn_malloc((nl + 1) * sizeof *loffs);
 	if (!lorder || !lrank || !loffs)
 		goto oom;
-	for (size_t i = 0; i < nl; i++)
-		lorder[i] = (uint32_t)i;
-	qsort_r(lorder, nl, sizeof *lorder, cmp_str_ids, &labels);
 	loffs[0] = 0;
 	for (size_t i = 0; i < nl; i++) {
 		lrank[lorder[i]] = (uint32_t)i;
@@ -141,7 +122,7 @@ cairn_status cn_bm25_merge(const cn_bm25_view *views, size_t n_views, const char
 		for (uint32_t j = dloffs[d]; j < dloffs[d + 1]; j++)
 			dlids[j] = lrank[dlids[j]];
 		if (dloffs[d + 1] - dloffs[d] > 1)
-			qsort(dlids + dloffs[d], dloffs[d + 1] - dloffs[d], sizeof *dlids, cmp_u32);
+			qsort(dlids + dloffs[d], dloffs[d + 1] - dloffs[d], sizeof *dlids, cn_bm25_cmp_u32);
 	}
 
 	/* terms: k-way merge of the dictionaries */

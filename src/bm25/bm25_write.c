@@ -511,14 +511,13 @@ static int cmp_key_ids(const void *a, const void *b, void *ctx)
 	return lx < ly ? -1 : lx > ly;
 }
 
-static int cmp_u32(const void *a, const void *b)
+int cn_bm25_cmp_u32(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
 	return x < y ? -1 : x > y;
 }
 
-/* Sorted ids of a strmap (bytewise by key). */
-static uint32_t *sorted_ids(const cn_strmap *m)
+uint32_t *cn_bm25_sorted_ids(const cn_strmap *m)
 {
 	size_t n = cn_strmap_count(m);
 	uint32_t *ids = cn_malloc((n ? n : 1) * sizeof *ids);
@@ -540,11 +539,11 @@ cairn_status cn_bm25_builder_write(cn_bm25_builder *b, const char *path, uint64_
 	bm25_writer *w = NULL;
 	cairn_status st = CAIRN_OK;
 
-	order = sorted_ids(&b->terms);
+	order = cn_bm25_sorted_ids(&b->terms);
 	start = cn_malloc((nt + 1) * sizeof *start);
 	docs = cn_malloc((np ? np : 1) * sizeof *docs);
 	tfs = cn_malloc((np ? np : 1) * sizeof *tfs);
-	lorder = sorted_ids(&b->labels);
+	lorder = cn_bm25_sorted_ids(&b->labels);
 	lrank = cn_malloc((nl ? nl : 1) * sizeof *lrank);
 	loffs = cn_malloc((nl + 1) * sizeof *loffs);
 	dlids = cn_malloc((b->ndl ? b->ndl : 1) * sizeof *dlids);
@@ -611,7 +610,7 @@ cairn_status cn_bm25_builder_write(cn_bm25_builder *b, const char *path, uint64_
 		for (uint32_t j = a; j < e; j++)
 			dlids[nout++] = lrank[b->dl_ids[j]];
 		if (nout - s0 > 1)
-			qsort(dlids + s0, nout - s0, sizeof *dlids, cmp_u32);
+			qsort(dlids + s0, nout - s0, sizeof *dlids, cn_bm25_cmp_u32);
 		uint32_t k = s0;
 		for (uint32_t j = s0; j < nout; j++)
 			if (j == s0 || dlids[j] != dlids[k - 1])

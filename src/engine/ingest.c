@@ -822,6 +822,40 @@ static void skip_file(ingest_run *r, const char *path, const cn_err *ferr)
 	emit(r->p, CAIRN_INGEST_SKIPPED, path, ferr->msg);
 }
 
+/* Documents found to have vanished, collected during a catalog scan and deleted after it
+ * (the scan's statement must be reset before rows are deleted). */
+typedef struct gone_list {
+	char **ids;
+	size_t n, cap;
+} gone_list;
+
+static cairn_status gone_push(gone_list *g, const char *id, cn_err *err)
+{
+	if (CN_GROW(g->ids, g->cap, g->n + 1) || !(g->ids[g->n] = cn_strdup(id)))
+		return cn_err_set(err, CAIRN_ENOMEM, "out of memory");
+	g->n++;
+	return CAIRN_OK;
+}
+
+/* Deletes and frees the list; st is the status so far (nothing is deleted after an error). */
+static cairn_status gone_delete(ingest_run *r, gone_list *g, bool report, cairn_status st, cn_err *err)
+{
+	for (size_t i = 0; i < g->n; i++) {
+		bool found;
+		if (!st)
+			st = kb_delete_doc(r->kb, g->ids[i], &found, err);
+		if (!st && found) {
+			r->stats->removed++;
+			if (report)
+				emit(r->p, CAIRN_INGEST_REMOVED, g->ids[i], NULL);
+		}
+		cn_free(g->ids[i]);
+	}
+	cn_free(g->ids);
+	memset(g, 0, sizeof *g);
+	return st;
+}
+
 static cairn_status ingest_jsonl(ingest_run *r, const walk_file *f, const char *data, size_t len, cn_err *err)
 {
 	cn_jsonl_reader *jr = NULL;
@@ -892,27 +926,14 @@ static cairn_status ingest_jsonl(ingest_run *r, const walk_file *f, const char *
 		st = cn_store_prepare(r->kb->store, "SELECT doc_id FROM documents WHERE container = ?1", &q, err);
 	if (!st) {
 		sqlite3_bind_text(q, 1, f->path, -1, SQLITE_STATIC);
-		char **gone = NULL;
-		size_t ng = 0, cg = 0;
+		gone_list gone = {0};
 		while (!st && sqlite3_step(q) == SQLITE_ROW) {
 			const char *id = (const char *)sqlite3_column_text(q, 0);
-			if (cn_strmap_get(&r->seen, id, strlen(id)) != UINT32_MAX)
-				continue;
-			if (CN_GROW(gone, cg, ng + 1) || !(gone[ng] = cn_strdup(id)))
-				st = cn_err_set(err, CAIRN_ENOMEM, "out of memory");
-			else
-				ng++;
+			if (cn_strmap_get(&r->seen, id, strlen(id)) == UINT32_MAX)
+				st = gone_push(&gone, id, err);
 		}
 		sqlite3_reset(q);
-		for (size_t i = 0; i < ng; i++) {
-			bool found;
-			if (!st)
-				st = kb_delete_doc(r->kb, gone[i], &found, err);
-			if (!st && found)
-				r->stats->removed++;
-			cn_free(gone[i]);
-		}
-		cn_free(gone);
+		st = gone_delete(r, &gone, false, st, err);
 	}
 	return st;
 }
@@ -1015,8 +1036,7 @@ static cairn_status prune(ingest_run *r, const char *const *roots, size_t n_root
 	cairn_status st = cn_store_prepare(r->kb->store, "SELECT doc_id, source, container FROM documents", &q, err);
 	if (st)
 		return st;
-	char **gone = NULL;
-	size_t ng = 0, cg = 0;
+	gone_list gone = {0};
 	while (!st && sqlite3_step(q) == SQLITE_ROW) {
 		const char *id = (const char *)sqlite3_column_text(q, 0);
 		const char *src = (const char *)sqlite3_column_text(q, 1);
@@ -1036,26 +1056,11 @@ static cairn_status prune(ingest_run *r, const char *const *roots, size_t n_root
 			        (strncmp(src, root, rl) == 0 && src[rl] == '/');
 			cn_free(root);
 		}
-		if (!under)
-			continue;
-		if (CN_GROW(gone, cg, ng + 1) || !(gone[ng] = cn_strdup(id)))
-			st = cn_err_set(err, CAIRN_ENOMEM, "out of memory");
-		else
-			ng++;
+		if (under)
+			st = gone_push(&gone, id, err);
 	}
 	sqlite3_reset(q);
-	for (size_t i = 0; i < ng; i++) {
-		bool found;
-		if (!st)
-			st = kb_delete_doc(r->kb, gone[i], &found, err);
-		if (!st && found) {
-			r->stats->removed++;
-			emit(r->p, CAIRN_INGEST_REMOVED, gone[i], NULL);
-		}
-		cn_free(gone[i]);
-	}
-	cn_free(gone);
-	return st;
+	return gone_delete(r, &gone, true, st, err);
 }
 
 cairn_status cairn_ingest_paths(cairn_kb *kb, const char *const *paths, size_t n_paths,
