@@ -18,8 +18,12 @@ typedef struct seg_entry {
 	uint64_t off, len;
 } seg_entry;
 
+#define SEGW_BUFFER (1u << 20)
+
 struct cn_segw {
 	int fd;
+	uint8_t *buf; /* writes are gathered here: index writers append many small pieces */
+	size_t nbuf;
 	char *final_path;
 	char *tmp_path;
 	uint32_t kind, kind_version;
@@ -29,7 +33,7 @@ struct cn_segw {
 	bool in_section;
 };
 
-static cairn_status write_all(cn_segw *w, const void *data, size_t len, cn_err *err)
+static cairn_status write_fd(cn_segw *w, const void *data, size_t len, cn_err *err)
 {
 	const char *p = data;
 	while (len) {
@@ -41,8 +45,35 @@ static cairn_status write_all(cn_segw *w, const void *data, size_t len, cn_err *
 		}
 		p += n;
 		len -= (size_t)n;
-		w->pos += (uint64_t)n;
 	}
+	return CAIRN_OK;
+}
+
+static cairn_status flush_buf(cn_segw *w, cn_err *err)
+{
+	cairn_status st = w->nbuf ? write_fd(w, w->buf, w->nbuf, err) : CAIRN_OK;
+	w->nbuf = 0;
+	return st;
+}
+
+/* Appends to the file through the buffer; w->pos counts bytes appended. */
+static cairn_status write_all(cn_segw *w, const void *data, size_t len, cn_err *err)
+{
+	if (len == 0)
+		return CAIRN_OK; /* empty sections pass data = NULL */
+	w->pos += len;
+	if (w->nbuf + len <= SEGW_BUFFER) {
+		memcpy(w->buf + w->nbuf, data, len);
+		w->nbuf += len;
+		return CAIRN_OK;
+	}
+	cairn_status st = flush_buf(w, err);
+	if (st)
+		return st;
+	if (len >= SEGW_BUFFER)
+		return write_fd(w, data, len, err);
+	memcpy(w->buf, data, len);
+	w->nbuf = len;
 	return CAIRN_OK;
 }
 
@@ -64,7 +95,8 @@ cairn_status cn_segw_open(const char *final_path, uint32_t kind, uint32_t kind_v
 	w->final_path = cn_strdup(final_path);
 	size_t n = strlen(final_path) + 8;
 	w->tmp_path = cn_malloc(n);
-	if (!w->final_path || !w->tmp_path) {
+	w->buf = cn_malloc(SEGW_BUFFER);
+	if (!w->final_path || !w->tmp_path || !w->buf) {
 		cn_segw_abort(w);
 		return cn_err_set(err, CAIRN_ENOMEM, "%s: out of memory", final_path);
 	}
@@ -156,6 +188,8 @@ cairn_status cn_segw_finish(cn_segw *w, uint64_t *bytes, cn_err *err)
 		n += 4;
 		st = write_all(w, t, n, err);
 	}
+	if (!st)
+		st = flush_buf(w, err);
 	if (!st) {
 		uint8_t h[SEG_HEADER] = {0};
 		memcpy(h, SEG_MAGIC, 8);
@@ -206,6 +240,7 @@ void cn_segw_abort(cn_segw *w)
 		unlink(w->tmp_path);
 	cn_free(w->tmp_path);
 	cn_free(w->final_path);
+	cn_free(w->buf);
 	cn_free(w);
 }
 
