@@ -261,10 +261,16 @@ static cairn_status index_prepared(cairn_kb *kb, const kb_job *j, int64_t *n_chu
 	const kb_docinfo *info = &j->info;
 	const cn_chunks *chunks = &j->chunks;
 	*n_chunks = *n_dups = 0;
-	bool found;
-	cairn_status st = kb_delete_doc(kb, info->doc_id, &found, err);
-	if (st)
-		return st;
+	/* "existed" was read from the catalog when the job was submitted, with every earlier
+	 * job for the same id committed first (add_record drains those), so a new document
+	 * needs no lookup here. */
+	cairn_status st = CAIRN_OK;
+	if (j->existed) {
+		bool found;
+		st = kb_delete_doc(kb, info->doc_id, &found, err);
+		if (st)
+			return st;
+	}
 	sqlite3_stmt *q;
 	st = cn_store_prepare(kb->store,
 	                      "INSERT INTO documents(doc_id, source, container, title, format, mtime, size, content_hash,"
@@ -980,7 +986,10 @@ static cairn_status ingest_file(ingest_run *r, const walk_file *f, cn_err *err)
 	meta_hash_of(r->p, NULL, mhash);
 	bool exists;
 	char *old_c, *old_m;
-	st = kb_doc_hashes(r->kb, f->path, &exists, &old_c, &old_m, err);
+	if (kb_pipeline_in_flight(r->kb, f->path)) /* e.g. a JSON Lines record with this id */
+		st = kb_pipeline_drain(r->kb, true, err);
+	if (!st)
+		st = kb_doc_hashes(r->kb, f->path, &exists, &old_c, &old_m, err);
 	if (st)
 		goto done;
 	bool same = exists && strcmp(old_c, chash) == 0 && strcmp(old_m, mhash) == 0;
