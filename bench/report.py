@@ -12,7 +12,6 @@ Usage: report.py RESULTS.jsonl [TOP10_DIR]
 import json
 import os
 import platform
-import subprocess
 import sys
 
 GOALS = {("build", "fts5"): 5.0, ("build", "xapian"): 20.0,

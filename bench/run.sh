@@ -3,7 +3,7 @@
 # on the same corpora and queries, in one run, printed as ratios (see bench/README.md).
 #
 #   bench/run.sh [--sizes 10000,100000[,1000000]] [--no-scifact] [--xapian-max N]
-#                [--engines cairn,fts5,xapian] [--out DIR]
+#                [--engines cairn,cairn-1t,fts5,xapian] [--out DIR]
 #
 # Each engine runs in its own process (so its peak RSS is its own), one after the other
 # (never concurrently: the machine has few cores), builds its index from scratch in a fresh
@@ -12,11 +12,10 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-ROOT=$(pwd)
 SIZES=10000,100000
 SCIFACT=1
 XAPIAN_MAX=100000
-ENGINES=cairn,fts5,xapian
+ENGINES=cairn,cairn-1t,fts5,xapian # cairn-1t: cairn with CAIRN_THREADS=1 (single-threaded ingest)
 OUT=bench/out
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -57,6 +56,11 @@ run_engines() { # name corpus queries ndocs
 	if want cairn; then
 		echo "== $name: cairn" >&2
 		"$OUT/bin/bench_cairn" "$corpus" "$queries" "$work" "$name" "$OUT/top10/$name.cairn.tsv" | tee -a "$RESULTS" >&2
+		rm -rf "$work"
+	fi
+	if want cairn-1t; then
+		echo "== $name: cairn-1t (CAIRN_THREADS=1)" >&2
+		CAIRN_THREADS=1 "$OUT/bin/bench_cairn" "$corpus" "$queries" "$work" "$name" | tee -a "$RESULTS" >&2
 		rm -rf "$work"
 	fi
 	if want fts5; then
