@@ -134,7 +134,7 @@ cairn_status cn_analyzer_new(const cn_analyzer_params *p, cn_analyzer **out, cn_
 	a->stop = list;
 	a->n_stop = n_list;
 	a->porter = strcmp(stem, "porter") == 0;
-	if (strcmp(stem, "none") != 0) {
+	if (strcmp(stem, "none") != 0 && !a->porter) { /* "porter" is our Lucene-exact porter.c */
 		a->stemmer = sb_stemmer_new(stem, "UTF_8");
 		if (!a->stemmer) {
 			cn_free(a);
@@ -395,7 +395,12 @@ static cairn_status resolve(cn_analyzer *a, const char *raw, size_t n, bool asci
 	size_t chars = 0;
 	for (size_t k = 0; k < tl && chars <= 2; k++)
 		chars += ((uint8_t)t[k] & 0xC0) != 0x80;
-	if (!dropped && a->stemmer && !(a->porter && chars <= 2)) {
+	char stemmed[CN_LEX_MAX_TOKEN + 1];
+	if (!dropped && a->porter && chars > 2) {
+		memcpy(stemmed, t, tl);
+		tl = cn_porter_stem(stemmed, tl);
+		t = stemmed;
+	} else if (!dropped && a->stemmer) {
 		const sb_symbol *r = sb_stemmer_stem(a->stemmer, (const sb_symbol *)t, (int)tl);
 		if (!r)
 			return CAIRN_ENOMEM;

@@ -46,4 +46,8 @@ bool cn_seg_next(const uint8_t *s, size_t n, size_t *pos, cn_seg *out);
 /* End of the CJK/SEA character starting at i (base character plus bounded marks). */
 size_t cn_seg_unit_end(const uint8_t *s, size_t n, size_t i);
 
+/* Lucene's Porter stemmer (porter.c): stems w[0..n) in place, returns the new length.
+ * Words of ≤ 2 bytes, and words with anything but ASCII lower-case letters, are unchanged. */
+size_t cn_porter_stem(char *w, size_t n);
+
 #endif
