@@ -6,8 +6,9 @@
  *   UAX#29-style word segmentation (Lucene StandardTokenizer rules: letters, digits, joined by
  *   MidLetter/MidNum punctuation such as "don't", "3.14", "U.S.A"; max 255 bytes per token)
  *   → English possessive removal ("'s") → lower-casing / Unicode case folding (utf8proc, NFKC)
- *   → stopwords (Lucene's 33-word English set by default) → stemming (libstemmer; "porter"
- *   is the classic Porter algorithm Lucene's PorterStemFilter implements).
+ *   → stopwords (Lucene's 33-word English set by default) → stemming ("porter" is the
+ *   Porter stemmer exactly as Lucene's PorterStemFilter applies it, porter.c; any other
+ *   name is a libstemmer/Snowball algorithm).
  * Scripts written without spaces (Han, Hiragana, Katakana, Hangul, Thai…) are emitted as
  * overlapping character bigrams (a lone character stays a unigram), as Lucene's CJKAnalyzer
  * does, so such text is findable without a dictionary.
@@ -27,7 +28,7 @@
 typedef struct cn_analyzer cn_analyzer;
 
 typedef struct cn_analyzer_params {
-	const char *stemmer;   /* libstemmer algorithm name ("porter", "english", "german", …) or "none" */
+	const char *stemmer;   /* "porter" (Lucene's), a libstemmer algorithm ("english", "german", …) or "none" */
 	const char *stopwords; /* "lucene" (33 English words), "none", or "english"/other Snowball lists when known */
 	bool possessive;       /* strip English "'s" (default true) */
 	bool cjk_bigrams;      /* default true */
