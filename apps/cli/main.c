@@ -43,7 +43,8 @@ static void usage(FILE *f)
 	        "  ingest PATH...        add files and directories (recursive)\n"
 	        "      --exclude GLOB  --tag KEY=VALUE  --acl GROUP   (each repeatable)\n"
 	        "      --prune  --whole  --chunk-tokens N  --chunk-min N  --chunk-max N  --overlap PCT\n"
-	        "      --max-file-mb N  --language NAME (stemmer of a new KB: porter, english, german, …, none)\n"
+	        "      --max-file-mb N  --commit-every N (files per commit, default 2000; 0 = one commit)\n"
+	        "      --language NAME (stemmer of a new KB: porter, english, german, …, none)\n"
 	        "      --quiet  --json\n"
 	        "  search QUERY          -k N  --filter EXPR  --groups G1,G2  --json  --no-snippets  --exhaustive\n"
 	        "                        --collapse (best chunk per document)\n"
@@ -226,6 +227,8 @@ static int cmd_ingest(const char *kbdir, int argc, char **argv)
 			p.chunk_overlap_pct = (int)parse_long(a, need(argc, argv, &i), 0, 50);
 		else if (!strcmp(a, "--max-file-mb"))
 			p.max_file_bytes = parse_long(a, need(argc, argv, &i), 1, 1 << 20) << 20;
+		else if (!strcmp(a, "--commit-every"))
+			p.commit_every_files = (int)parse_long(a, need(argc, argv, &i), 0, 100000000);
 		else if (!strcmp(a, "--language"))
 			language = need(argc, argv, &i);
 		else if (!strcmp(a, "--quiet") || !strcmp(a, "-q"))

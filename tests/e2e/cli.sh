@@ -39,11 +39,25 @@ expect_rc 0 "$CAIRN" --kb "$KB" search "knowledge base" --filter 'team=nobody' -
 $PY -c "import json,sys; assert json.load(open('$WORK/out'))['results'] == []"
 expect_rc 1 "$CAIRN" --kb "$KB" search "knowledge base" --filter 'team=(' 
 contains "$WORK/err" "filter"
+# dates: every file was modified after 2000 and none before 1990
+expect_rc 0 "$CAIRN" --kb "$KB" search "knowledge base" --filter 'modified>=2000-01-01' --json
+$PY -c "import json,sys; assert len(json.load(open('$WORK/out'))['results']) > 0"
+expect_rc 0 "$CAIRN" --kb "$KB" search "knowledge base" --filter 'modified<1990-01-01' --json
+$PY -c "import json,sys; assert json.load(open('$WORK/out'))['results'] == []"
+# access groups: restricted files are invisible to principals outside the group
+mkdir -p "$WORK/hr"; printf '# Salaries\n\nQuokkapay bands are reviewed every April.\n' > "$WORK/hr/pay.md"
+expect_rc 0 "$CAIRN" --kb "$KB" ingest "$WORK/hr" --acl hr -q
+expect_rc 0 "$CAIRN" --kb "$KB" search "quokkapay" --groups eng --json
+$PY -c "import json,sys; assert json.load(open('$WORK/out'))['results'] == []"
+expect_rc 0 "$CAIRN" --kb "$KB" search "quokkapay" --groups eng,hr --json
+$PY -c "import json,sys; r=json.load(open('$WORK/out'))['results']; assert len(r)==1 and r[0]['doc_id'].endswith('hr/pay.md'), r"
+expect_rc 0 "$CAIRN" --kb "$KB" search "quokkapay" --filter 'group=hr' --json
+$PY -c "import json,sys; assert len(json.load(open('$WORK/out'))['results']) == 1"
 # re-ingest: everything unchanged
 expect_rc 0 "$CAIRN" --kb "$KB" ingest docs --tag team=docs --json
 $PY -c "import json; s=json.load(open('$WORK/out')); assert s['added']==0 and s['updated']==0 and s['unchanged']>=10, s"
 expect_rc 0 "$CAIRN" --kb "$KB" stats --json
-$PY -c "import json; s=json.load(open('$WORK/out')); assert s['documents']>=10 and s['segments']>=1 and s['language']=='porter', s"
+$PY -c "import json; s=json.load(open('$WORK/out')); assert s['documents']>=11 and s['segments']>=1 and s['language']=='porter', s"
 expect_rc 0 "$CAIRN" --kb "$KB" check
 expect_rc 0 "$CAIRN" --kb "$KB" delete docs/faq.md
 expect_rc 1 "$CAIRN" --kb "$KB" delete docs/no-such-page.md
