@@ -5,7 +5,9 @@
  *   stage 2 (caller thread)  catalog rows, near-duplicate marking, bm25 builder
  *
  * Stage 1 is pure: it touches only its job and the worker's own analyzer (analyzers are not
- * thread-safe), so it needs no lock on the knowledge base. Stage 2 owns every shared thing
+ * thread-safe), so it needs no lock on the knowledge base. When the caller would otherwise
+ * wait for the worker, it prepares queued jobs itself with the handle's analyzer, so both
+ * cores stay busy whichever stage is the heavier. Stage 2 owns every shared thing
  * (SQLite connection, builder, duplicate index) and runs where the caller already holds
  * kb->mu. Jobs are committed strictly in submission order — the FIFO is drained from its
  * head, and a job is only taken once the worker has prepared it — so "last write wins"
@@ -190,8 +192,9 @@ void kb_pipeline_stop(kb_writer *w)
 	w->worker_analyzer = NULL;
 }
 
-/* Takes the head job once it is prepared (waiting for it when wait is set). */
-static kb_job *take_head(kb_writer *w, bool wait)
+/* Takes the head job once it is prepared (when wait is set, helping to prepare queued jobs
+ * with steal_analyzer while the head is not ready, or waiting when there is none). */
+static kb_job *take_head(kb_writer *w, bool wait, cn_analyzer *steal_analyzer)
 {
 	if (w->thread_state != 1) {
 		kb_job *j = w->head;
@@ -204,8 +207,21 @@ static kb_job *take_head(kb_writer *w, bool wait)
 	}
 	pthread_mutex_lock(&w->qmu);
 	kb_job *j = w->head;
-	while (j && !j->prepared && wait)
+	while (j && !j->prepared && wait) {
+		/* Rather than idle while the worker catches up, prepare the next unclaimed job
+		 * here (the caller holds kb->mu, so kb->analyzer is ours to use). */
+		kb_job *todo = w->next_todo;
+		if (todo && steal_analyzer) {
+			w->next_todo = todo->next;
+			pthread_mutex_unlock(&w->qmu);
+			prepare(todo, steal_analyzer);
+			pthread_mutex_lock(&w->qmu);
+			todo->prepared = true;
+			pthread_cond_broadcast(&w->dcond);
+			continue;
+		}
 		pthread_cond_wait(&w->dcond, &w->qmu);
+	}
 	if (j && j->prepared) {
 		w->head = j->next;
 		if (!w->head)
@@ -223,7 +239,7 @@ cairn_status kb_pipeline_drain(cairn_kb *kb, bool all, cn_err *err)
 	cairn_status st = CAIRN_OK;
 	for (;;) {
 		bool wait = all || w->queued_jobs > QUEUE_MAX_JOBS || w->queued_bytes > QUEUE_MAX_BYTES;
-		kb_job *j = take_head(w, wait);
+		kb_job *j = take_head(w, wait, kb->analyzer);
 		if (!j)
 			break;
 		w->queued_jobs--;
@@ -241,7 +257,7 @@ void kb_pipeline_discard(cairn_kb *kb)
 {
 	kb_writer *w = &kb->w;
 	kb_job *j;
-	while ((j = take_head(w, true)) != NULL)
+	while ((j = take_head(w, true, NULL)) != NULL)
 		kb_job_free(j);
 	w->queued_jobs = 0;
 	w->queued_bytes = 0;
