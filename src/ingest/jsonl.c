@@ -358,6 +358,23 @@ static bool same_key(const jmember *a, const jmember *b)
 	return a->klen == b->klen && memcmp(a->key, b->key, a->klen) == 0;
 }
 
+/* An object member's key and the colon after it: "key" ws ':' ws. The key is the raw text
+ * between the quotes (escapes undecoded). */
+static bool jkey(jscan *j, const char **key, size_t *klen)
+{
+	jws(j);
+	const char *q = j->p;
+	if (!jstring(j, NULL))
+		return false;
+	*key = q + 1;
+	*klen = (size_t)(j->p - 1 - *key);
+	jws(j);
+	if (j->p >= j->end || *j->p++ != ':')
+		return jfail(j, "expected ':'");
+	jws(j);
+	return true;
+}
+
 /* Scans one record line. Members are collected so metadata keys can be merged. */
 static bool scan_record(cn_jsonl_reader *r, jscan *j, bool *has_id, bool *has_text, bool *title_ok, const char **id_kind)
 {
@@ -378,16 +395,10 @@ static bool scan_record(cn_jsonl_reader *r, jscan *j, bool *has_id, bool *has_te
 	if (empty)
 		j->p++;
 	while (!empty) {
-		jws(j);
-		const char *kq = j->p;
-		if (!jstring(j, NULL))
+		const char *key;
+		size_t klen;
+		if (!jkey(j, &key, &klen))
 			return false;
-		const char *key = kq + 1;
-		size_t klen = (size_t)(j->p - 1 - key);
-		jws(j);
-		if (j->p >= j->end || *j->p++ != ':')
-			return jfail(j, "expected ':'");
-		jws(j);
 		if (j->p >= j->end)
 			return jfail(j, "unexpected end of line");
 		const char *v0 = j->p;
@@ -427,15 +438,9 @@ static bool scan_record(cn_jsonl_reader *r, jscan *j, bool *has_id, bool *has_te
 			if (mempty)
 				j->p++;
 			while (!mempty) {
-				jws(j);
-				const char *mq = j->p;
-				if (!jstring(j, NULL))
+				jmember m = {0};
+				if (!jkey(j, &m.key, &m.klen))
 					return false;
-				jmember m = {.key = mq + 1, .klen = (size_t)(j->p - 1 - (mq + 1))};
-				jws(j);
-				if (j->p >= j->end || *j->p++ != ':')
-					return jfail(j, "expected ':'");
-				jws(j);
 				const char *mv = j->p;
 				char mc = mv < j->end ? *mv : 0;
 				if (!jskip(j))
