@@ -38,7 +38,9 @@ TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_SUPPORT := $(filter-out $(TEST_SRC),$(wildcard tests/unit/*.c))
 TEST_SUPPORT_OBJ := $(TEST_SUPPORT:%.c=$(BUILD)/obj/%.o)
 
-.PHONY: all deps demo test test-unit test-san check bench clean fuzz
+.PHONY: all deps demo test test-unit bench clean fuzz
+# Keep the test objects (make would delete them as intermediates and rebuild every time).
+.SECONDARY:
 
 all: $(BUILD)/cairn $(BUILD)/libcairn.so $(TEST_BIN)
 
