@@ -285,23 +285,26 @@ cairn_status kb_snapshot_get(cairn_kb *kb, kb_snapshot **out, cn_err *err)
 		return st;
 	if (!kb->snap || kb->snap->generation != gen) {
 		/* The generation and the manifest must come from the same commit: read both
-		 * inside one read transaction (unless this handle's write transaction is open). */
+		 * inside one read transaction (unless this handle's write transaction is open).
+		 * A segment file the manifest lists may already have been merged away and removed
+		 * by a writer that committed after our transaction began: then start a new read
+		 * transaction, which sees the newer manifest, and try again. */
 		bool own_txn = !cn_store_in_txn(kb->store);
-		if (own_txn)
-			st = cn_store_exec(kb->store, "BEGIN", err);
-		if (!st)
-			st = cn_store_generation(kb->store, &gen, err);
 		kb_snapshot *snap = NULL;
-		/* A merge may have removed a file between our manifest read and open: retry. */
-		for (int attempt = 0; !st; attempt++) {
-			st = snapshot_load(kb, gen, &snap, err);
-			if (st != CAIRN_ENOTFOUND || attempt == 2)
+		for (int attempt = 0;; attempt++) {
+			if (own_txn)
+				st = cn_store_exec(kb->store, "BEGIN", err);
+			if (!st)
+				st = cn_store_generation(kb->store, &gen, err);
+			if (!st)
+				st = snapshot_load(kb, gen, &snap, err);
+			if (own_txn)
+				sqlite3_exec(cn_store_db(kb->store), "COMMIT", NULL, NULL, NULL);
+			if (st != CAIRN_ENOTFOUND || !own_txn || attempt == 8)
 				break;
 			cn_err_clear(err);
 			st = CAIRN_OK;
 		}
-		if (own_txn)
-			sqlite3_exec(cn_store_db(kb->store), "COMMIT", NULL, NULL, NULL);
 		if (st)
 			return st;
 		kb_snapshot_release(kb->snap);

@@ -371,7 +371,8 @@ static cairn_status split_range(splitter *sp, size_t s, size_t e, int level)
 	return CAIRN_OK;
 }
 
-static cairn_status split_block(chunker *ch, const cn_block *b, size_t tokens, uint32_t section)
+/* lead: tokens of the heading(s) that will share the first piece's chunk. */
+static cairn_status split_block(chunker *ch, const cn_block *b, size_t tokens, size_t lead, uint32_t section)
 {
 	splitter sp;
 	memset(&sp, 0, sizeof sp);
@@ -395,7 +396,7 @@ static cairn_status split_block(chunker *ch, const cn_block *b, size_t tokens, u
 			}
 		}
 	}
-	sp.budget = max - sp.ht;
+	sp.budget = max - sp.ht - CN_MIN(lead, max - sp.ht - 1);
 	size_t k = (tokens + target - 1) / target;
 	sp.goal = CN_MIN((tokens + k - 1) / k, sp.budget);
 	if (!sp.goal)
@@ -411,6 +412,7 @@ static cairn_status build_units(chunker *ch)
 	const cn_doc *d = ch->doc;
 	uint32_t section = 0;
 	size_t max = (size_t)ch->p.max_tokens;
+	size_t lead = 0; /* tokens of the headings just before: they go in the next block's chunk */
 	for (size_t i = 0; i < d->n_blocks; i++) {
 		const cn_block *b = &d->blocks[i];
 		if (!b->text || !b->len)
@@ -421,12 +423,18 @@ static cairn_status build_units(chunker *ch)
 		u.len = b->len;
 		u.src_start = b->src_start;
 		u.src_end = CN_MAX(b->src_end, b->src_start);
-		if (b->kind == CN_BLOCK_HEADING) {
+		/* A "heading" longer than a quarter of the maximum is prose set in a heading (or a
+		 * hostile input): it is chunked as a paragraph, so it can be split like one and a
+		 * chunk never exceeds max because a heading must stay with the block after it. */
+		bool heading = b->kind == CN_BLOCK_HEADING &&
+		               (ch->code_doc || ntok(ch, b->text, b->len) <= CN_MAX(max / 4, (size_t)1));
+		if (heading) {
 			section++;
 			u.flags = U_HEADING | (ch->code_doc ? U_LABEL : 0);
 			u.level = (uint8_t)CN_MIN(CN_MAX(b->level, 1), 6);
 			u.tokens = ch->code_doc ? 0 : ntok(ch, b->text, b->len);
 			u.section = section;
+			lead += u.tokens + ch->jt;
 			cairn_status rc = push_unit(ch, &u);
 			if (rc)
 				return rc;
@@ -434,14 +442,16 @@ static cairn_status build_units(chunker *ch)
 		}
 		size_t t = ntok(ch, b->text, b->len);
 		u.section = section;
-		if (t <= max) {
+		size_t l = lead;
+		lead = 0;
+		if (t + l <= max) {
 			u.tokens = t;
 			u.flags = b->kind == CN_BLOCK_TABLE || b->kind == CN_BLOCK_CODE ? U_NOOVL : 0;
 			cairn_status rc = push_unit(ch, &u);
 			if (rc)
 				return rc;
 		} else {
-			cairn_status rc = split_block(ch, b, t, section);
+			cairn_status rc = split_block(ch, b, t, l, section);
 			if (rc)
 				return rc;
 		}

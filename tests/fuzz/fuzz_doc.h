@@ -12,9 +12,9 @@
  *    [0, size] and non-decreasing, n_tokens <= max_tokens + FUZZ_TOKEN_SLACK (pieces are cut
  *    down to ~32-byte character runs, so nothing but counting slack may exceed max — a table
  *    or code piece included), exactly one chunk for whole = true.
- *    Known gap: the chunker never splits a HEADING block and always keeps a heading with
- *    the block after it, so a long heading yields a chunk over max_tokens (see README.md).
- *    The bound therefore adds the tokens of the document's headings; build with
+ *    Known gap: the chunker keeps headings with the block after them; a single long heading
+ *    no longer breaks the bound, but a long chain of consecutive headings can (see
+ *    README.md). The bound therefore adds the tokens of the document's headings; build with
  *    -DFUZZ_STRICT_HEADINGS to drop that allowance.
  */
 #ifndef CAIRN_FUZZ_DOC_H
