@@ -227,7 +227,8 @@ typedef struct cairn_hit {
 	const char *doc_id;
 	int64_t chunk_id;
 	const char *title;
-	const char *heading;      /* heading path, " > " separated */
+	const char *heading;      /* heading path, " > " separated: of the section the snippet
+	                             shows (a chunk may pack several small sections) */
 	const char *source;
 	double score;
 	const char *snippet;

@@ -322,7 +322,7 @@ static cairn_status index_prepared(cairn_kb *kb, const kb_job *j, int64_t *n_chu
 	if (!st)
 		st = cn_store_prepare(kb->store,
 		                      "INSERT INTO chunks(doc, ord, heading, text, byte_start, byte_end, n_tokens, simhash,"
-		                      " dup_of, segment, docnum) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
+		                      " dup_of, segment, docnum, sections) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)",
 		                      &q, err);
 	for (size_t i = 0; !st && i < chunks->n; i++) {
 		const cn_chunk *c = &chunks->v[i];
@@ -350,6 +350,10 @@ static cairn_status index_prepared(cairn_kb *kb, const kb_job *j, int64_t *n_chu
 			sqlite3_bind_null(q, 9);
 		sqlite3_bind_int64(q, 10, kb->w.seg_id);
 		sqlite3_bind_int64(q, 11, kb->w.next_docnum);
+		if (c->sections)
+			sqlite3_bind_text(q, 12, c->sections, -1, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(q, 12);
 		st = step_done(kb, q, err, "inserting chunk");
 		if (st)
 			break;

@@ -5,6 +5,7 @@
 #include "engine/engine.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 cairn_search_params cairn_search_default_params(void)
@@ -83,8 +84,16 @@ static void qterms_free(qterms *q)
 }
 
 /* Highlighted, whitespace-collapsed window of a chunk around its densest match. */
+#define SNIPPET_MAX_HITS 64
+
+/* Byte offsets (in text) of the query terms the snippet shows. */
+typedef struct snippet_hits {
+	size_t at[SNIPPET_MAX_HITS];
+	size_t n;
+} snippet_hits;
+
 static char *make_snippet(cairn_kb *kb, const char *text, size_t len, const qterms *q, const cairn_search_params *p,
-                          cn_arena *a)
+                          cn_arena *a, snippet_hits *shown)
 {
 	cn_tokens t;
 	cn_tokens_init(&t);
@@ -127,6 +136,10 @@ static char *make_snippet(cairn_kb *kb, const char *text, size_t len, const qter
 	while (best_start > 0 && best_start < len && text[best_start - 1] != ' ' && text[best_start - 1] != '\n')
 		best_start--;
 	size_t end = best_start + want < len ? best_start + want : len;
+	shown->n = 0;
+	for (size_t i = 0; hit && i < t.n && shown->n < SNIPPET_MAX_HITS; i++)
+		if (hit[i] && t.v[i].start >= best_start && t.v[i].end <= end)
+			shown->at[shown->n++] = t.v[i].start;
 	while (end < len && end > best_start && (text[end] & 0xC0) == 0x80)
 		end++; /* never cut inside a UTF-8 sequence */
 	cn_buf b;
@@ -167,6 +180,50 @@ static char *make_snippet(cairn_kb *kb, const char *text, size_t len, const qter
 	cn_free(hit);
 	cn_tokens_free(&t);
 	return out;
+}
+
+/* The heading of the section the snippet mostly shows: of the chunk's sections
+ * ("OFFSET\tPATH\n" lines, in order; the chunk's own heading covers bytes before the first),
+ * the one holding the most shown query terms, the earliest on a tie. NULL = the chunk's own
+ * heading. */
+static const char *section_heading(cn_arena *a, const char *sections, const snippet_hits *shown)
+{
+	if (!shown->n)
+		return NULL;
+	size_t best_count = 0, count = 0, start = 0;
+	const char *best = NULL, *best_end = NULL, *cur = NULL, *cur_end = NULL;
+	/* counts hits in [start, next section start) for the section (cur) that begins at start */
+	for (const char *p = sections;; ) {
+		size_t next = SIZE_MAX;
+		const char *np = NULL, *nend = NULL;
+		if (p && *p) {
+			char *tab;
+			unsigned long long off = strtoull(p, &tab, 10);
+			const char *eol = strchr(p, '\n');
+			if (*tab == '\t' && eol) {
+				next = (size_t)off;
+				np = tab + 1;
+				nend = eol;
+				p = eol + 1;
+			} else {
+				p = NULL; /* malformed: the rest counts for the current section */
+			}
+		}
+		count = 0;
+		for (size_t i = 0; i < shown->n; i++)
+			count += shown->at[i] >= start && shown->at[i] < next;
+		if (count > best_count) {
+			best_count = count;
+			best = cur;
+			best_end = cur_end;
+		}
+		if (next == SIZE_MAX)
+			break;
+		start = next;
+		cur = np;
+		cur_end = nend;
+	}
+	return best ? cn_arena_strndup(a, best, (size_t)(best_end - best)) : NULL;
 }
 
 static const char *arena_col(cn_arena *a, sqlite3_stmt *q, int col)
@@ -256,7 +313,7 @@ cairn_status cairn_search(cairn_kb *kb, const char *query, const cairn_search_pa
 	sqlite3_stmt *row = NULL;
 	if (!st && n_hits && !params->ids_only)
 		st = cn_store_prepare(kb->store,
-		                      "SELECT c.heading, c.text, c.byte_start, c.byte_end, d.title, d.source"
+		                      "SELECT c.heading, c.text, c.byte_start, c.byte_end, d.title, d.source, c.sections"
 		                      " FROM chunks c JOIN documents d ON d.id = c.doc WHERE c.id = ?1",
 		                      &row, &err);
 	cn_strmap seen_docs;
@@ -293,8 +350,14 @@ cairn_status cairn_search(cairn_kb *kb, const char *query, const cairn_search_pa
 				if (params->snippets) {
 					const char *text = (const char *)sqlite3_column_text(row, 1);
 					size_t tl = (size_t)sqlite3_column_bytes(row, 1);
-					char *sn = text ? make_snippet(kb, text, tl, &q, params, &res->arena) : NULL;
+					snippet_hits shown = {.n = 0};
+					char *sn = text ? make_snippet(kb, text, tl, &q, params, &res->arena, &shown) : NULL;
 					h->snippet = sn ? sn : "";
+					/* A chunk packing several sections: name the one the snippet shows. */
+					const char *secs = (const char *)sqlite3_column_text(row, 6);
+					const char *sh = secs ? section_heading(&res->arena, secs, &shown) : NULL;
+					if (sh)
+						h->heading = sh;
 				}
 			} else if (rc != SQLITE_DONE) {
 				st = cn_store_sqlerr(kb->store, &err, "reading chunk");

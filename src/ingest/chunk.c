@@ -72,6 +72,7 @@ typedef struct chunker {
 	bool code_doc;
 	size_t jt; /* tokens of the blank line joining two blocks (0 for the estimate) */
 	cn_buf path;
+	cn_buf secs; /* sections of the chunk being closed */
 } chunker;
 
 static size_t builtin_count(const char *s, size_t n, void *ud)
@@ -491,22 +492,29 @@ static void apply_heading(chunker *ch, const unit *u)
 		ch->hs[k] = NULL;
 }
 
+/* Appends the path of a heading stack to b, " > " joined, control white space flattened. */
+static void append_path(cn_buf *b, const char *const *hs, const size_t *hl)
+{
+	size_t from = b->len;
+	for (int k = 1; k <= 6; k++) {
+		if (!hs[k])
+			continue;
+		if (b->len > from)
+			cn_buf_append(b, " > ", 3);
+		size_t st = b->len;
+		cn_buf_append(b, hs[k], hl[k]);
+		if (b->failed)
+			return;
+		for (size_t i = st; i < b->len; i++)
+			if (b->data[i] == '\n' || b->data[i] == '\r' || b->data[i] == '\t')
+				b->data[i] = ' ';
+	}
+}
+
 static char *heading_path(chunker *ch)
 {
 	cn_buf_reset(&ch->path);
-	for (int k = 1; k <= 6; k++) {
-		if (!ch->hs[k])
-			continue;
-		if (ch->path.len)
-			cn_buf_append(&ch->path, " > ", 3);
-		size_t st = ch->path.len;
-		cn_buf_append(&ch->path, ch->hs[k], ch->hl[k]);
-		if (ch->path.failed)
-			return NULL;
-		for (size_t i = st; i < ch->path.len; i++)
-			if (ch->path.data[i] == '\n' || ch->path.data[i] == '\r' || ch->path.data[i] == '\t')
-				ch->path.data[i] = ' ';
-	}
+	append_path(&ch->path, ch->hs, ch->hl);
 	if (ch->path.failed)
 		return NULL;
 	return cn_arena_strndup(&ch->out->arena, ch->path.data ? ch->path.data : "", ch->path.len);
@@ -585,7 +593,7 @@ static cairn_status overlap_start(chunker *ch, size_t cap, size_t *out)
 }
 
 static cairn_status emit(chunker *ch, const char *text, size_t len, size_t nt, char *heading,
-			 uint64_t ss, uint64_t se)
+			 char *sections, uint64_t ss, uint64_t se)
 {
 	cn_chunks *o = ch->out;
 	if (CN_GROW(o->v, o->cap, o->n + 1))
@@ -598,6 +606,7 @@ static cairn_status emit(chunker *ch, const char *text, size_t len, size_t nt, c
 	c->text = (char *)text;
 	c->len = len;
 	c->heading = heading;
+	c->sections = sections;
 	c->src_start = ss;
 	c->src_end = se;
 	c->n_tokens = nt > UINT32_MAX ? UINT32_MAX : (uint32_t)nt;
@@ -664,8 +673,25 @@ static cairn_status close_chunk(chunker *ch, size_t a, size_t b)
 	}
 	char *own_at = o;
 	uint64_t ss = fu->src_start, se = fu->src_end;
+	/* Sections that start inside this chunk, with their paths from a scratch copy of the
+	 * heading stack (the real one advances only as chunks close). */
+	const char *ths[7];
+	size_t thl[7];
+	memcpy(ths, ch->hs, sizeof ths);
+	memcpy(thl, ch->hl, sizeof thl);
+	cn_buf_reset(&ch->secs);
 	for (size_t k = f; k < b; k++) {
 		const unit *u = &ch->u[k];
+		if (k > upto && (u->flags & U_HEADING)) {
+			int L = u->level;
+			ths[L] = u->text;
+			thl[L] = u->len;
+			for (int m = L + 1; m <= 6; m++)
+				ths[m] = NULL;
+			cn_buf_printf(&ch->secs, "%zu\t", (size_t)(o - t));
+			append_path(&ch->secs, ths, thl);
+			cn_buf_putc(&ch->secs, '\n');
+		}
 		if (u->flags & U_LABEL)
 			continue;
 		if (k != f)
@@ -697,7 +723,12 @@ static cairn_status close_chunk(chunker *ch, size_t a, size_t b)
 		total = own;
 		nt = ntok(ch, t, total);
 	}
-	cairn_status rc = emit(ch, t, total, nt, heading, ss, se);
+	char *sections = NULL;
+	if (ch->secs.failed)
+		return CAIRN_ENOMEM;
+	if (ch->secs.len && !(sections = cn_arena_strndup(&ch->out->arena, ch->secs.data, ch->secs.len)))
+		return CAIRN_ENOMEM;
+	cairn_status rc = emit(ch, t, total, nt, heading, sections, ss, se);
 	if (rc)
 		return rc;
 	ch->have_prev = true;
@@ -831,7 +862,7 @@ static cairn_status whole(chunker *ch)
 	char *h = heading_path(ch);
 	if (!h)
 		return CAIRN_ENOMEM;
-	return emit(ch, t, total, ntok(ch, t, total), h, ss, CN_MAX(se, ss));
+	return emit(ch, t, total, ntok(ch, t, total), h, NULL, ss, CN_MAX(se, ss));
 }
 
 cairn_status cn_chunk_doc(const cn_doc *doc, const cn_chunk_params *p, cn_chunks *out, cn_err *err)
@@ -855,6 +886,7 @@ cairn_status cn_chunk_doc(const cn_doc *doc, const cn_chunk_params *p, cn_chunks
 	ch.code_doc = doc->format == CN_FMT_CODE;
 	ch.jt = ntok(&ch, "\n\n", 2);
 	cn_buf_init(&ch.path);
+	cn_buf_init(&ch.secs);
 	size_t before = out->n;
 	cairn_status rc;
 	if (p->whole) {
@@ -869,6 +901,7 @@ cairn_status cn_chunk_doc(const cn_doc *doc, const cn_chunk_params *p, cn_chunks
 	cn_free(ch.u);
 	cn_free(ch.sg);
 	cn_buf_free(&ch.path);
+	cn_buf_free(&ch.secs);
 	if (rc == CAIRN_EEMPTY)
 		return cn_err_set(err, rc, "%s: document has no text", doc->title ? doc->title : "(untitled)");
 	if (rc == CAIRN_ENOMEM)

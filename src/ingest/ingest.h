@@ -105,6 +105,10 @@ typedef struct cn_chunk {
 	char *text; /* NUL-terminated: overlap (if any), then own blocks joined by blank lines */
 	size_t len;
 	char *heading; /* heading path of the first block, " > " joined, "" if none */
+	/* Headings that begin inside the chunk (a chunk may pack several small sections): one
+	 * line "OFFSET\tHEADING PATH\n" each, OFFSET the byte in text where that section
+	 * starts; NULL when the whole chunk is under `heading`. */
+	char *sections;
 	uint64_t src_start, src_end; /* source bytes covered by this chunk's own blocks */
 	uint32_t n_tokens;           /* count_tokens(text) */
 	uint64_t simhash;            /* cn_simhash(text) */

@@ -52,6 +52,7 @@ static const char *const SCHEMA[] = {
 	" doc INTEGER NOT NULL,"
 	" ord INTEGER NOT NULL,"
 	" heading TEXT NOT NULL,"
+	" sections TEXT,"            /* sections starting inside the chunk: "OFFSET\tPATH\n"… */
 	" text TEXT NOT NULL,"
 	" byte_start INTEGER NOT NULL,"
 	" byte_end INTEGER NOT NULL,"

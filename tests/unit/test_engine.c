@@ -339,6 +339,36 @@ static void test_ingest_files_incremental_and_bad_input(void **state)
 	cairn_kb_close(kb);
 }
 
+/* A chunk that packs several small sections names, in each hit, the section its snippet
+ * shows — not just the first one. */
+static void test_hit_heading_follows_snippet(void **state)
+{
+	(void)state;
+	char dir[256];
+	snprintf(dir, sizeof dir, "%s/faq", tmpdir);
+	const char *md = "# FAQ\n\n## Parking\n\nThe garage opens at seven.\n\n"
+	                 "## Laptops\n\nYour laptop arrives on day one.\n\n"
+	                 "## Crashes\n\nA killed ingest keeps every committed zanzibarite document.\n";
+	write_file(dir, "faq.md", md, strlen(md));
+	cairn_kb *kb = new_kb("faq-kb");
+	cairn_ingest_params ip = cairn_ingest_default_params();
+	cairn_ingest_stats st;
+	const char *paths[] = {dir};
+	assert_int_equal(cairn_ingest_paths(kb, paths, 1, &ip, &st), CAIRN_OK);
+	assert_int_equal(st.chunks_added, 1); /* three small sections, one chunk */
+	cairn_results *r = search(kb, "zanzibarite", 5, NULL);
+	assert_int_equal(cairn_results_count(r), 1);
+	assert_string_equal(cairn_results_get(r, 0)->heading, "FAQ > Crashes");
+	cairn_results_free(r);
+	r = search(kb, "garage", 5, NULL);
+	assert_string_equal(cairn_results_get(r, 0)->heading, "FAQ > Parking");
+	cairn_results_free(r);
+	r = search(kb, "laptop day", 5, NULL);
+	assert_string_equal(cairn_results_get(r, 0)->heading, "FAQ > Laptops");
+	cairn_results_free(r);
+	cairn_kb_close(kb);
+}
+
 static void test_near_duplicates_and_cjk(void **state)
 {
 	(void)state;
@@ -420,6 +450,7 @@ int main(void)
 		cmocka_unit_test(test_delete_replace_optimize),
 		cmocka_unit_test(test_access_groups),
 		cmocka_unit_test(test_ingest_files_incremental_and_bad_input),
+		cmocka_unit_test(test_hit_heading_follows_snippet),
 		cmocka_unit_test(test_near_duplicates_and_cjk),
 		cmocka_unit_test(test_pruned_equals_exhaustive),
 	};
