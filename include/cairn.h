@@ -15,8 +15,8 @@
  *    results object that holds them.
  *
  * Thread safety: a cairn_kb may be searched from several threads at once; writes (ingest,
- * delete, optimize) are serialised inside the handle, and a search on a handle waits while
- * that handle runs cairn_ingest_paths (use a second handle to search during a long ingest).
+ * delete, optimize) are serialised inside the handle; a search on a handle that is running
+ * cairn_ingest_paths waits for the file in progress, not for the whole ingest.
  * Ingest uses one extra worker thread (CAIRN_THREADS=1 in the environment turns it off). Separate processes may open the same
  * knowledge base; one writer at a time (others get CAIRN_EBUSY), readers never wait.
  */

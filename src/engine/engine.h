@@ -5,6 +5,10 @@
  * Concurrency: one mutex (kb->mu) serialises every use of the SQLite connection and the
  * writer state; the index walk of a search runs outside it on a refcounted snapshot of the
  * open segments, so searches proceed in parallel and never see a half-published commit.
+ * cairn_ingest_paths releases the mutex between files, so a search on the same handle
+ * waits for at most one file: it still reads only committed segments (the generation does
+ * not move inside the open write transaction), and a hit whose catalog row the transaction
+ * already deleted keeps the index's view.
  *
  * Write path: the first write (ingest, add_record, delete) opens a store transaction and a
  * bm25 builder whose segment row is registered up front, so every chunk row is inserted

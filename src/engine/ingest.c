@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
+#include <sched.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -1139,6 +1140,11 @@ cairn_status cairn_ingest_paths(cairn_kb *kb, const char *const *paths, size_t n
 		if (force)
 			since_commit = 0;
 		st = maybe_flush(kb, force, &err);
+		/* Let searches on this handle through between files: they read the committed
+		 * snapshot, which a half-done file never changes (see engine.h). */
+		pthread_mutex_unlock(&kb->mu);
+		sched_yield();
+		pthread_mutex_lock(&kb->mu);
 		if (!st && params->on_progress && params->on_progress(&run.prog, params->user_data)) {
 			st = cn_err_set(&err, CAIRN_EINTERRUPTED, "ingest stopped by the caller after %lld files",
 			                (long long)run.prog.files_done);

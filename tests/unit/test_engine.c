@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -339,6 +340,66 @@ static void test_ingest_files_incremental_and_bad_input(void **state)
 	cairn_kb_close(kb);
 }
 
+typedef struct ingest_thread_arg {
+	cairn_kb *kb;
+	const char *dir;
+	cairn_status st;
+	volatile int done;
+} ingest_thread_arg;
+
+static void *ingest_thread(void *p)
+{
+	ingest_thread_arg *a = p;
+	cairn_ingest_params ip = cairn_ingest_default_params();
+	ip.commit_every_files = 7;
+	const char *paths[] = {a->dir};
+	a->st = cairn_ingest_paths(a->kb, paths, 1, &ip, NULL);
+	__atomic_store_n(&a->done, 1, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+/* One handle, two threads: searches go on while the same handle ingests (waiting for at
+ * most one file at a time), and each sees a committed state: the count never goes down. */
+static void test_search_while_same_handle_ingests(void **state)
+{
+	(void)state;
+	char dir[256];
+	snprintf(dir, sizeof dir, "%s/many", tmpdir);
+	char name[64], text[256];
+	for (int i = 0; i < 400; i++) {
+		snprintf(name, sizeof name, "f%03d.txt", i);
+		int n = snprintf(text, sizeof text, "Entry %d of the ferry timetable, quay %d.\n", i, i % 9);
+		write_file(dir, name, text, (size_t)n);
+	}
+	cairn_kb *kb = new_kb("shared-handle");
+	ingest_thread_arg arg = {.kb = kb, .dir = dir};
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, ingest_thread, &arg), 0);
+	size_t prev = 0, searches_during = 0;
+	while (!__atomic_load_n(&arg.done, __ATOMIC_SEQ_CST)) {
+		cairn_search_params p = cairn_search_default_params();
+		p.k = 1000;
+		p.snippets = 0;
+		cairn_results *r;
+		assert_int_equal(cairn_search(kb, "ferry timetable", &p, &r), CAIRN_OK);
+		size_t n = cairn_results_count(r);
+		assert_true(n >= prev);
+		prev = n;
+		cairn_results_free(r);
+		if (!__atomic_load_n(&arg.done, __ATOMIC_SEQ_CST))
+			searches_during++;
+	}
+	pthread_join(th, NULL);
+	assert_int_equal(arg.st, CAIRN_OK);
+	cairn_results *r = search(kb, "ferry timetable", 1000, NULL);
+	assert_int_equal(cairn_results_count(r), 400);
+	cairn_results_free(r);
+	print_message("%zu searches ran during the ingest\n", searches_during);
+	assert_true(searches_during > 0);
+	assert_int_equal(cairn_kb_check(kb), CAIRN_OK);
+	cairn_kb_close(kb);
+}
+
 /* A chunk that packs several small sections names, in each hit, the section its snippet
  * shows — not just the first one. */
 static void test_hit_heading_follows_snippet(void **state)
@@ -451,6 +512,7 @@ int main(void)
 		cmocka_unit_test(test_access_groups),
 		cmocka_unit_test(test_ingest_files_incremental_and_bad_input),
 		cmocka_unit_test(test_hit_heading_follows_snippet),
+		cmocka_unit_test(test_search_while_same_handle_ingests),
 		cmocka_unit_test(test_near_duplicates_and_cjk),
 		cmocka_unit_test(test_pruned_equals_exhaustive),
 	};
