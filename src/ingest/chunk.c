@@ -832,11 +832,31 @@ static cairn_status whole(chunker *ch)
 	if (!t)
 		return CAIRN_ENOMEM;
 	uint64_t ss = UINT64_MAX, se = 0;
-	bool first = true;
+	bool first = true, content = false;
+	/* Sections after the first content block, as close_chunk records them. */
+	const char *ths[7] = {0};
+	size_t thl[7] = {0};
+	cn_buf_reset(&ch->secs);
 	for (size_t i = 0; i < d->n_blocks; i++) {
 		const cn_block *b = &d->blocks[i];
-		if (!b->len || (ch->code_doc && b->kind == CN_BLOCK_HEADING))
+		if (!b->len)
 			continue;
+		if (b->kind == CN_BLOCK_HEADING) {
+			int L = CN_MIN(CN_MAX(b->level, 1), 6);
+			ths[L] = b->text;
+			thl[L] = b->len;
+			for (int m = L + 1; m <= 6; m++)
+				ths[m] = NULL;
+			if (content) {
+				cn_buf_printf(&ch->secs, "%zu\t", (size_t)(o - t) + (first || ch->code_doc ? 0 : 2));
+				append_path(&ch->secs, ths, thl);
+				cn_buf_putc(&ch->secs, '\n');
+			}
+			if (ch->code_doc)
+				continue;
+		} else {
+			content = true;
+		}
 		if (!first)
 			o = put_joiner(o, 0);
 		first = false;
@@ -860,9 +880,12 @@ static cairn_status whole(chunker *ch)
 			break;
 	}
 	char *h = heading_path(ch);
-	if (!h)
+	if (!h || ch->secs.failed)
 		return CAIRN_ENOMEM;
-	return emit(ch, t, total, ntok(ch, t, total), h, NULL, ss, CN_MAX(se, ss));
+	char *sections = NULL;
+	if (ch->secs.len && !(sections = cn_arena_strndup(&ch->out->arena, ch->secs.data, ch->secs.len)))
+		return CAIRN_ENOMEM;
+	return emit(ch, t, total, ntok(ch, t, total), h, sections, ss, CN_MAX(se, ss));
 }
 
 cairn_status cn_chunk_doc(const cn_doc *doc, const cn_chunk_params *p, cn_chunks *out, cn_err *err)

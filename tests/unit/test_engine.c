@@ -428,6 +428,14 @@ static void test_hit_heading_follows_snippet(void **state)
 	assert_string_equal(cairn_results_get(r, 0)->heading, "FAQ > Laptops");
 	cairn_results_free(r);
 	cairn_kb_close(kb);
+	/* the same with one chunk per document (--whole) */
+	kb = new_kb("faq-whole-kb");
+	ip.whole_documents = 1;
+	assert_int_equal(cairn_ingest_paths(kb, paths, 1, &ip, &st), CAIRN_OK);
+	r = search(kb, "zanzibarite", 5, NULL);
+	assert_string_equal(cairn_results_get(r, 0)->heading, "FAQ > Crashes");
+	cairn_results_free(r);
+	cairn_kb_close(kb);
 }
 
 static void test_near_duplicates_and_cjk(void **state)
