@@ -375,6 +375,28 @@ static bool jkey(jscan *j, const char **key, size_t *klen)
 	return true;
 }
 
+/* The kind of the value starting with c, for the metadata encoding. */
+static char value_kind(char c)
+{
+	return c == '"' ? '"' : c == 'n' ? '0' : c == '{' || c == '[' ? c : c == 't' || c == 'f' ? 't' : 'n';
+}
+
+/* After an object member: 1 when ',' (another member follows), 0 at '}', -1 on error. */
+static int jafter_member(jscan *j)
+{
+	jws(j);
+	if (j->p < j->end && *j->p == ',') {
+		j->p++;
+		return 1;
+	}
+	if (j->p < j->end && *j->p == '}') {
+		j->p++;
+		return 0;
+	}
+	jfail(j, "expected ',' or '}'");
+	return -1;
+}
+
 /* Scans one record line. Members are collected so metadata keys can be merged. */
 static bool scan_record(cn_jsonl_reader *r, jscan *j, bool *has_id, bool *has_text, bool *title_ok, const char **id_kind)
 {
@@ -447,25 +469,20 @@ static bool scan_record(cn_jsonl_reader *r, jscan *j, bool *has_id, bool *has_te
 					return false;
 				m.val = mv;
 				m.vlen = (size_t)(j->p - mv);
-				m.kind = mc == '"' ? '"' : mc == 'n' ? '0' : mc == '{' || mc == '[' ? mc : mc == 't' || mc == 'f' ? 't' : 'n';
+				m.kind = value_kind(mc);
 				if (nmeta < CN_ARRAY_LEN(meta))
 					meta[nmeta++] = m;
-				jws(j);
-				if (j->p < j->end && *j->p == ',') {
-					j->p++;
-					continue;
-				}
-				if (j->p < j->end && *j->p == '}') {
-					j->p++;
+				int more = jafter_member(j);
+				if (more < 0)
+					return false;
+				if (!more)
 					break;
-				}
-				return jfail(j, "expected ',' or '}'");
 			}
 		} else {
 			if (!jskip(j))
 				return false;
 			jmember m = {.key = key, .klen = klen, .val = v0, .vlen = (size_t)(j->p - v0)};
-			m.kind = c == '"' ? '"' : c == 'n' ? '0' : c == '{' || c == '[' ? c : c == 't' || c == 'f' ? 't' : 'n';
+			m.kind = value_kind(c);
 			/* a repeated key: the last one wins, as in most JSON readers */
 			size_t i = 0;
 			while (i < ntop && !same_key(&top[i], &m))
@@ -477,16 +494,11 @@ static bool scan_record(cn_jsonl_reader *r, jscan *j, bool *has_id, bool *has_te
 			else
 				extra_top++;
 		}
-		jws(j);
-		if (j->p < j->end && *j->p == ',') {
-			j->p++;
-			continue;
-		}
-		if (j->p < j->end && *j->p == '}') {
-			j->p++;
+		int more = jafter_member(j);
+		if (more < 0)
+			return false;
+		if (!more)
 			break;
-		}
-		return jfail(j, "expected ',' or '}'");
 	}
 	jws(j);
 	if (j->p != j->end)
