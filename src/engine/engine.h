@@ -75,11 +75,7 @@ typedef struct kb_writer {
 	int64_t seg_id;          /* registered segment for the builder, 0 = none yet */
 	char seg_path[4096];
 	uint32_t next_docnum;
-	cn_tokens toks;
-	uint64_t *word_hashes;   /* scratch for chunk fingerprints */
-	size_t word_hashes_cap;
 	kb_dupindex dups;
-	int64_t near_dups;       /* found in this transaction */
 } kb_writer;
 
 struct cairn_kb {

@@ -380,7 +380,6 @@ static cairn_status index_prepared(cairn_kb *kb, const kb_job *j, int64_t *n_chu
 		kb->w.next_docnum++;
 		(*n_chunks)++;
 	}
-	kb->w.near_dups += *n_dups;
 	cn_arena_free(&scratch);
 	return st;
 }

@@ -107,7 +107,6 @@ cairn_status cairn_kb_open(const char *dir, const cairn_kb_params *params, cairn
 	}
 	pthread_mutex_init(&kb->mu, NULL);
 	kb->read_only = params->read_only != 0;
-	cn_tokens_init(&kb->w.toks);
 	cn_strmap_init(&kb->w.in_flight);
 	cairn_status st = cn_store_open(dir, params->create != 0, kb->read_only, &kb->store, &err);
 	if (!st)
@@ -324,10 +323,6 @@ void kb_writer_free(kb_writer *w)
 	cn_strmap_free(&w->in_flight);
 	cn_bm25_builder_free(w->builder);
 	w->builder = NULL;
-	cn_tokens_free(&w->toks);
-	cn_free(w->word_hashes);
-	w->word_hashes = NULL;
-	w->word_hashes_cap = 0;
 	cn_free(w->dups.hash);
 	cn_free(w->dups.chunk);
 	cn_free(w->dups.doc);
@@ -352,7 +347,6 @@ cairn_status kb_write_begin(cairn_kb *kb, cn_err *err)
 	kb->w.active = true;
 	kb->w.seg_id = 0;
 	kb->w.next_docnum = 0;
-	kb->w.near_dups = 0;
 	/* The duplicate index may hold chunks a rolled-back transaction added: reload. */
 	kb->w.dups.loaded = false;
 	return CAIRN_OK;

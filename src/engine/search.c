@@ -53,11 +53,9 @@ typedef struct qterms {
 	size_t n, cap;
 } qterms;
 
+/* Fills q (initialised by the caller with cn_strmap_init and zeroes). */
 static cairn_status build_qterms(const cn_tokens *t, qterms *q)
 {
-	cn_strmap_init(&q->map);
-	q->v = NULL;
-	q->n = q->cap = 0;
 	for (size_t i = 0; i < t->n; i++) {
 		uint32_t id;
 		bool added;
@@ -282,7 +280,6 @@ cairn_status cairn_search(cairn_kb *kb, const char *query, const cairn_search_pa
 	}
 	pthread_mutex_unlock(&kb->mu);
 	if (!st) {
-		cn_strmap_free(&q.map);
 		if (build_qterms(&toks, &q))
 			st = cn_err_set(&err, CAIRN_ENOMEM, "out of memory");
 	}
