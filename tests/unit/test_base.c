@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "base/base.h"
+#include "testutil.h"
 
 uint32_t cn_crc32c_table(uint32_t crc, const void *data, size_t n);
 
@@ -159,9 +160,7 @@ static void test_atomic_write_and_read_limits(void **state)
 	assert_non_null(strstr(err.msg, "/nonexistent/x"));
 	cn_err_prefix(&err, "ingest: ");
 	assert_int_equal(strncmp(err.msg, "ingest: /nonexistent/x", 22), 0);
-	char cmd[300];
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(cn_test_rmtree(dir), 0);
 }
 
 static void test_arena_alignment_and_large(void **state)

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "bm25/bm25.h"
+#include "testutil.h"
 
 /* ---- helpers ---- */
 
@@ -53,7 +54,7 @@ static void toks_free(cn_tokens *t)
 	memset(t, 0, sizeof *t);
 }
 
-static char tmpdir[] = "/tmp/cairn-test-bm25-XXXXXX";
+static char tmpdir[64];
 static char *tpath(const char *name)
 {
 	static char buf[8][256];
@@ -955,15 +956,13 @@ static void test_alloc_failures(void **state)
 static int setup(void **state)
 {
 	(void)state;
-	return mkdtemp(tmpdir) ? 0 : -1;
+	return cn_test_mkdtemp(tmpdir, sizeof tmpdir, "bm25");
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	char cmd[300];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return cn_test_rmtree(tmpdir);
 }
 
 int main(void)

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cairn.h"
+#include "testutil.h"
 
 #define BATCH 7
 #define MAX_BATCHES 400
@@ -151,9 +152,7 @@ static void test_sigkill_at_random_moments(void **state)
 		cairn_kb_close(kb);
 	}
 	print_message("%d of %d rounds killed mid-run\n", killed, rounds);
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(cn_test_rmtree(dir), 0);
 }
 
 int main(void)

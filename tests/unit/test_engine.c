@@ -15,22 +15,20 @@
 #include <unistd.h>
 
 #include "cairn.h"
+#include "testutil.h"
 
 static char tmpdir[64];
 
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(tmpdir, sizeof tmpdir, "/tmp/cairn-engine-XXXXXX");
-	return mkdtemp(tmpdir) ? 0 : -1;
+	return cn_test_mkdtemp(tmpdir, sizeof tmpdir, "engine");
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-	return system(cmd);
+	return cn_test_rmtree(tmpdir);
 }
 
 static cairn_kb *new_kb(const char *name)

@@ -12,22 +12,20 @@
 
 #include "store/segfile.h"
 #include "store/store.h"
+#include "testutil.h"
 
 static char tmpdir[64];
 
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(tmpdir, sizeof tmpdir, "/tmp/cairn-store-XXXXXX");
-	return mkdtemp(tmpdir) ? 0 : -1;
+	return cn_test_mkdtemp(tmpdir, sizeof tmpdir, "store");
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-	return system(cmd);
+	return cn_test_rmtree(tmpdir);
 }
 
 static void write_sample(const char *path)
