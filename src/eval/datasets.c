@@ -65,6 +65,18 @@ static bool all_digits(const char *s, size_t n)
 	return true;
 }
 
+/* A line holding only a record or query number: copied into id (DS_ID_MAX bytes). */
+static cairn_status take_number(const char *line, size_t n, char *id, const char *what, const char *name,
+                                size_t lineno, cn_err *err)
+{
+	if (!all_digits(line, n) || n >= DS_ID_MAX)
+		return cn_err_set(err, CAIRN_EFORMAT, "%s:%zu: expected a %s number, found \"%.*s\"", name, lineno, what,
+		                  (int)CN_MIN(n, 40), line);
+	memcpy(id, line, n);
+	id[n] = '\0';
+	return CAIRN_OK;
+}
+
 static bool starts_with(const char *s, size_t n, const char *pfx)
 {
 	size_t k = strlen(pfx);
@@ -363,13 +375,8 @@ cairn_status cn_npl_parse(cn_dataset *ds, const char *data, size_t len, int what
 		if (n == 0)
 			continue;
 		if (!have_id) {
-			if (!all_digits(line, n) || n >= DS_ID_MAX) {
-				rc = cn_err_set(err, CAIRN_EFORMAT, "%s:%zu: expected a record number, found \"%.*s\"",
-				                name, it.lineno, (int)CN_MIN(n, 40), line);
+			if ((rc = take_number(line, n, id, "record", name, it.lineno, err)))
 				break;
-			}
-			memcpy(id, line, n);
-			id[n] = '\0';
 			have_id = true;
 			rec_line = it.lineno;
 			continue;
@@ -595,13 +602,8 @@ static cairn_status lisa_queries(cn_dataset *ds, const char *data, size_t len, c
 		if (n == 0)
 			continue;
 		if (!open) {
-			if (!all_digits(line, n) || n >= DS_ID_MAX) {
-				rc = cn_err_set(err, CAIRN_EFORMAT, "%s:%zu: expected a query number, found \"%.*s\"",
-				                name, it.lineno, (int)CN_MIN(n, 40), line);
+			if ((rc = take_number(line, n, id, "query", name, it.lineno, err)))
 				break;
-			}
-			memcpy(id, line, n);
-			id[n] = '\0';
 			open = true;
 			rec_line = it.lineno;
 			continue;
