@@ -14,6 +14,8 @@ declare -A allowed=(
 	[bm25]="base lex store filter"
 	[engine]="base text lex ingest store filter bm25"
 	[eval]="base"
+	[gguf]="base"
+	[vocab]="base text gguf"
 )
 bad=0
 for dir in src/*/; do
