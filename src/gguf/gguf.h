@@ -148,7 +148,8 @@ typedef struct cn_gguf_tensor {
 	cn_ggml_type type;
 	uint64_t offset;              /* from the start of the file (not of the data section) */
 	uint64_t nbytes;
-	const void *data;             /* inside the mapping, aligned as the file says */
+	const void *data;             /* inside the mapping, aligned as the file says (relative to
+	                                 the buffer's start for cn_gguf_open_mem) */
 } cn_gguf_tensor;
 
 /* ---- the file ------------------------------------------------------------------------- */
@@ -171,7 +172,7 @@ void cn_gguf_close(cn_gguf *g);
 
 cn_model_format cn_gguf_format(const cn_gguf *g);
 uint32_t cn_gguf_version(const cn_gguf *g);   /* 2 or 3; 0 for llama2.c */
-uint32_t cn_gguf_alignment(const cn_gguf *g); /* general.alignment or 32 */
+uint32_t cn_gguf_alignment(const cn_gguf *g); /* general.alignment or 32; 4 for llama2.c */
 const char *cn_gguf_path(const cn_gguf *g);   /* the name given at open */
 uint64_t cn_gguf_size(const cn_gguf *g);      /* file size in bytes */
 
