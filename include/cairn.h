@@ -154,6 +154,9 @@ typedef struct cairn_ingest_params {
 	int prune;                /* remove documents under the given roots whose files vanished */
 	int64_t max_file_bytes;   /* default 64 MiB; larger files are skipped with a message */
 	int commit_every_files;   /* commit after this many files (default 2000); 0 = once */
+	/* Count chunk tokens with this model's tokenizer (cairn_tokenizer_open) instead of the
+	 * built-in estimate, so chunks fit the embedder's or generator's context exactly. */
+	const struct cairn_tokenizer *tokenizer;
 	cairn_ingest_event_fn on_event;
 	cairn_progress_fn on_progress;
 	void *user_data;
@@ -251,6 +254,70 @@ void cairn_results_free(cairn_results *results);
 /* Writes the results as the stable JSON schema of docs/search.md into a malloc'd string
  * the caller frees with cairn_free. */
 char *cairn_results_to_json(const cairn_results *results);
+
+/* ---- model files and tokenizers ------------------------------------------------------ */
+
+/* A tokenizer splits text into exactly the tokens a model was trained on. It is read from a
+ * GGUF model file (tokenizer.ggml.* metadata) or from the files tokenizers ship as:
+ * SentencePiece `tokenizer.model`, Hugging Face `tokenizer.json`, `vocab.json` (with
+ * `merges.txt` beside it), tiktoken rank files (`*.tiktoken`, Llama 3's `tokenizer.model`),
+ * BERT `vocab.txt`, llama2.c `tokenizer.bin`. A tokenizer is immutable once open: any number
+ * of threads may use it at once. */
+typedef struct cairn_tokenizer cairn_tokenizer;
+
+typedef struct cairn_tokenizer_params {
+	/* The pre-tokenizer for files that do not name theirs (tiktoken rank files): "llama3",
+	 * "qwen2", "gpt-2", … (GGUF tokenizer.ggml.pre names). NULL: from the file, or guessed
+	 * from the vocabulary size. */
+	const char *pre;
+} cairn_tokenizer_params;
+
+cairn_tokenizer_params cairn_tokenizer_default_params(void);
+
+/* On failure *out is NULL and errbuf (if not NULL) gets a message naming the file and the
+ * problem. */
+cairn_status cairn_tokenizer_open(const char *path, const cairn_tokenizer_params *params,
+                                  cairn_tokenizer **out, char *errbuf, size_t errbuf_size);
+void cairn_tokenizer_close(cairn_tokenizer *tok);
+
+enum {
+	CAIRN_TOKENIZE_ADD_SPECIAL = 1,   /* BOS/EOS (BERT: [CLS]/[SEP]) as the model's metadata says */
+	CAIRN_TOKENIZE_PARSE_SPECIAL = 2  /* text such as "<|eot_id|>" becomes that control token;
+	                                     off by default so document text cannot forge one */
+};
+
+/* Tokenizes text[0..len). *ids is allocated (cairn_free it); *n_ids gets the count. */
+cairn_status cairn_tokenize(const cairn_tokenizer *tok, const char *text, size_t len, unsigned flags,
+                            int32_t **ids, size_t *n_ids);
+/* The number of tokens cairn_tokenize would return, without handing them over — for
+ * chunk sizes and context budgets. Negative on failure (out of memory). */
+int64_t cairn_tokenizer_count(const cairn_tokenizer *tok, const char *text, size_t len, unsigned flags);
+
+enum {
+	CAIRN_DETOKENIZE_SPECIAL = 1      /* render control tokens as their text (default: drop) */
+};
+
+/* Text of ids[0..n) into a malloc'd NUL-terminated string (cairn_free it); *len (may be NULL)
+ * gets its length. An id outside the vocabulary is CAIRN_EINVAL. */
+cairn_status cairn_detokenize(const cairn_tokenizer *tok, const int32_t *ids, size_t n, unsigned flags,
+                              char **text, size_t *len);
+
+typedef struct cairn_tokenizer_info {
+	const char *kind;       /* "spm" (SentencePiece BPE), "ugm" (unigram), "bpe" (byte-level), "wpm" (WordPiece) */
+	const char *pre;        /* pre-tokenizer name, "" when none */
+	int32_t n_tokens;
+	int32_t bos, eos, eot, unk, pad, cls, sep; /* -1 when the model has none */
+	int add_bos, add_eos;
+} cairn_tokenizer_info;
+
+void cairn_tokenizer_get_info(const cairn_tokenizer *tok, cairn_tokenizer_info *out);
+/* The token's text as the vocabulary stores it (SentencePiece "▁the", GPT-2 "Ġthe"); NULL
+ * when id is out of range. Not NUL-terminated in general: use *len. */
+const char *cairn_tokenizer_token(const cairn_tokenizer *tok, int32_t id, size_t *len);
+
+/* Describes a model file (GGUF or llama2.c checkpoint): format version, metadata with long
+ * arrays abbreviated, the tensor table. Text or JSON in a malloc'd string (cairn_free it). */
+cairn_status cairn_model_describe(const char *path, int json, char **text, char *errbuf, size_t errbuf_size);
 
 /* Frees memory the library handed over (strings from *_to_json and the like). */
 void cairn_free(void *p);

@@ -3,7 +3,8 @@
 # nothing (and needs no network) when they are already there.
 set -e
 PKGS="build-essential pkg-config libsqlite3-dev libutf8proc-dev libstemmer-dev libmd4c-dev
-libxml2-dev libjansson-dev libcmocka-dev sqlite3 python3-numpy python3-xapian"
+libxml2-dev libjansson-dev libcmocka-dev sqlite3 python3-numpy python3-xapian
+python3-sentencepiece libpcre2-8-0"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -14,19 +14,20 @@
 #include <unistd.h>
 
 #include "cairn.h"
+#include "commands.h"
 
 #define EXIT_USAGE 2
 #define EXIT_ALL_FAILED 3
 
-static const char *prog = "cairn";
+const char *cli_prog = "cairn";
 
-static void die_usage(const char *fmt, ...)
+void cli_die_usage(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	fprintf(stderr, "%s: ", prog);
+	fprintf(stderr, "%s: ", cli_prog);
 	vfprintf(stderr, fmt, ap);
-	fprintf(stderr, "\nRun `%s help` for usage.\n", prog);
+	fprintf(stderr, "\nRun `%s help` for usage.\n", cli_prog);
 	va_end(ap);
 	exit(EXIT_USAGE);
 }
@@ -45,6 +46,7 @@ static void usage(FILE *f)
 	        "      --prune  --whole  --chunk-tokens N  --chunk-min N  --chunk-max N  --overlap PCT\n"
 	        "      --max-file-mb N  --commit-every N (files per commit, default 2000; 0 = one commit)\n"
 	        "      --language NAME (stemmer of a new KB: porter, english, german, …, none)\n"
+	        "      --tokenizer FILE (count chunk tokens with this model's tokenizer)\n"
 	        "      --quiet  --json\n"
 	        "  search QUERY          -k N  --filter EXPR  --groups G1,G2  --json  --no-snippets  --exhaustive\n"
 	        "                        --collapse (best chunk per document)\n"
@@ -54,6 +56,10 @@ static void usage(FILE *f)
 	        "  check                 verify checksums and catalog/index agreement\n"
 	        "  optimize [--max-segments N]   merge segments, drop deleted chunks\n"
 	        "  delete DOC_ID...      remove documents\n"
+	        "  tokenize --model FILE [TEXT...]   tokens of TEXT (or stdin) as the model splits it\n"
+	        "      --ids | --count | --json   --no-special (no BOS/EOS)  --parse-special  --pre NAME\n"
+	        "      --decode (stdin/TEXT holds ids; prints the text)\n"
+	        "  model info FILE [--json]   metadata and tensor table of a GGUF or llama2.c file\n"
 	        "  version | help\n"
 	        "\n"
 	        "Documentation: docs/README.md\n",
@@ -73,7 +79,7 @@ static void strlist_push(strlist *l, const char *s)
 		l->cap = l->cap ? l->cap * 2 : 8;
 		l->v = realloc(l->v, l->cap * sizeof *l->v);
 		if (!l->v) {
-			fprintf(stderr, "%s: out of memory\n", prog);
+			fprintf(stderr, "%s: out of memory\n", cli_prog);
 			exit(1);
 		}
 	}
@@ -83,19 +89,19 @@ static void strlist_push(strlist *l, const char *s)
 static long parse_long(const char *opt, const char *v, long lo, long hi)
 {
 	if (!v)
-		die_usage("%s needs a value", opt);
+		cli_die_usage("%s needs a value", opt);
 	char *end;
 	errno = 0;
 	long x = strtol(v, &end, 10);
 	if (errno || *end || end == v || x < lo || x > hi)
-		die_usage("%s: \"%s\" is not a number in %ld..%ld", opt, v, lo, hi);
+		cli_die_usage("%s: \"%s\" is not a number in %ld..%ld", opt, v, lo, hi);
 	return x;
 }
 
-static const char *need(int argc, char **argv, int *i)
+const char *cli_need(int argc, char **argv, int *i)
 {
 	if (*i + 1 >= argc)
-		die_usage("%s needs a value", argv[*i]);
+		cli_die_usage("%s needs a value", argv[*i]);
 	return argv[++*i];
 }
 
@@ -109,13 +115,13 @@ static cairn_kb *open_kb_lang(const char *dir, bool create, bool read_only, cons
 	cairn_kb *kb = NULL;
 	char err[1024];
 	if (cairn_kb_open(dir, &p, &kb, err, sizeof err) != CAIRN_OK) {
-		fprintf(stderr, "%s: %s\n", prog, err);
+		fprintf(stderr, "%s: %s\n", cli_prog, err);
 		exit(1);
 	}
 	cairn_kb_stats st;
 	if (language && cairn_kb_stats_get(kb, &st) == CAIRN_OK && strcmp(st.language, language) != 0) {
 		fprintf(stderr, "%s: %s was created with language \"%s\"; the language of a knowledge base is fixed "
-		        "(ingest into a new --kb to use \"%s\")\n", prog, dir, st.language, language);
+		        "(ingest into a new --kb to use \"%s\")\n", cli_prog, dir, st.language, language);
 		exit(1);
 	}
 	return kb;
@@ -170,7 +176,7 @@ static void on_event(cairn_ingest_event ev, const char *path, const char *msg, v
 	if (ev == CAIRN_INGEST_SKIPPED) {
 		ui->failed++;
 		clear_bar(ui);
-		fprintf(stderr, "%s: skipped %s\n", prog, msg ? msg : path);
+		fprintf(stderr, "%s: skipped %s\n", cli_prog, msg ? msg : path);
 	}
 }
 
@@ -200,48 +206,50 @@ static int cmd_ingest(const char *kbdir, int argc, char **argv)
 	cairn_ingest_params p = cairn_ingest_default_params();
 	strlist paths = {0}, tags = {0}, acl = {0}, excl = {0};
 	ingest_ui ui = {.tty = isatty(2) != 0};
-	const char *language = NULL;
+	const char *language = NULL, *tokenizer_path = NULL;
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "--exclude"))
-			strlist_push(&excl, need(argc, argv, &i));
+			strlist_push(&excl, cli_need(argc, argv, &i));
 		else if (!strcmp(a, "--tag")) {
-			const char *t = need(argc, argv, &i);
+			const char *t = cli_need(argc, argv, &i);
 			const char *eq = strchr(t, '=');
 			if (!eq || eq == t)
-				die_usage("--tag wants KEY=VALUE, got \"%s\"", t);
+				cli_die_usage("--tag wants KEY=VALUE, got \"%s\"", t);
 			strlist_push(&tags, t);
 		} else if (!strcmp(a, "--acl"))
-			strlist_push(&acl, need(argc, argv, &i));
+			strlist_push(&acl, cli_need(argc, argv, &i));
 		else if (!strcmp(a, "--prune"))
 			p.prune = 1;
 		else if (!strcmp(a, "--whole"))
 			p.whole_documents = 1;
 		else if (!strcmp(a, "--chunk-tokens"))
-			p.chunk_target_tokens = (int)parse_long(a, need(argc, argv, &i), 16, 100000);
+			p.chunk_target_tokens = (int)parse_long(a, cli_need(argc, argv, &i), 16, 100000);
 		else if (!strcmp(a, "--chunk-min"))
-			p.chunk_min_tokens = (int)parse_long(a, need(argc, argv, &i), 1, 100000);
+			p.chunk_min_tokens = (int)parse_long(a, cli_need(argc, argv, &i), 1, 100000);
 		else if (!strcmp(a, "--chunk-max"))
-			p.chunk_max_tokens = (int)parse_long(a, need(argc, argv, &i), 16, 100000);
+			p.chunk_max_tokens = (int)parse_long(a, cli_need(argc, argv, &i), 16, 100000);
 		else if (!strcmp(a, "--overlap"))
-			p.chunk_overlap_pct = (int)parse_long(a, need(argc, argv, &i), 0, 50);
+			p.chunk_overlap_pct = (int)parse_long(a, cli_need(argc, argv, &i), 0, 50);
 		else if (!strcmp(a, "--max-file-mb"))
-			p.max_file_bytes = parse_long(a, need(argc, argv, &i), 1, 1 << 20) << 20;
+			p.max_file_bytes = parse_long(a, cli_need(argc, argv, &i), 1, 1 << 20) << 20;
 		else if (!strcmp(a, "--commit-every"))
-			p.commit_every_files = (int)parse_long(a, need(argc, argv, &i), 0, 100000000);
+			p.commit_every_files = (int)parse_long(a, cli_need(argc, argv, &i), 0, 100000000);
 		else if (!strcmp(a, "--language"))
-			language = need(argc, argv, &i);
+			language = cli_need(argc, argv, &i);
+		else if (!strcmp(a, "--tokenizer"))
+			tokenizer_path = cli_need(argc, argv, &i);
 		else if (!strcmp(a, "--quiet") || !strcmp(a, "-q"))
 			ui.quiet = true;
 		else if (!strcmp(a, "--json"))
 			ui.json = true;
 		else if (a[0] == '-' && a[1])
-			die_usage("ingest: unknown option %s", a);
+			cli_die_usage("ingest: unknown option %s", a);
 		else
 			strlist_push(&paths, a);
 	}
 	if (!paths.n)
-		die_usage("ingest needs at least one PATH");
+		cli_die_usage("ingest needs at least one PATH");
 	p.tags = tags.v;
 	p.n_tags = tags.n;
 	p.acl = acl.v;
@@ -251,6 +259,19 @@ static int cmd_ingest(const char *kbdir, int argc, char **argv)
 	p.on_event = on_event;
 	p.on_progress = on_progress;
 	p.user_data = &ui;
+	cairn_tokenizer *tok = NULL;
+	if (tokenizer_path) {
+		char terr[1024];
+		if (cairn_tokenizer_open(tokenizer_path, NULL, &tok, terr, sizeof terr) != CAIRN_OK) {
+			fprintf(stderr, "%s: %s\n", cli_prog, terr);
+			free(paths.v);
+			free(tags.v);
+			free(acl.v);
+			free(excl.v);
+			return 1;
+		}
+		p.tokenizer = tok;
+	}
 	ui.t0 = now_s();
 	cairn_kb *kb = open_kb_lang(kbdir, true, false, language);
 	cairn_ingest_stats s;
@@ -258,7 +279,7 @@ static int cmd_ingest(const char *kbdir, int argc, char **argv)
 	clear_bar(&ui);
 	int rc = 0;
 	if (st != CAIRN_OK) {
-		fprintf(stderr, "%s: ingest failed: %s\n", prog, cairn_kb_errmsg(kb));
+		fprintf(stderr, "%s: ingest failed: %s\n", cli_prog, cairn_kb_errmsg(kb));
 		rc = 1;
 	} else if (s.skipped > 0 && s.added + s.updated + s.unchanged == 0) {
 		rc = EXIT_ALL_FAILED;
@@ -278,6 +299,7 @@ static int cmd_ingest(const char *kbdir, int argc, char **argv)
 		       (double)s.bytes_read / 1e6);
 	}
 	cairn_kb_close(kb);
+	cairn_tokenizer_close(tok);
 	free(paths.v);
 	free(tags.v);
 	free(acl.v);
@@ -298,12 +320,12 @@ static int cmd_search(const char *kbdir, int argc, char **argv)
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "-k") || !strcmp(a, "--k"))
-			p.k = (int)parse_long(a, need(argc, argv, &i), 1, 100000);
+			p.k = (int)parse_long(a, cli_need(argc, argv, &i), 1, 100000);
 		else if (!strcmp(a, "--filter"))
-			p.filter = need(argc, argv, &i);
+			p.filter = cli_need(argc, argv, &i);
 		else if (!strcmp(a, "--groups")) {
 			free(groups_buf);
-			groups_buf = strdup(need(argc, argv, &i));
+			groups_buf = strdup(cli_need(argc, argv, &i));
 			groups_given = true;
 			groups.n = 0;
 			for (char *tok = strtok(groups_buf, ","); tok; tok = strtok(NULL, ","))
@@ -318,14 +340,14 @@ static int cmd_search(const char *kbdir, int argc, char **argv)
 		else if (!strcmp(a, "--collapse"))
 			p.collapse_documents = 1;
 		else if (a[0] == '-' && a[1])
-			die_usage("search: unknown option %s", a);
+			cli_die_usage("search: unknown option %s", a);
 		else if (query)
-			die_usage("search takes one QUERY (quote it): extra \"%s\"", a);
+			cli_die_usage("search takes one QUERY (quote it): extra \"%s\"", a);
 		else
 			query = a;
 	}
 	if (!query)
-		die_usage("search needs a QUERY");
+		cli_die_usage("search needs a QUERY");
 	static const char *no_groups[1];
 	if (groups_given) {
 		p.groups = groups.n ? groups.v : no_groups;
@@ -339,12 +361,12 @@ static int cmd_search(const char *kbdir, int argc, char **argv)
 	cairn_results *r = NULL;
 	int rc = 0;
 	if (cairn_search(kb, query, &p, &r) != CAIRN_OK) {
-		fprintf(stderr, "%s: search: %s\n", prog, cairn_kb_errmsg(kb));
+		fprintf(stderr, "%s: search: %s\n", cli_prog, cairn_kb_errmsg(kb));
 		rc = 1;
 	} else if (json) {
 		char *s = cairn_results_to_json(r);
 		if (!s) {
-			fprintf(stderr, "%s: out of memory\n", prog);
+			fprintf(stderr, "%s: out of memory\n", cli_prog);
 			rc = 1;
 		} else {
 			puts(s);
@@ -392,37 +414,37 @@ static int eval_progress(const cairn_ingest_progress *p, void *ud)
 static int cmd_eval(const char *kbdir_given, int argc, char **argv)
 {
 	if (argc < 1 || strcmp(argv[0], "retrieval") != 0)
-		die_usage("eval: the only evaluation so far is `eval retrieval DATASET_DIR`");
+		cli_die_usage("eval: the only evaluation so far is `eval retrieval DATASET_DIR`");
 	cairn_eval_params p = cairn_eval_default_params();
 	bool json = false;
 	const char *dir = NULL;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "--kb"))
-			p.kb_dir = need(argc, argv, &i);
+			p.kb_dir = cli_need(argc, argv, &i);
 		else if (!strcmp(a, "--run"))
-			p.run_path = need(argc, argv, &i);
+			p.run_path = cli_need(argc, argv, &i);
 		else if (!strcmp(a, "--json"))
 			json = true;
 		else if (!strcmp(a, "--depth"))
-			p.depth = (int)parse_long(a, need(argc, argv, &i), 1, 100000);
+			p.depth = (int)parse_long(a, cli_need(argc, argv, &i), 1, 100000);
 		else if (!strcmp(a, "--per-query"))
-			p.per_query_path = need(argc, argv, &i);
+			p.per_query_path = cli_need(argc, argv, &i);
 		else if (!strcmp(a, "--chunked"))
 			p.whole_documents = 0;
 		else if (!strcmp(a, "--split"))
-			p.qrels_split = need(argc, argv, &i);
+			p.qrels_split = cli_need(argc, argv, &i);
 		else if (!strcmp(a, "--work-dir"))
-			p.work_dir = need(argc, argv, &i);
+			p.work_dir = cli_need(argc, argv, &i);
 		else if (a[0] == '-' && a[1])
-			die_usage("eval retrieval: unknown option %s", a);
+			cli_die_usage("eval retrieval: unknown option %s", a);
 		else if (dir)
-			die_usage("eval retrieval takes one DATASET_DIR");
+			cli_die_usage("eval retrieval takes one DATASET_DIR");
 		else
 			dir = a;
 	}
 	if (!dir)
-		die_usage("eval retrieval needs a DATASET_DIR");
+		cli_die_usage("eval retrieval needs a DATASET_DIR");
 	if (!p.kb_dir && kbdir_given)
 		p.kb_dir = kbdir_given;
 	p.on_progress = eval_progress;
@@ -431,7 +453,7 @@ static int cmd_eval(const char *kbdir_given, int argc, char **argv)
 	if (cairn_eval_retrieval(dir, &p, &r, err, sizeof err) != CAIRN_OK) {
 		if (isatty(2))
 			fprintf(stderr, "\n");
-		fprintf(stderr, "%s: eval: %s\n", prog, err);
+		fprintf(stderr, "%s: eval: %s\n", cli_prog, err);
 		return 1;
 	}
 	if (isatty(2))
@@ -468,12 +490,12 @@ static int cmd_stats(const char *kbdir, int argc, char **argv)
 {
 	bool json = argc > 0 && !strcmp(argv[0], "--json");
 	if (argc > (json ? 1 : 0))
-		die_usage("stats takes only --json");
+		cli_die_usage("stats takes only --json");
 	cairn_kb *kb = open_kb(kbdir, false, true);
 	cairn_kb_stats s;
 	int rc = 0;
 	if (cairn_kb_stats_get(kb, &s) != CAIRN_OK) {
-		fprintf(stderr, "%s: stats: %s\n", prog, cairn_kb_errmsg(kb));
+		fprintf(stderr, "%s: stats: %s\n", cli_prog, cairn_kb_errmsg(kb));
 		rc = 1;
 	} else if (json) {
 		printf("{\"documents\":%lld,\"chunks\":%lld,\"segments\":%lld,\"terms\":%lld,\"index_bytes\":%lld,"
@@ -503,11 +525,11 @@ static int cmd_check(const char *kbdir, int argc, char **argv)
 {
 	(void)argv;
 	if (argc)
-		die_usage("check takes no arguments");
+		cli_die_usage("check takes no arguments");
 	cairn_kb *kb = open_kb(kbdir, false, true);
 	int rc = 0;
 	if (cairn_kb_check(kb) != CAIRN_OK) {
-		fprintf(stderr, "%s: check failed: %s\n", prog, cairn_kb_errmsg(kb));
+		fprintf(stderr, "%s: check failed: %s\n", cli_prog, cairn_kb_errmsg(kb));
 		rc = 1;
 	} else {
 		printf("ok: %s is consistent\n", kbdir);
@@ -521,15 +543,15 @@ static int cmd_optimize(const char *kbdir, int argc, char **argv)
 	int max = 1;
 	for (int i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "--max-segments"))
-			max = (int)parse_long(argv[i], need(argc, argv, &i), 1, 1000);
+			max = (int)parse_long(argv[i], cli_need(argc, argv, &i), 1, 1000);
 		else
-			die_usage("optimize: unknown argument %s", argv[i]);
+			cli_die_usage("optimize: unknown argument %s", argv[i]);
 	}
 	cairn_kb *kb = open_kb(kbdir, false, false);
 	int rc = 0;
 	cairn_kb_stats s;
 	if (cairn_kb_optimize(kb, max) != CAIRN_OK) {
-		fprintf(stderr, "%s: optimize: %s\n", prog, cairn_kb_errmsg(kb));
+		fprintf(stderr, "%s: optimize: %s\n", cli_prog, cairn_kb_errmsg(kb));
 		rc = 1;
 	} else if (cairn_kb_stats_get(kb, &s) == CAIRN_OK) {
 		printf("optimized: %lld segment(s), %lld chunks, %.2f MB index\n", (long long)s.segments,
@@ -542,17 +564,17 @@ static int cmd_optimize(const char *kbdir, int argc, char **argv)
 static int cmd_delete(const char *kbdir, int argc, char **argv)
 {
 	if (!argc)
-		die_usage("delete needs at least one DOC_ID");
+		cli_die_usage("delete needs at least one DOC_ID");
 	cairn_kb *kb = open_kb(kbdir, false, false);
 	int rc = 0;
 	for (int i = 0; i < argc; i++) {
 		if (cairn_kb_delete_document(kb, argv[i]) != CAIRN_OK) {
-			fprintf(stderr, "%s: delete: %s\n", prog, cairn_kb_errmsg(kb));
+			fprintf(stderr, "%s: delete: %s\n", cli_prog, cairn_kb_errmsg(kb));
 			rc = 1;
 		}
 	}
 	if (cairn_kb_commit(kb) != CAIRN_OK) {
-		fprintf(stderr, "%s: delete: %s\n", prog, cairn_kb_errmsg(kb));
+		fprintf(stderr, "%s: delete: %s\n", cli_prog, cairn_kb_errmsg(kb));
 		rc = 1;
 	} else if (rc == 0) {
 		printf("deleted %d document(s)\n", argc);
@@ -565,7 +587,7 @@ static void log_to_stderr(cairn_log_level level, const char *msg, void *ud)
 {
 	(void)ud;
 	if (level >= CAIRN_LOG_WARN)
-		fprintf(stderr, "%s: %s\n", prog, msg);
+		fprintf(stderr, "%s: %s\n", cli_prog, msg);
 }
 
 int main(int argc, char **argv)
@@ -577,7 +599,7 @@ int main(int argc, char **argv)
 	int i = 1;
 	for (; i < argc; i++) {
 		if (!strcmp(argv[i], "--kb")) {
-			kbdir = need(argc, argv, &i);
+			kbdir = cli_need(argc, argv, &i);
 			kb_given = true;
 		} else if (!strncmp(argv[i], "--kb=", 5)) {
 			kbdir = argv[i] + 5;
@@ -607,6 +629,10 @@ int main(int argc, char **argv)
 		return cmd_optimize(kbdir, sub_argc, sub_argv);
 	if (!strcmp(cmd, "delete"))
 		return cmd_delete(kbdir, sub_argc, sub_argv);
+	if (!strcmp(cmd, "tokenize"))
+		return cli_cmd_tokenize(argc - i, argv + i);
+	if (!strcmp(cmd, "model"))
+		return cli_cmd_model(argc - i, argv + i);
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
 		printf("cairn %s\n", cairn_version());
 		return 0;
@@ -615,6 +641,6 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return 0;
 	}
-	die_usage("unknown command \"%s\"", cmd);
+	cli_die_usage("unknown command \"%s\"", cmd);
 	return EXIT_USAGE;
 }

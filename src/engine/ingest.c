@@ -2,6 +2,7 @@
  * file-system walk of `cairn ingest` with its incremental rules (skip by content hash,
  * replace on change, prune what vanished) and per-file error isolation. */
 #include "engine/engine.h"
+#include "vocab/vocab.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -427,9 +428,22 @@ static cairn_status maybe_flush(cairn_kb *kb, bool force, cn_err *err)
 	return st;
 }
 
+/* Chunk sizes in the tokens of the model that will read the chunks. Counting is per piece
+ * the chunker measures, so the total can differ by a token or two at the joins from the
+ * count of the whole chunk; the bounds are targets, not contracts, and that is well inside. */
+static size_t count_model_tokens(const char *text, size_t len, void *ud)
+{
+	int64_t n = cn_vocab_count(ud, text, len, 0);
+	return n < 0 ? cn_estimate_tokens(text, len) : (size_t)n;
+}
+
 static cn_chunk_params chunk_params_from(const cairn_ingest_params *p)
 {
 	cn_chunk_params cp = cn_chunk_default_params();
+	if (p->tokenizer) {
+		cp.count_tokens = count_model_tokens;
+		cp.count_ud = (void *)cn_tokenizer_vocab(p->tokenizer);
+	}
 	if (p->chunk_target_tokens > 0)
 		cp.target_tokens = p->chunk_target_tokens;
 	if (p->chunk_min_tokens > 0)

@@ -136,6 +136,9 @@ cairn_status cn_vocab_decode(const cn_vocab *v, const int32_t *ids, size_t n, un
 cairn_status cn_vocab_piece(const cn_vocab *v, int32_t id, unsigned flags, cn_buf *out,
                             cn_err *err);
 
+/* The vocabulary behind a public cairn_tokenizer handle (tokenizer_api.c). */
+const cn_vocab *cn_tokenizer_vocab(const cairn_tokenizer *tok);
+
 /* ---- introspection -------------------------------------------------------------------- */
 
 typedef struct cn_vocab_info {

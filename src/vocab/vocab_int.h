@@ -70,6 +70,8 @@ struct cn_vocab {
 	/* Tokens matched whole in the input before the algorithm runs (control, user-defined,
 	 * unknown with text), longest first. */
 	int32_t *specials;
+	const char **special_text; /* what is matched in the input (arena) */
+	uint32_t *special_len;
 	uint32_t n_specials;
 	uint8_t special_first_byte[256]; /* quick reject while scanning */
 };

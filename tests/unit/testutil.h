@@ -9,4 +9,22 @@ int cn_test_mkdtemp(char *buf, size_t size, const char *tag);
 /* Removes a directory tree (no shell); 0 on success. */
 int cn_test_rmtree(const char *dir);
 
+/* The read-only data directory: $CAIRN_SHARED, else ../shared; NULL when neither exists. */
+const char *cn_test_shared_dir(void);
+
+/* One case of llama.cpp's tokenizer test vectors (models/ggml-vocab-NAME.gguf.inp/.out):
+ * the .inp holds each text followed by "\n__ggml_vocab_test__\n", the .out one line of
+ * space-separated ids per text. */
+typedef struct cn_test_vocab_case {
+	char *text;
+	size_t len;
+	int *ids;
+	size_t n_ids;
+} cn_test_vocab_case;
+
+/* Returns the number of cases (≥ 1), or -1 when a file is missing or the two disagree in
+ * count. Free with cn_test_vocab_cases_free. */
+int cn_test_vocab_cases(const char *inp_path, const char *out_path, cn_test_vocab_case **cases);
+void cn_test_vocab_cases_free(cn_test_vocab_case *cases, int n);
+
 #endif

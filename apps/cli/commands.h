@@ -1,0 +1,15 @@
+/* commands.h — what the CLI's source files share: the usage-error helpers of main.c and the
+ * commands that live in files of their own. */
+#ifndef CAIRN_CLI_COMMANDS_H
+#define CAIRN_CLI_COMMANDS_H
+
+extern const char *cli_prog;
+/* Prints "cairn: <message>" and the help hint, exits with status 2. */
+void cli_die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+/* The value after option argv[*i] (advancing *i), or a usage error. */
+const char *cli_need(int argc, char **argv, int *i);
+
+int cli_cmd_tokenize(int argc, char **argv); /* model.c */
+int cli_cmd_model(int argc, char **argv);    /* model.c */
+
+#endif
