@@ -18,7 +18,7 @@ make -s all >/dev/null
 OUT=bench/out/tokenize
 mkdir -p "$OUT"
 PKGS="sqlite3 libutf8proc md4c libxml-2.0 jansson"
-cc -std=c17 -O2 -Iinclude bench/bench_tokenize.c build/libcairn.a $(pkg-config --libs $PKGS) -lstemmer -lm -lpthread \
+cc -std=c17 -O2 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude bench/bench_tokenize.c build/libcairn.a $(pkg-config --libs $PKGS) -lstemmer -lm -lpthread \
 	-o "$OUT/bench_tokenize"
 TEXT=$OUT/mixed.txt
 [ -s "$TEXT" ] || /usr/bin/python3 bench/gen_mixed.py "$SHARED" . "$TEXT" >/dev/null
@@ -52,7 +52,11 @@ row() { # name kind file [spm] [--pre X]
 row llama2-spm spm "$M/llama2-tokenizer/tokenizer.model" spm
 row mistral-v1-spm spm "$M/mistral-tokenizer/tokenizer.model" spm
 row mistral-v3-spm spm "$M/mistral-tokenizer/tokenizer.model.v3" spm
-for f in tests/data/spm/*.model; do [ -f "$f" ] && row "$(basename "$f" .model)" spm "$f" spm; done
+for f in tests/data/spm/*.model; do
+	n=$(basename "$f" .model)
+	case $n in unigram*) k=ugm ;; *) k=spm ;; esac
+	row "$n" $k "$f" spm
+done
 row llama-spm.gguf spm "$M/vocab/ggml-vocab-llama-spm.gguf" -
 row gpt2 bpe "$M/gpt2-tokenizer/vocab.json" -
 row llama3 bpe "$M/llama3-tokenizer/tokenizer.model" -

@@ -155,7 +155,7 @@ typedef struct cairn_ingest_params {
 	int64_t max_file_bytes;   /* default 64 MiB; larger files are skipped with a message */
 	int commit_every_files;   /* commit after this many files (default 2000); 0 = once */
 	/* Count chunk tokens with this model's tokenizer (cairn_tokenizer_open) instead of the
-	 * built-in estimate, so chunks fit the embedder's or generator's context exactly. */
+	 * built-in estimate, so chunk sizes are in the embedder's or generator's own tokens. */
 	const struct cairn_tokenizer *tokenizer;
 	cairn_ingest_event_fn on_event;
 	cairn_progress_fn on_progress;
