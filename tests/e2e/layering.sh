@@ -16,6 +16,8 @@ declare -A allowed=(
 	[eval]="base"
 	[gguf]="base"
 	[vocab]="base text gguf"
+	[kern]="base gguf"
+	[model]="base gguf kern vocab"
 )
 bad=0
 for dir in src/*/; do

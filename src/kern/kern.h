@@ -1,0 +1,128 @@
+/*
+ * kern — the CPU tensor kernels every model runs on.
+ *
+ * Design:
+ *  - Weights stay in the type the GGUF file stores them in (F32, F16, BF16, Q8_0, Q4_0, Q4_1,
+ *    Q5_0, Q5_1, Q4_K, Q5_K, Q6_K); activations are F32. Block layouts are ggml's, byte for
+ *    byte, so tensors are used straight from the memory-mapped file.
+ *  - Every kernel has a plain C reference path and, where it pays, an AVX2/FMA/F16C path. The
+ *    fast path is chosen once at run time from CPUID; CN_KERN_REF (or CAIRN_KERNELS=ref in
+ *    the environment) forces the reference path everywhere, which is how the tests compare
+ *    the two and how a user rules out a kernel bug.
+ *  - Matrix products: a batch of activations times a weight matrix (cn_matmul) dequantizes
+ *    weight panels to F32 and multiplies with an F32 GEMM — OpenBLAS's sgemm for large
+ *    products, where measurement shows it wins (bench/kern.sh), our own blocked AVX2 GEMM
+ *    otherwise; a single row (M = 1, generation) uses fused dequantize-dot kernels instead.
+ *  - A small thread pool (cn_pool) splits work by rows; the caller's thread takes part.
+ *    Results do not depend on the thread count (each output element is computed by one
+ *    thread in a fixed order).
+ */
+#ifndef CAIRN_KERN_H
+#define CAIRN_KERN_H
+
+#include "base/base.h"
+#include "gguf/gguf.h"
+
+/* ---- CPU features and kernel selection ------------------------------------------------ */
+
+typedef struct cn_cpu_features {
+	bool avx2, fma, f16c;
+} cn_cpu_features;
+
+const cn_cpu_features *cn_cpu_get(void);
+
+typedef enum cn_kern_mode {
+	CN_KERN_AUTO = 0, /* fast paths where the CPU has them (default; CAIRN_KERNELS=ref overrides) */
+	CN_KERN_REF = 1   /* plain C everywhere */
+} cn_kern_mode;
+
+/* Process-wide; for tests and diagnosis. */
+void cn_kern_set_mode(cn_kern_mode mode);
+cn_kern_mode cn_kern_get_mode(void);
+/* "avx2+fma+f16c", "reference", … : what cn_kern_* will use now. */
+const char *cn_kern_describe(void);
+
+/* ---- scalar conversions --------------------------------------------------------------- */
+
+float cn_f16_to_f32(uint16_t h);
+uint16_t cn_f32_to_f16(float f); /* round to nearest even, as numpy and F16C do */
+float cn_bf16_to_f32(uint16_t h);
+uint16_t cn_f32_to_bf16(float f); /* round to nearest even, NaN kept a NaN */
+
+/* ---- rows of any supported type ------------------------------------------------------- */
+
+/* Whether the kernels compute with type t (dequantize, dot, matmul). Other types are
+ * rejected by name when a model is loaded. */
+bool cn_kern_supports(uint32_t t);
+
+/* dst[0..n) = the n elements of a row of type t; n must be a multiple of the type's block size. */
+void cn_dequantize_row(cn_ggml_type t, const void *src, float *dst, int64_t n);
+/* sum_i row[i] * x[i] over n elements of a row of type t. */
+float cn_vec_dot(cn_ggml_type t, const void *row, const float *x, int64_t n);
+/* Quantizers (for tests, tools and the Q8 activation paths): n a multiple of the block size. */
+void cn_quantize_row(cn_ggml_type t, const float *src, void *dst, int64_t n);
+
+/* ---- thread pool ---------------------------------------------------------------------- */
+
+typedef struct cn_pool cn_pool;
+
+/* n_threads counts the caller's thread: 1 = no extra threads; 0 = one per online CPU. */
+cairn_status cn_pool_create(int n_threads, cn_pool **out, cn_err *err);
+void cn_pool_free(cn_pool *pool);
+int cn_pool_threads(const cn_pool *pool); /* NULL pool → 1 */
+
+/* Calls fn(ctx, begin, end, thread) over disjoint ranges covering [0, n), in parallel, and
+ * returns when all are done. Ranges are contiguous and at least `grain` long (except the
+ * last). A NULL pool runs everything on the caller's thread. Not reentrant: fn must not call
+ * cn_pool_for on the same pool. */
+typedef void (*cn_pool_fn)(void *ctx, int64_t begin, int64_t end, int thread);
+void cn_pool_for(cn_pool *pool, int64_t n, int64_t grain, cn_pool_fn fn, void *ctx);
+
+/* ---- matrix products ------------------------------------------------------------------ */
+
+/* A weight matrix as GGUF stores it: `rows` rows of `cols` elements of `type`, row-major,
+ * rows `row_bytes` apart (ne[0] = cols, ne[1] = rows). */
+typedef struct cn_weight {
+	cn_ggml_type type;
+	const void *data;
+	int64_t rows, cols;
+	size_t row_bytes;
+} cn_weight;
+
+/* Fills a cn_weight from a 2-D tensor; false (with a message naming the tensor) when it is
+ * not 2-D or its type is not supported. */
+bool cn_weight_from_tensor(const cn_gguf_tensor *t, cn_weight *w, cn_err *err);
+
+/* Y[M×rows] = X[M×cols] · Wᵀ (+ bias[rows] on every row when bias is not NULL). X and Y are
+ * row-major with leading dimensions ldx ≥ cols and ldy ≥ rows. */
+void cn_matmul(cn_pool *pool, const float *X, int64_t M, int64_t ldx, const cn_weight *W, const float *bias,
+               float *Y, int64_t ldy);
+
+/* Plain F32 GEMM: C[M×N] = alpha · A[M×K] · op(B) + beta · C, op(B) = B[K×N] or, with
+ * trans_b, B[N×K]ᵀ. Row-major. For attention and anything else without a weight matrix. */
+void cn_sgemm(cn_pool *pool, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+              int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
+
+/* ---- row operations (in place unless stated) ------------------------------------------ */
+
+float cn_dot_f32(const float *a, const float *b, int64_t n);
+void cn_vec_add(float *y, const float *x, int64_t n);          /* y += x */
+void cn_vec_scale(float *y, float s, int64_t n);               /* y *= s */
+void cn_vec_mul(float *y, const float *x, int64_t n);          /* y *= x (element-wise) */
+/* x = (x - mean) / sqrt(var + eps) * w + b; w and b may be NULL (1 and 0). */
+void cn_layernorm(float *x, int64_t n, const float *w, const float *b, float eps);
+/* x = x / sqrt(mean(x²) + eps) * w; w may be NULL. */
+void cn_rmsnorm(float *x, int64_t n, const float *w, float eps);
+/* Numerically stable softmax over n values. */
+void cn_softmax(float *x, int64_t n);
+void cn_gelu(float *x, int64_t n);      /* exact: x · Φ(x) with erf (BERT, PyTorch default) */
+void cn_gelu_tanh(float *x, int64_t n); /* tanh approximation (GPT-2, ggml's gelu) */
+void cn_silu(float *x, int64_t n);      /* x · sigmoid(x) */
+/* Rotary position embedding of one token: x holds n_heads vectors of head_dim floats; the
+ * first n_rot dims of each are rotated by pos · theta_base^(-2i/n_rot). neox pairs dims
+ * (i, i + n_rot/2) (GPT-NeoX, nomic-bert, Qwen); otherwise (2i, 2i + 1) (Llama). */
+void cn_rope(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot, int64_t pos, float theta_base, bool neox);
+/* x /= ‖x‖₂ (left unchanged when the norm is 0). */
+void cn_l2_normalize(float *x, int64_t n);
+
+#endif
