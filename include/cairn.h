@@ -319,6 +319,59 @@ const char *cairn_tokenizer_token(const cairn_tokenizer *tok, int32_t id, size_t
  * arrays abbreviated, the tensor table. Text or JSON in a malloc'd string (cairn_free it). */
 cairn_status cairn_model_describe(const char *path, int json, char **text, char *errbuf, size_t errbuf_size);
 
+/* ---- local models: embeddings and reranking ------------------------------------------ */
+
+/* A BERT-family encoder loaded from a GGUF file: an embedding model (BGE, MiniLM, E5, GTE,
+ * Nomic) or a cross-encoder reranker (bge-reranker, ms-marco cross-encoders). Weights stay
+ * memory-mapped in the file's tensor types. One call at a time per handle (calls on one
+ * handle from several threads are serialised); open one handle per thread for parallelism. */
+typedef struct cairn_encoder cairn_encoder;
+
+typedef struct cairn_encoder_params {
+	int n_threads;               /* 0 = one per online CPU */
+	int max_batch;               /* texts encoded together (default 32) */
+	/* Text put before queries / documents. NULL = the model's convention when cairn knows it
+	 * (nomic-bert: "search_query: " / "search_document: "), else none. "" = none. */
+	const char *query_prefix;
+	const char *document_prefix;
+	int normalize;               /* L2-normalize embeddings: 1 (default), 0 no */
+} cairn_encoder_params;
+
+cairn_encoder_params cairn_encoder_default_params(void);
+
+/* Loads and validates the model (architecture, every tensor's shape and type against the
+ * metadata) before any compute. On failure *out is NULL and errbuf names the file and the
+ * problem (an unsupported architecture or tensor type is named). */
+cairn_status cairn_encoder_open(const char *path, const cairn_encoder_params *params, cairn_encoder **out,
+                                char *errbuf, size_t errbuf_size);
+void cairn_encoder_close(cairn_encoder *enc);
+const char *cairn_encoder_errmsg(const cairn_encoder *enc);
+
+typedef struct cairn_encoder_info {
+	const char *architecture;  /* "bert", "nomic-bert", … */
+	int dim;                   /* embedding size */
+	int n_layers;
+	int max_tokens;            /* longer inputs are truncated to this */
+	const char *pooling;       /* "mean", "cls", "last", "rank" */
+	int is_reranker;           /* has a classification head */
+} cairn_encoder_info;
+
+void cairn_encoder_get_info(const cairn_encoder *enc, cairn_encoder_info *out);
+
+typedef enum cairn_embed_kind {
+	CAIRN_EMBED_DOCUMENT = 0,
+	CAIRN_EMBED_QUERY = 1
+} cairn_embed_kind;
+
+/* Embeds texts[0..n) (lengths from strlen) into out[n × dim], row by row. */
+cairn_status cairn_embed(cairn_encoder *enc, const char *const *texts, size_t n, cairn_embed_kind kind,
+                         float *out);
+
+/* Scores each (query, passages[i]) pair with a reranker: higher is more relevant (the raw
+ * logit of the classification head). */
+cairn_status cairn_rerank(cairn_encoder *enc, const char *query, const char *const *passages, size_t n,
+                          float *scores);
+
 /* Frees memory the library handed over (strings from *_to_json and the like). */
 void cairn_free(void *p);
 
