@@ -18,6 +18,7 @@ declare -A allowed=(
 	[vocab]="base text gguf"
 	[kern]="base gguf"
 	[model]="base gguf kern vocab"
+	[vec]="base store filter"
 )
 bad=0
 for dir in src/*/; do
