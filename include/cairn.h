@@ -222,6 +222,11 @@ typedef struct cairn_search_params {
 	int collapse_documents;   /* 1: best chunk per document only (default 0) */
 	int ids_only;             /* 1: fill doc_id, chunk_id and score only — no catalog
 	                             lookups (evaluation runs, large k) */
+	int rm3;                  /* 1: expand the query with RM3 pseudo-relevance feedback from
+	                             the first pass's best chunks (docs/search.md) */
+	int rm3_fb_docs;          /* feedback chunks, default 10 */
+	int rm3_fb_terms;         /* expansion terms, default 10 */
+	double rm3_original_weight; /* weight of the original query, default 0.5 */
 } cairn_search_params;
 
 cairn_search_params cairn_search_default_params(void);
@@ -387,6 +392,7 @@ typedef struct cairn_eval_params {
 	int whole_documents;      /* default 1: one chunk per document, as Pyserini's flat runs */
 	const char *language;     /* stemmer for a built KB (default "porter") */
 	const char *per_query_path; /* write per-query metrics as TSV here (default none) */
+	int rm3;                  /* 1: RM3 query expansion with its defaults (cairn_search_params) */
 	cairn_progress_fn on_progress;
 	void *user_data;
 } cairn_eval_params;

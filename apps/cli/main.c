@@ -49,9 +49,9 @@ static void usage(FILE *f)
 	        "      --tokenizer FILE (count chunk tokens with this model's tokenizer)\n"
 	        "      --quiet  --json\n"
 	        "  search QUERY          -k N  --filter EXPR  --groups G1,G2  --json  --no-snippets  --exhaustive\n"
-	        "                        --collapse (best chunk per document)\n"
+	        "                        --collapse (best chunk per document)  --rm3 (query expansion)\n"
 	        "  eval retrieval DIR    [--kb DIR] [--run FILE] [--json] [--depth N] [--per-query FILE]\n"
-	        "                        [--chunked] [--split NAME]\n"
+	        "                        [--chunked] [--split NAME] [--rm3]\n"
 	        "  stats [--json]        what the knowledge base holds\n"
 	        "  check                 verify checksums and catalog/index agreement\n"
 	        "  optimize [--max-segments N]   merge segments, drop deleted chunks\n"
@@ -339,6 +339,8 @@ static int cmd_search(const char *kbdir, int argc, char **argv)
 			p.exhaustive = 1;
 		else if (!strcmp(a, "--collapse"))
 			p.collapse_documents = 1;
+		else if (!strcmp(a, "--rm3"))
+			p.rm3 = 1;
 		else if (a[0] == '-' && a[1])
 			cli_die_usage("search: unknown option %s", a);
 		else if (query)
@@ -432,6 +434,8 @@ static int cmd_eval(const char *kbdir_given, int argc, char **argv)
 			p.per_query_path = cli_need(argc, argv, &i);
 		else if (!strcmp(a, "--chunked"))
 			p.whole_documents = 0;
+		else if (!strcmp(a, "--rm3"))
+			p.rm3 = 1;
 		else if (!strcmp(a, "--split"))
 			p.qrels_split = cli_need(argc, argv, &i);
 		else if (!strcmp(a, "--work-dir"))

@@ -123,6 +123,10 @@ int64_t cn_bm25_seg_mtime(const cn_bm25_seg *s, uint32_t docnum);
 const uint32_t *cn_bm25_seg_doc_labels(const cn_bm25_seg *s, uint32_t docnum, size_t *n);
 uint32_t cn_bm25_seg_nlabels(const cn_bm25_seg *s);
 const char *cn_bm25_seg_label(const cn_bm25_seg *s, uint32_t id, uint32_t *len);
+/* Documents containing term, summed over the views; deleted documents still count until a
+ * merge drops them, as in Lucene's docFreq. */
+cairn_status cn_bm25_doc_freq(const cn_bm25_view *views, size_t n_views, const char *term, uint32_t len,
+                              uint64_t *df, cn_err *err);
 /* Fills src so a filter can be bound to this segment (valid while s is open). */
 void cn_bm25_seg_label_source(const cn_bm25_seg *s, cn_label_source *src);
 

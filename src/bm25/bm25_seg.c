@@ -658,3 +658,21 @@ out:
 	cn_free(prev);
 	return st;
 }
+
+cairn_status cn_bm25_doc_freq(const cn_bm25_view *views, size_t n_views, const char *term, uint32_t len,
+                              uint64_t *df, cn_err *err)
+{
+	*df = 0;
+	for (size_t i = 0; i < n_views; i++) {
+		uint64_t ord;
+		cairn_status st = cn_bm25_seg_find(views[i].seg, term, len, &ord, err);
+		if (st != CAIRN_OK)
+			return st;
+		if (ord == UINT64_MAX)
+			continue;
+		bm25_tmeta m;
+		cn_bm25_tmeta_get(views[i].seg, ord, &m);
+		*df += m.df;
+	}
+	return CAIRN_OK;
+}

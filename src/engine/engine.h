@@ -169,4 +169,21 @@ cairn_status kb_doc_hashes(cairn_kb *kb, const char *doc_id, bool *exists, char 
 /* 128-bit content hash as 32 hex digits. */
 void kb_content_hash(const void *data, size_t len, char out[33]);
 
+/* RM3 query expansion (rm3.c). The caller holds kb->mu (the analyzer is not thread-safe). */
+typedef struct kb_rm3_params {
+	int fb_docs, fb_terms;
+	float orig_weight;
+} kb_rm3_params;
+/* From the first-pass hits (best first), the expanded weighted query: the original terms
+ * and up to fb_terms feedback terms, texts in arena. */
+cairn_status kb_rm3_expand(cairn_kb *kb, const kb_snapshot *snap, const cn_bm25_qterm *q, size_t nq,
+                           const cn_bm25_hit *hits, size_t n_hits, const kb_rm3_params *p, cn_arena *arena,
+                           cn_bm25_qterm **out, size_t *n_out, cn_err *err);
+
+/* The terms a chunk is indexed under: its document's title (unless the heading path starts
+ * with it), the heading path, then the body; *body_from gets the index of the body's first
+ * term. Used at ingest and again by query expansion (rm3.c), which must see the same terms. */
+cairn_status kb_analyze_chunk(cn_analyzer *a, const char *title, const char *heading, const char *text, size_t len,
+                              cn_tokens *t, size_t *body_from);
+
 #endif

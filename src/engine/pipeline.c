@@ -64,6 +64,26 @@ kb_job *kb_job_new(void)
 	return j;
 }
 
+cairn_status kb_analyze_chunk(cn_analyzer *a, const char *title, const char *heading, const char *text, size_t len,
+                              cn_tokens *t, size_t *body_from)
+{
+	/* Indexed text: title, heading path and body, so a chunk deep in a document is still
+	 * found by the words of its title and section (the heading path usually starts with
+	 * the title: then the title is not repeated). */
+	size_t title_len = title ? strlen(title) : 0;
+	if (!heading)
+		heading = "";
+	cairn_status st = CAIRN_OK;
+	if (title_len && strncmp(heading, title, title_len) != 0)
+		st = cn_analyze(a, title, title_len, 0, t);
+	if (!st && *heading)
+		st = cn_analyze(a, heading, strlen(heading), 0, t);
+	*body_from = t->n;
+	if (!st)
+		st = cn_analyze(a, text, len, 0, t);
+	return st;
+}
+
 /* Stage 1. */
 static void prepare(kb_job *j, cn_analyzer *a)
 {
@@ -87,23 +107,13 @@ static void prepare(kb_job *j, cn_analyzer *a)
 	if (!st && j->title_from_doc)
 		j->info.title = j->doc.title && *j->doc.title ? j->doc.title : NULL;
 	const char *title = j->info.title;
-	size_t title_len = title ? strlen(title) : 0;
 	uint64_t *wh = NULL;
 	size_t whcap = 0;
 	for (size_t i = 0; !st && i < j->chunks.n; i++) {
 		const cn_chunk *c = &j->chunks.v[i];
 		cn_tokens *t = &j->toks[i];
-		/* Indexed text: title, heading path and body, so a chunk deep in a document is
-		 * still found by the words of its title and section (the heading path usually
-		 * starts with the title: then the title is not repeated). */
-		const char *heading = c->heading ? c->heading : "";
-		if (title_len && strncmp(heading, title, title_len) != 0)
-			st = cn_analyze(a, title, title_len, 0, t);
-		if (!st && *heading)
-			st = cn_analyze(a, heading, strlen(heading), 0, t);
-		size_t body_from = t->n;
-		if (!st)
-			st = cn_analyze(a, c->text, c->len, 0, t);
+		size_t body_from = 0;
+		st = kb_analyze_chunk(a, title, c->heading, c->text, c->len, t, &body_from);
 		if (st) {
 			cn_err_set(err, st, "%s: analysis failed", j->info.doc_id);
 			break;

@@ -16,6 +16,9 @@ cairn_search_params cairn_search_default_params(void)
 		.snippet_chars = 240,
 		.highlight_open = "**",
 		.highlight_close = "**",
+		.rm3_fb_docs = 10,
+		.rm3_fb_terms = 10,
+		.rm3_original_weight = 0.5,
 	};
 	return p;
 }
@@ -298,8 +301,34 @@ cairn_status cairn_search(cairn_kb *kb, const char *query, const cairn_search_pa
 			.exhaustive = params->exhaustive != 0,
 			.filter = filter,
 		};
-		if (!st)
+		if (!st && params->rm3) {
+			/* First pass for feedback, then the expanded query over the whole index. */
+			kb_rm3_params rp = {params->rm3_fb_docs, params->rm3_fb_terms, (float)params->rm3_original_weight};
+			if (rp.fb_docs < 1 || rp.fb_docs > 1000 || rp.fb_terms < 1 || rp.fb_terms > 1000 ||
+			    !(rp.orig_weight >= 0 && rp.orig_weight <= 1))
+				st = cn_err_set(&err, CAIRN_EINVAL,
+				                "RM3 needs 1–1000 feedback chunks and terms and an original weight in [0, 1]");
+			cn_bm25_hit *fb = NULL;
+			size_t n_fb = 0;
+			cn_bm25_params fp = bp;
+			fp.k = (uint32_t)rp.fb_docs;
+			if (!st && !(fb = cn_malloc(fp.k * sizeof *fb)))
+				st = cn_err_set(&err, CAIRN_ENOMEM, "out of memory");
+			if (!st)
+				st = cn_bm25_search(snap->views, snap->n, q.v, q.n, &fp, fb, &n_fb, NULL, &err);
+			cn_bm25_qterm *xq = NULL;
+			size_t nxq = 0;
+			if (!st && n_fb) {
+				pthread_mutex_lock(&kb->mu);
+				st = kb_rm3_expand(kb, snap, q.v, q.n, fb, n_fb, &rp, &res->arena, &xq, &nxq, &err);
+				pthread_mutex_unlock(&kb->mu);
+			}
+			cn_free(fb);
+			if (!st && nxq)
+				st = cn_bm25_search(snap->views, snap->n, xq, nxq, &bp, hits, &n_hits, &res->total, &err);
+		} else if (!st) {
 			st = cn_bm25_search(snap->views, snap->n, q.v, q.n, &bp, hits, &n_hits, &res->total, &err);
+		}
 	}
 	if (!st && n_hits) {
 		res->hits = cn_calloc(n_hits, sizeof *res->hits);

@@ -132,6 +132,7 @@ static cairn_status run_query(cairn_kb *kb, const cn_query *q, const cairn_eval_
 	sp.k = p->depth;
 	sp.snippets = 0;
 	sp.ids_only = 1;
+	sp.rm3 = p->rm3;
 	if (!p->whole_documents)
 		sp.collapse_documents = 1;
 	cairn_results *res = NULL;

@@ -25,4 +25,11 @@ for q, rows in runs.items():
     assert [r for r, _ in rows] == list(range(1, len(rows) + 1))
     assert all(a[1] >= b[1] for a, b in zip(rows, rows[1:]))
 PY
+# BM25 + RM3: pinned to the figures of docs/results.md (a regression guard, not a reference)
+expect_rc 0 "$CAIRN" eval retrieval "$DATA" --rm3 --json
+$PY - "$WORK/out" <<'PY'
+import json, sys
+r = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
+assert abs(r["ndcg@10"] - 0.6448) <= 0.005 and abs(r["recall@100"] - 0.9147) <= 0.005, r
+PY
 echo ok

@@ -510,6 +510,71 @@ static void test_pruned_equals_exhaustive(void **state)
 	cairn_kb_close(kb);
 }
 
+/* RM3: feedback terms from the first pass's best chunks bring in a document that shares
+ * them but not the query's words; with the original query weighted 1 the ranking is plain
+ * BM25's; filters hold in both passes. */
+static void test_rm3_expansion(void **state)
+{
+	(void)state;
+	cairn_kb *kb = new_kb("rm3");
+	char id[32], text[256];
+	for (int i = 0; i < 60; i++) { /* background: feedback terms must stay under 10% df */
+		snprintf(id, sizeof id, "filler%d", i);
+		snprintf(text, sizeof text, "Routine report number %d about office supplies, paper and pens %d.", i, i * 7);
+		add(kb, id, "Report", text, i % 2 ? "{\"team\":\"a\"}" : "{\"team\":\"b\"}");
+	}
+	add(kb, "apple1", "Orchard", "Apple harvest: apple trees beside banana plants, banana crates.", "{\"team\":\"a\"}");
+	add(kb, "apple2", "Market", "The apple stall sells banana bread and banana chips with apple juice.", "{\"team\":\"a\"}");
+	add(kb, "apple3", "Recipes", "Apple pie; banana split; banana and apple salad.", "{\"team\":\"a\"}");
+	add(kb, "only_banana", "Smoothies", "A banana smoothie with a ripe banana.", "{\"team\":\"a\"}");
+	add(kb, "only_banana_b", "Smoothies", "A banana smoothie with a ripe banana.", "{\"team\":\"b\"}");
+	assert_int_equal(cairn_kb_commit(kb), CAIRN_OK);
+
+	cairn_search_params p = cairn_search_default_params();
+	p.k = 10;
+	p.snippets = 0;
+	cairn_results *plain = NULL, *x = NULL;
+	assert_int_equal(cairn_search(kb, "apple", &p, &plain), CAIRN_OK);
+	assert_int_equal(cairn_results_count(plain), 3);
+	p.rm3 = 1;
+	assert_int_equal(cairn_search(kb, "apple", &p, &x), CAIRN_OK);
+	assert_int_equal(cairn_results_count(x), 5);
+	bool found = false;
+	for (size_t i = 0; i < cairn_results_count(x); i++)
+		found |= strcmp(cairn_results_get(x, i)->doc_id, "only_banana") == 0;
+	assert_true(found);
+	/* the original documents still lead */
+	for (size_t i = 0; i < 3; i++)
+		assert_non_null(strstr(cairn_results_get(x, i)->doc_id, "apple"));
+	cairn_results_free(x);
+
+	/* filter: only team a, in the feedback pass and the final one */
+	p.filter = "team=a";
+	assert_int_equal(cairn_search(kb, "apple", &p, &x), CAIRN_OK);
+	assert_int_equal(cairn_results_count(x), 4);
+	for (size_t i = 0; i < cairn_results_count(x); i++)
+		assert_string_not_equal(cairn_results_get(x, i)->doc_id, "only_banana_b");
+	cairn_results_free(x);
+	p.filter = NULL;
+
+	/* original weight 1: expansion terms weigh nothing, the ranking is plain BM25's */
+	cairn_results_free(plain);
+	p.rm3 = 0;
+	assert_int_equal(cairn_search(kb, "apple harvest banana", &p, &plain), CAIRN_OK);
+	p.rm3 = 1;
+	p.rm3_original_weight = 1.0;
+	assert_int_equal(cairn_search(kb, "apple harvest banana", &p, &x), CAIRN_OK);
+	assert_int_equal(cairn_results_count(x), cairn_results_count(plain));
+	for (size_t i = 0; i < cairn_results_count(x); i++)
+		assert_string_equal(cairn_results_get(x, i)->doc_id, cairn_results_get(plain, i)->doc_id);
+	cairn_results_free(x);
+	cairn_results_free(plain);
+	/* bad parameters are refused */
+	p.rm3_fb_docs = 0;
+	assert_int_equal(cairn_search(kb, "apple", &p, &x), CAIRN_EINVAL);
+	cairn_kb_close(kb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -521,6 +586,7 @@ int main(void)
 		cmocka_unit_test(test_search_while_same_handle_ingests),
 		cmocka_unit_test(test_near_duplicates_and_cjk),
 		cmocka_unit_test(test_pruned_equals_exhaustive),
+		cmocka_unit_test(test_rm3_expansion),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
