@@ -19,6 +19,7 @@ declare -A allowed=(
 	[kern]="base gguf"
 	[model]="base gguf kern vocab"
 	[vec]="base store filter"
+	[answer]="base text lex"
 )
 bad=0
 for dir in src/*/; do
