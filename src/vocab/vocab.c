@@ -52,6 +52,7 @@ void cn_vocab_spec_init(cn_vocab_spec *s)
 	s->add_bos = s->add_eos = s->add_space_prefix = -1;
 	s->remove_extra_whitespaces = -1;
 	s->treat_whitespace_as_suffix = -1;
+	s->wpm_strip_accents = s->wpm_clean_text = s->wpm_chinese_chars = -1;
 }
 
 void cn_tokvec_init(cn_tokvec *t) { memset(t, 0, sizeof(*t)); }

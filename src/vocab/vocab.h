@@ -75,7 +75,11 @@ typedef struct cn_vocab_spec {
 	int remove_extra_whitespaces; /* SentencePiece normalizer flag; -1 = default (no) */
 	int treat_whitespace_as_suffix;
 	bool byte_fallback;    /* SPM: unknown characters become <0xXX> tokens (if present) */
-	bool lowercase;        /* WPM: lowercase + strip accents (uncased BERT) */
+	bool lowercase;        /* WPM: lowercase (uncased BERT) */
+	/* WPM, the rest of BERT's normalizer: -1 = the default (strip accents when lowercasing,
+	 * clean text, space out CJK ideographs); max_chars 0 = 100. */
+	int wpm_strip_accents, wpm_clean_text, wpm_chinese_chars;
+	uint32_t wpm_max_chars;
 	/* SentencePiece precompiled_charsmap (UGM normalization); NULL when identity. */
 	const uint8_t *charsmap;
 	size_t charsmap_len;

@@ -158,13 +158,13 @@ static cairn_status wpm_init(cn_vocab *v, const cn_vocab_spec *spec, cn_err *err
 	if (!a)
 		return cn_err_set(err, CAIRN_ENOMEM, "%s: out of memory", name);
 	v->algo = a;
-	/* The spec carries one flag: uncased BERT lowercases and strips accents, cleans text
-	 * and spaces CJK; cased BERT does neither of the first two. */
+	/* BERT's normalizer: uncased models lowercase and strip accents, cased ones neither;
+	 * every model cleans text and spaces out CJK unless its configuration says otherwise. */
 	a->lower = spec->lowercase;
-	a->strip = spec->lowercase;
-	a->clean = true;
-	a->chinese = true;
-	a->max_chars = WPM_MAX_CHARS_DEFAULT;
+	a->strip = spec->wpm_strip_accents < 0 ? spec->lowercase : spec->wpm_strip_accents != 0;
+	a->clean = spec->wpm_clean_text != 0;
+	a->chinese = spec->wpm_chinese_chars != 0;
+	a->max_chars = spec->wpm_max_chars ? spec->wpm_max_chars : WPM_MAX_CHARS_DEFAULT;
 
 	a->unk = v->unk;
 	if (a->unk < 0 || (uint32_t)a->unk >= v->n_tokens)

@@ -56,24 +56,12 @@ static void opts_free(wpm_opts *o)
 /* The settings wpm.c can follow; anything else is refused (see the file comment). */
 static cairn_status opts_check(const wpm_opts *o, const char *name, cn_err *err)
 {
-	int strip = o->strip_accents < 0 ? o->lowercase : o->strip_accents;
-	if (strip != (int)o->lowercase)
-		return cn_err_set(err, CAIRN_EUNSUPPORTED,
-		                  "%s: strip_accents=%s with lowercase=%s is not supported", name,
-		                  strip ? "true" : "false", o->lowercase ? "true" : "false");
-	if (!o->chinese)
-		return cn_err_set(err, CAIRN_EUNSUPPORTED,
-		                  "%s: WordPiece without CJK character splitting is not supported", name);
-	if (!o->clean)
-		return cn_err_set(err, CAIRN_EUNSUPPORTED,
-		                  "%s: WordPiece without clean_text is not supported", name);
 	if (!o->basic)
 		return cn_err_set(err, CAIRN_EUNSUPPORTED,
 		                  "%s: WordPiece without the basic tokenizer is not supported", name);
-	if (o->max_chars != 100)
-		return cn_err_set(err, CAIRN_EUNSUPPORTED,
-		                  "%s: max_input_chars_per_word=%lld is not supported (only 100)", name,
-		                  (long long)o->max_chars);
+	if (o->max_chars < 1 || o->max_chars > 100000)
+		return cn_err_set(err, CAIRN_EFORMAT, "%s: max_input_chars_per_word=%lld is out of range (1..100000)",
+		                  name, (long long)o->max_chars);
 	return CAIRN_OK;
 }
 
@@ -285,6 +273,10 @@ cairn_status cn_vocab_load_vocab_txt(const char *path, const uint8_t *data, size
 	spec.tokens = toks;
 	spec.attrs = attrs;
 	spec.lowercase = o.lowercase;
+	spec.wpm_strip_accents = o.strip_accents;
+	spec.wpm_clean_text = o.clean;
+	spec.wpm_chinese_chars = o.chinese;
+	spec.wpm_max_chars = (uint32_t)o.max_chars;
 	spec.unk = find_hf(hf, hflen, (uint32_t)n, o.unk ? o.unk : "[UNK]");
 	spec.cls = find_hf(hf, hflen, (uint32_t)n, o.cls ? o.cls : "[CLS]");
 	spec.sep = find_hf(hf, hflen, (uint32_t)n, o.sep ? o.sep : "[SEP]");
@@ -438,6 +430,10 @@ cairn_status cn_tokjson_wordpiece(const cn_tokjson *tj, cn_vocab **out, cn_err *
 	spec.tokens = toks;
 	spec.attrs = attrs;
 	spec.lowercase = o.lowercase;
+	spec.wpm_strip_accents = o.strip_accents;
+	spec.wpm_clean_text = o.clean;
+	spec.wpm_chinese_chars = o.chinese;
+	spec.wpm_max_chars = (uint32_t)o.max_chars;
 	spec.unk = unk_id;
 	spec.cls = tj->prefix_id;
 	spec.sep = tj->suffix_id;

@@ -64,18 +64,18 @@ def is_chinese(cp):
     )
 
 
-def normalize(text, lower):
-    # clean text
-    out = []
-    for c in text:
-        if c == "\0" or c == "\ufffd" or is_control(c):
-            continue
-        out.append(" " if is_white_space(c) else c)
-    # CJK spacing
-    s = "".join(" " + c + " " if is_chinese(ord(c)) else c for c in out)
-    if lower:  # strip_accents follows lowercase
+def normalize(text, lower, strip=None, clean=True, chinese=True):
+    if strip is None:  # strip_accents follows lowercase unless the model says otherwise
+        strip = lower
+    out = list(text)
+    if clean:
+        out = [" " if is_white_space(c) else c for c in out
+               if not (c == "\0" or c == "\ufffd" or is_control(c))]
+    s = "".join(" " + c + " " if chinese and is_chinese(ord(c)) else c for c in out)
+    if strip:
         s = unicodedata.normalize("NFD", s)
         s = "".join(c for c in s if unicodedata.category(c) != "Mn")
+    if lower:
         s = "".join(c.lower() for c in s)
     return s
 
@@ -130,11 +130,11 @@ def load_vocab(path):
     return vocab
 
 
-def tokenize(text, vocab, lower):
+def tokenize(text, vocab, lower, strip=None, clean=True, chinese=True, max_chars=100):
     unk = vocab["[UNK]"]
     ids = []
-    for w in pre_tokenize(normalize(text, lower)):
-        ids.extend(wordpiece(w, vocab, unk))
+    for w in pre_tokenize(normalize(text, lower, strip, clean, chinese)):
+        ids.extend(wordpiece(w, vocab, unk, max_chars))
     return ids
 
 
@@ -171,10 +171,16 @@ def main():
         return 0
     if len(sys.argv) == 6 and sys.argv[1] == "tokenize":
         vocab = load_vocab(sys.argv[2])
-        lower = sys.argv[5] == "1"
+        # "1"/"0" (lowercase, the rest default) or "LOWER,STRIP,CLEAN,CHINESE,MAXCHARS"
+        f5 = sys.argv[5].split(",")
+        lower = f5[0] == "1"
+        strip = f5[1] == "1" if len(f5) > 1 else None
+        clean = f5[2] == "1" if len(f5) > 2 else True
+        chinese = f5[3] == "1" if len(f5) > 3 else True
+        max_chars = int(f5[4]) if len(f5) > 4 else 100
         with open(sys.argv[3], encoding="utf-8") as f, open(sys.argv[4], "w") as g:
             for line in f:
-                ids = tokenize(json.loads(line), vocab, lower)
+                ids = tokenize(json.loads(line), vocab, lower, strip, clean, chinese, max_chars)
                 g.write(" ".join(map(str, ids)) + "\n")
         return 0
     sys.stderr.write(__doc__)

@@ -364,12 +364,37 @@ static void test_load_errors(void **state)
 	char buf[1024];
 	snprintf(buf, sizeof(buf), "%s}, \"normalizer\": {\"type\": \"NFC\"}, \"pre_tokenizer\": {\"type\": \"BertPreTokenizer\"}}", tj_head);
 	expect_fail(dir, "tokenizer.json", buf, CAIRN_EUNSUPPORTED, "normalizer \"NFC\"");
-	snprintf(buf, sizeof(buf), "%s}, \"normalizer\": {\"type\": \"BertNormalizer\", \"lowercase\": false, \"strip_accents\": true}, \"pre_tokenizer\": {\"type\": \"BertPreTokenizer\"}}", tj_head);
-	expect_fail(dir, "tokenizer.json", buf, CAIRN_EUNSUPPORTED, "strip_accents=true");
 	snprintf(buf, sizeof(buf), "%s}, \"normalizer\": {\"type\": \"BertNormalizer\"}, \"pre_tokenizer\": {\"type\": \"Whitespace\"}}", tj_head);
 	expect_fail(dir, "tokenizer.json", buf, CAIRN_EUNSUPPORTED, "pre_tokenizer \"Whitespace\"");
-	snprintf(buf, sizeof(buf), "%s, \"max_input_chars_per_word\": 200}, \"normalizer\": {\"type\": \"BertNormalizer\"}, \"pre_tokenizer\": {\"type\": \"BertPreTokenizer\"}}", tj_head);
-	expect_fail(dir, "tokenizer.json", buf, CAIRN_EUNSUPPORTED, "max_input_chars_per_word=200");
+	snprintf(buf, sizeof(buf), "%s, \"max_input_chars_per_word\": 0}, \"normalizer\": {\"type\": \"BertNormalizer\"}, \"pre_tokenizer\": {\"type\": \"BertPreTokenizer\"}}", tj_head);
+	expect_fail(dir, "tokenizer.json", buf, CAIRN_EFORMAT, "max_input_chars_per_word=0");
+	/* switches that load: a shorter word limit, and no text cleaning (a control character
+	 * then stays inside its word) */
+	{
+		static const char *tj = "{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"[UNK]\": 0, \"a\": 1, \"##a\": 2},"
+		                        " \"max_input_chars_per_word\": 3}, \"normalizer\": {\"type\": \"BertNormalizer\","
+		                        " \"clean_text\": %s}, \"pre_tokenizer\": {\"type\": \"BertPreTokenizer\"}}";
+		char p[512], body[512];
+		snprintf(p, sizeof p, "%s/tokenizer.json", dir);
+		for (int clean = 0; clean < 2; clean++) {
+			snprintf(body, sizeof body, tj, clean ? "true" : "false");
+			cn_err e;
+			cn_err_clear(&e);
+			assert_int_equal(cn_file_write_atomic(p, body, strlen(body), &e), CAIRN_OK);
+			cn_vocab *v = load(p);
+			cn_tokvec t = enc(v, "aaa aaaa", 8, 0);
+			assert_int_equal(t.n, 4); /* a ##a ##a, then a 4-letter word over the limit: [UNK] */
+			assert_int_equal(t.ids[0], 1);
+			assert_int_equal(t.ids[2], 2);
+			assert_int_equal(t.ids[3], 0);
+			cn_tokvec_free(&t);
+			t = enc(v, "a\x01" "a", 3, 0);
+			assert_int_equal(t.n, clean ? 2u : 1u); /* cleaned: "aa"; kept: one unknown word */
+			assert_int_equal(t.ids[0], clean ? 1 : 0);
+			cn_tokvec_free(&t);
+			cn_vocab_free(v);
+		}
+	}
 	expect_fail(dir, "tokenizer.json",
 	            "{\"model\": {\"type\": \"WordPiece\", \"vocab\": {\"[UNK]\": 0, \"a\": 99999999}}, \"normalizer\": {\"type\": \"BertNormalizer\"}, \"pre_tokenizer\": {\"type\": \"BertPreTokenizer\"}}",
 	            CAIRN_EFORMAT, "far beyond");
@@ -636,8 +661,9 @@ static void gen_string(cn_buf *b, char **vocab_lines, size_t n_vocab)
 	}
 }
 
+/* pyflags: the reference's normalizer switches, "LOWER,STRIP,CLEAN,CHINESE,MAXCHARS". */
 static void differential(const char *tmp, const char *vocab_path, char **lines, size_t n_lines, bool lower,
-                         int n_strings)
+                         const char *pyflags, int n_strings)
 {
 	cn_vocab *v = load(vocab_path);
 	assert_int_equal(v->lowercase, lower);
@@ -661,7 +687,7 @@ static void differential(const char *tmp, const char *vocab_path, char **lines, 
 	cn_err err;
 	cn_err_clear(&err);
 	assert_int_equal(cn_file_write_atomic(in, js.data, js.len, &err), CAIRN_OK);
-	char *argv[] = {PY, REF_SCRIPT, "tokenize", (char *)vocab_path, in, out, lower ? "1" : "0", NULL};
+	char *argv[] = {PY, REF_SCRIPT, "tokenize", (char *)vocab_path, in, out, (char *)pyflags, NULL};
 	assert_int_equal(run_py(argv), 0);
 	size_t olen;
 	char *o = slurp(out, &olen);
@@ -687,14 +713,15 @@ static void differential(const char *tmp, const char *vocab_path, char **lines, 
 			cn_buf_puts(&b, "\n  cairn: ");
 			for (size_t j = 0; j < t.n; j++)
 				cn_buf_printf(&b, " %d", t.ids[j]);
-			print_message("mismatch (%s): %s\n", lower ? "uncased" : "cased", b.data);
+			print_message("mismatch (%s): %s\n", pyflags, b.data);
 			cn_buf_free(&b);
 		}
 		cn_tokvec_free(&t);
 		line = nl + 1;
 	}
-	print_message("differential %s: %d/%d strings agree (%zu bytes, %zu tokens, %zu [UNK])\n",
-	              lower ? "uncased" : "cased", agree, n_strings, js.len, n_tok, n_unk);
+	print_message("differential %s (lower,strip,clean,chinese,maxchars = %s): %d/%d strings agree (%zu bytes, "
+	              "%zu tokens, %zu [UNK])\n",
+	              lower ? "uncased" : "cased", pyflags, agree, n_strings, js.len, n_tok, n_unk);
 	assert_int_equal(agree, n_strings);
 	for (int i = 0; i < n_strings; i++)
 		cn_free(strs[i]);
@@ -733,7 +760,7 @@ static void test_differential_python(void **state)
 		p = nl + 1;
 	}
 	g_rng = 20240611;
-	differential(tmp, vp, lines, n_lines, true, 6000);
+	differential(tmp, vp, lines, n_lines, true, "1,1,1,1,100", 6000);
 
 	/* the same vocabulary read as a cased model */
 	char cp[512], cfgp[512];
@@ -746,7 +773,20 @@ static void test_differential_python(void **state)
 	cn_free(raw);
 	const char *cfg = "{\"do_lower_case\": false}";
 	assert_int_equal(cn_file_write_atomic(cfgp, cfg, strlen(cfg), &err), CAIRN_OK);
-	differential(tmp, cp, lines, n_lines, false, 3000);
+	differential(tmp, cp, lines, n_lines, false, "0,0,1,1,100", 3000);
+	/* the rest of BERT's normalizer switches, as tokenizer_config.json sets them */
+	static const struct {
+		const char *cfg, *flags;
+		bool lower;
+	} variants[] = {
+		{"{\"do_lower_case\": true, \"strip_accents\": false}", "1,0,1,1,100", true},
+		{"{\"do_lower_case\": false, \"strip_accents\": true}", "0,1,1,1,100", false},
+		{"{\"do_lower_case\": true, \"tokenize_chinese_chars\": false}", "1,1,1,0,100", true},
+	};
+	for (size_t k = 0; k < sizeof variants / sizeof variants[0]; k++) {
+		assert_int_equal(cn_file_write_atomic(cfgp, variants[k].cfg, strlen(variants[k].cfg), &err), CAIRN_OK);
+		differential(tmp, cp, lines, n_lines, variants[k].lower, variants[k].flags, 1000);
+	}
 
 	cn_free(lines);
 	cn_free(vdata);
