@@ -227,6 +227,8 @@ typedef struct cairn_search_params {
 	int rm3_fb_docs;          /* feedback chunks, default 10 */
 	int rm3_fb_terms;         /* expansion terms, default 10 */
 	double rm3_original_weight; /* weight of the original query, default 0.5 */
+	int with_text;            /* 1: fill cairn_hit.text with the chunk's whole text (the
+	                             answerer reads it; default 0) */
 } cairn_search_params;
 
 cairn_search_params cairn_search_default_params(void);
@@ -242,6 +244,10 @@ typedef struct cairn_hit {
 	const char *snippet;
 	int64_t byte_start;       /* chunk's byte range in the source */
 	int64_t byte_end;
+	const char *text;         /* with_text: the chunk's text as indexed (plain text: Markdown
+	                             and HTML are rendered; an overlap with the previous chunk
+	                             may lead it), NUL-terminated; else NULL */
+	size_t text_len;
 } cairn_hit;
 
 typedef struct cairn_results cairn_results;
@@ -259,6 +265,95 @@ void cairn_results_free(cairn_results *results);
 /* Writes the results as the stable JSON schema of docs/search.md into a malloc'd string
  * the caller frees with cairn_free. */
 char *cairn_results_to_json(const cairn_results *results);
+
+/* The signature of the knowledge base's analyzer ("v1;stem=porter;stop=lucene;…"): modules
+ * that match text against a question (the answerer) analyse it exactly as the index did.
+ * Lives as long as the handle. */
+const char *cairn_kb_analyzer(const cairn_kb *kb);
+
+/* Document (chunk) frequencies of n terms — terms as the KB's analyzer emits them, e.g.
+ * "vaccin" — over the committed index, and in *n_chunks (may be NULL) the number of chunks
+ * BM25 counts (deleted ones included until a merge drops them, as in its own idf). */
+cairn_status cairn_kb_doc_freqs(cairn_kb *kb, const char *const *terms, size_t n, int64_t *df,
+                                int64_t *n_chunks);
+
+/* ---- answers ------------------------------------------------------------------------ */
+
+/* cairn_ask: question → retrieval (BM25) → context assembly under a token budget → answer →
+ * verification (docs/answers.md). The answer is a list of sentences, each citing passages
+ * of the context; every citation carries the document, the heading path, the chunk's byte
+ * range in the source and the quoted sentence. When the evidence does not support an answer
+ * the result is an abstention ("The documents do not say …") with the closest passages.
+ *
+ * The answerer today is extractive and needs no model: it picks and orders sentences of the
+ * retrieved passages (short factual questions get the answer span, citing its sentence).
+ * Model-based answerers will fill the same structure. cairn_ask may be called from several
+ * threads on one handle, like cairn_search. */
+typedef struct cairn_ask_params {
+	int k;                    /* chunks retrieved (default 8) */
+	const char *filter;       /* as cairn_search_params */
+	const char *const *groups;
+	size_t n_groups;
+	int context_tokens;       /* token budget of the context (default 3000; estimated tokens) */
+	int max_sentences;        /* answer sentences at most (default 3, 1–10) */
+	double min_confidence;    /* abstain below this confidence (default 0.2; 0 = never) */
+	int strict;               /* 1 (default): drop sentences the verifier does not support,
+	                             and abstain when none is left; 0: keep them, flagged */
+	int spans;                /* 1 (default): short factual questions get the answer span */
+} cairn_ask_params;
+
+cairn_ask_params cairn_ask_default_params(void);
+
+typedef struct cairn_citation {
+	int id;                   /* 1-based: the [n] in the answer text */
+	const char *doc_id;
+	int64_t chunk_id;
+	const char *title;
+	const char *source;
+	const char *heading;      /* heading path, " > " separated */
+	int64_t start, end;       /* byte range in the source of the passage (chunk) quoted */
+	const char *quote;        /* the cited sentence, verbatim from the passage's text */
+	int64_t quote_offset;     /* byte offset of quote within the passage text */
+	double score;             /* retrieval score of the passage */
+	int rank;                 /* 1-based rank of the passage in retrieval */
+} cairn_citation;
+
+typedef struct cairn_answer_sentence {
+	const char *text;
+	const int *citations;     /* citation ids */
+	size_t n_citations;
+	int supported;            /* the verifier found it in the cited passage(s) */
+} cairn_answer_sentence;
+
+/* A read-only view of an answer; all pointers live as long as the answer. */
+typedef struct cairn_answer_view {
+	const char *question;
+	const char *mode;         /* "extractive" */
+	const char *answer;       /* the sentences joined, without citation markers; the
+	                             abstention message when abstained */
+	const char *answer_type;  /* question type: "number", "date", "person", … or "sentence" */
+	int abstained;
+	double confidence;        /* in [0, 1]: estimated probability that the answer is right */
+	const cairn_answer_sentence *sentences;
+	size_t n_sentences;
+	const cairn_citation *citations; /* cited passages; on abstention, the closest ones */
+	size_t n_citations;
+	double support_rate;      /* supported sentences / sentences (1 when none) */
+	double citation_precision;/* citations that support their sentence / citations used */
+	double seconds;
+} cairn_answer_view;
+
+typedef struct cairn_answer cairn_answer;
+
+cairn_status cairn_ask(cairn_kb *kb, const char *question, const cairn_ask_params *params,
+                       cairn_answer **out);
+const cairn_answer_view *cairn_answer_get(const cairn_answer *answer);
+/* The schema of docs/answers.md; explain adds the stages (retrieval, context, candidates,
+ * verification). A malloc'd string (cairn_free it), NULL when out of memory. */
+char *cairn_answer_to_json(const cairn_answer *answer, int explain);
+/* The same stages as readable text (cairn ask --explain). malloc'd (cairn_free it). */
+char *cairn_answer_explain(const cairn_answer *answer);
+void cairn_answer_free(cairn_answer *answer);
 
 /* ---- model files and tokenizers ------------------------------------------------------ */
 
@@ -421,6 +516,57 @@ typedef struct cairn_eval_report {
  * judged queries with nothing relevant retrieved count as 0). errbuf gets a message. */
 cairn_status cairn_eval_retrieval(const char *dataset_dir, const cairn_eval_params *params,
                                   cairn_eval_report *out, char *errbuf, size_t errbuf_size);
+
+/* Answer evaluation (docs/answers.md#evaluation). dataset is a SQuAD-format JSON file
+ * (or a directory holding one) or a SciFact directory (claims_dev.jsonl + corpus.jsonl).
+ * Each question is asked twice: against the full knowledge base (answerable) and with its
+ * gold documents filtered out (unanswerable), so the abstention rates can be compared. */
+typedef struct cairn_answer_eval_params {
+	const char *work_dir;     /* where to build the KB (default: a temporary directory) */
+	const char *claims;       /* SciFact claims file name (default "claims_dev.jsonl") */
+	cairn_ask_params ask;     /* answerer settings (default cairn_ask_default_params) */
+	int max_questions;        /* 0 = all */
+	int unanswerable;         /* 1 (default): also ask with the gold documents removed */
+	const char *features_path;/* write per-question features and outcomes as TSV (calibration) */
+	cairn_progress_fn on_progress;
+	void *user_data;
+} cairn_answer_eval_params;
+
+cairn_answer_eval_params cairn_answer_eval_default_params(void);
+
+#define CAIRN_RELIABILITY_BINS 10
+
+typedef struct cairn_answer_eval_report {
+	char dataset[256];
+	char format[32];          /* "squad" or "scifact" */
+	int64_t documents;
+	int64_t questions;        /* answerable questions asked */
+	double answer_rate;       /* answered (did not abstain), answerable questions */
+	/* SQuAD: over all answerable questions (an abstention scores 0) and over answered ones */
+	double exact_match, f1, exact_match_answered, f1_answered;
+	double gold_in_citations; /* answered questions whose gold answer lies inside a cited quote */
+	double gold_in_context;   /* questions whose gold answer lies in the assembled context */
+	/* SciFact: sentence-level rationale selection over every claim with evidence */
+	double rationale_p, rationale_r, rationale_f1;            /* lenient: in any gold rationale */
+	double rationale_p_full, rationale_r_full, rationale_f1_full; /* official: whole rationale found */
+	int64_t claims_with_evidence, claims_nei;
+	double nei_abstention;    /* abstention on claims without evidence (NEI) */
+	/* both */
+	double abstain_answerable;   /* abstention rate, answerable questions */
+	double abstain_unanswerable; /* abstention rate, same questions with gold docs removed */
+	int64_t unanswerable_questions;
+	double support_rate, citation_precision; /* verifier, mean over answered questions */
+	double mean_confidence;
+	/* reliability: answered answerable + unanswerable questions binned by confidence;
+	 * "correct" = gold answer in cited quote (SQuAD) / a gold rationale sentence cited (SciFact) */
+	int64_t rel_n[CAIRN_RELIABILITY_BINS];
+	double rel_conf[CAIRN_RELIABILITY_BINS], rel_acc[CAIRN_RELIABILITY_BINS];
+	double latency_mean_ms, latency_p95_ms;
+	double index_build_s, seconds;
+} cairn_answer_eval_report;
+
+cairn_status cairn_eval_answers(const char *dataset, const cairn_answer_eval_params *params,
+                                cairn_answer_eval_report *out, char *errbuf, size_t errbuf_size);
 
 #ifdef __cplusplus
 }

@@ -18,3 +18,12 @@ for q in "how do I limit a search to one team" \
 done
 echo "== the same search as JSON (the stable schema of docs/search.md)"
 $CAIRN --kb "$KB" search "why was my file skipped invalid UTF-8" -k 1 --json
+echo
+echo "== cairn ask \"what is the default chunk size\"  (an answer with citations; docs/answers.md)"
+$CAIRN --kb "$KB" ask "what is the default chunk size"
+echo
+echo "== cairn ask \"which stemmer does a new knowledge base use by default\""
+$CAIRN --kb "$KB" ask "which stemmer does a new knowledge base use by default"
+echo
+echo "== cairn ask \"what is the boiling point of mercury\"  (not in the documents: an abstention)"
+$CAIRN --kb "$KB" ask "what is the boiling point of mercury"

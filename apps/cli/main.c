@@ -50,8 +50,13 @@ static void usage(FILE *f)
 	        "      --quiet  --json\n"
 	        "  search QUERY          -k N  --filter EXPR  --groups G1,G2  --json  --no-snippets  --exhaustive\n"
 	        "                        --collapse (best chunk per document)  --rm3 (query expansion)\n"
+	        "  ask QUESTION          an answer with citations from the documents, or an abstention\n"
+	        "                        -k N  --filter EXPR  --groups G1,G2  --json  --explain\n"
+	        "                        --context-tokens N  --max-sentences N  --min-confidence X  --no-spans\n"
 	        "  eval retrieval DIR    [--kb DIR] [--run FILE] [--json] [--depth N] [--per-query FILE]\n"
 	        "                        [--chunked] [--split NAME] [--rm3]\n"
+	        "  eval answers DATASET  SQuAD-format JSON or SciFact dir: EM/F1, rationale P/R, abstention\n"
+	        "                        [--json] [--max N] [--claims FILE] [--features FILE] [--no-unanswerable]\n"
 	        "  stats [--json]        what the knowledge base holds\n"
 	        "  check                 verify checksums and catalog/index agreement\n"
 	        "  optimize [--max-segments N]   merge segments, drop deleted chunks\n"
@@ -415,8 +420,10 @@ static int eval_progress(const cairn_ingest_progress *p, void *ud)
 
 static int cmd_eval(const char *kbdir_given, int argc, char **argv)
 {
+	if (argc >= 1 && !strcmp(argv[0], "answers"))
+		return cli_cmd_eval_answers(kbdir_given, argc, argv);
 	if (argc < 1 || strcmp(argv[0], "retrieval") != 0)
-		cli_die_usage("eval: the only evaluation so far is `eval retrieval DATASET_DIR`");
+		cli_die_usage("eval: `eval retrieval DATASET_DIR` or `eval answers DATASET`");
 	cairn_eval_params p = cairn_eval_default_params();
 	bool json = false;
 	const char *dir = NULL;
@@ -623,6 +630,8 @@ int main(int argc, char **argv)
 		return cmd_ingest(kbdir, sub_argc, sub_argv);
 	if (!strcmp(cmd, "search"))
 		return cmd_search(kbdir, sub_argc, sub_argv);
+	if (!strcmp(cmd, "ask"))
+		return cli_cmd_ask(kbdir, sub_argc, sub_argv);
 	if (!strcmp(cmd, "eval"))
 		return cmd_eval(kb_given ? kbdir : NULL, sub_argc, sub_argv);
 	if (!strcmp(cmd, "stats"))

@@ -373,6 +373,12 @@ cairn_status cairn_search(cairn_kb *kb, const char *query, const cairn_search_pa
 				h->byte_end = sqlite3_column_int64(row, 3);
 				h->title = arena_col(&res->arena, row, 4);
 				h->source = arena_col(&res->arena, row, 5);
+				if (params->with_text) {
+					h->text = arena_col(&res->arena, row, 1);
+					h->text_len = h->text ? (size_t)sqlite3_column_bytes(row, 1) : 0;
+					if (!h->text)
+						st = cn_err_set(&err, CAIRN_ENOMEM, "out of memory");
+				}
 				if (params->snippets) {
 					const char *text = (const char *)sqlite3_column_text(row, 1);
 					size_t tl = (size_t)sqlite3_column_bytes(row, 1);
@@ -409,6 +415,45 @@ cairn_status cairn_search(cairn_kb *kb, const char *query, const cairn_search_pa
 	res->seconds = (double)(cn_now_ns() - t0) / 1e9;
 	*out = res;
 	return CAIRN_OK;
+}
+
+const char *cairn_kb_analyzer(const cairn_kb *kb)
+{
+	return kb && kb->analyzer_sig ? kb->analyzer_sig : "";
+}
+
+cairn_status cairn_kb_doc_freqs(cairn_kb *kb, const char *const *terms, size_t n, int64_t *df, int64_t *n_chunks)
+{
+	cn_err err;
+	cn_err_clear(&err);
+	if (n && (!terms || !df)) {
+		cn_err_set(&err, CAIRN_EINVAL, "doc_freqs: NULL terms or df");
+		return kb_fail(kb, &err);
+	}
+	kb_snapshot *snap = NULL;
+	pthread_mutex_lock(&kb->mu);
+	cairn_status st = kb_snapshot_get(kb, &snap, &err);
+	pthread_mutex_unlock(&kb->mu);
+	if (st)
+		return kb_fail(kb, &err);
+	/* The walk reads only the refcounted snapshot, as cairn_search's does. */
+	for (size_t i = 0; !st && i < n; i++) {
+		size_t len = terms[i] ? strlen(terms[i]) : 0;
+		uint64_t f = 0;
+		if (len && len <= 255)
+			st = cn_bm25_doc_freq(snap->views, snap->n, terms[i], (uint32_t)len, &f, &err);
+		df[i] = (int64_t)f;
+	}
+	if (n_chunks) {
+		uint64_t N = 0;
+		for (size_t i = 0; i < snap->n; i++)
+			N += cn_bm25_seg_ndocs(snap->views[i].seg);
+		*n_chunks = (int64_t)N;
+	}
+	pthread_mutex_lock(&kb->mu);
+	kb_snapshot_release(snap);
+	pthread_mutex_unlock(&kb->mu);
+	return st ? kb_fail(kb, &err) : CAIRN_OK;
 }
 
 char *cairn_results_to_json(const cairn_results *r)

@@ -1,0 +1,319 @@
+/*
+ * `cairn ask QUESTION` and `cairn eval answers DATASET`: the grounded-answer commands. The
+ * human output puts the answer first (sentences with [n] markers), then the numbered sources
+ * a reader can check — title, heading, file and byte range, the quoted sentence — so that a
+ * claim and its evidence are one glance apart. --json is cairn_answer_to_json's schema
+ * (docs/answers.md); --explain shows the stages.
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cairn.h"
+#include "commands.h"
+
+static long parse_num(const char *opt, const char *v, long lo, long hi)
+{
+	char *end;
+	long x = strtol(v, &end, 10);
+	if (*end || end == v || x < lo || x > hi)
+		cli_die_usage("%s: \"%s\" is not a number in %ld..%ld", opt, v, lo, hi);
+	return x;
+}
+
+static double parse_frac(const char *opt, const char *v)
+{
+	char *end;
+	double x = strtod(v, &end);
+	if (*end || end == v || !(x >= 0 && x <= 1))
+		cli_die_usage("%s: \"%s\" is not a number in 0..1", opt, v);
+	return x;
+}
+
+/* The heading path usually starts with the title: show it once. */
+static const char *heading_after_title(const char *title, const char *heading)
+{
+	size_t tl = strlen(title);
+	if (tl && strncmp(heading, title, tl) == 0)
+		return !strncmp(heading + tl, " > ", 3) ? heading + tl + 3 : heading + tl;
+	return heading;
+}
+
+static void print_sources(const cairn_answer_view *v)
+{
+	for (size_t i = 0; i < v->n_citations; i++) {
+		const cairn_citation *c = &v->citations[i];
+		const char *title = *c->title ? c->title : c->doc_id;
+		const char *heading = heading_after_title(c->title, c->heading);
+		printf("[%d] %s", c->id, title);
+		if (*heading)
+			printf(" — %s", heading);
+		printf(" — %s (bytes %lld–%lld)\n", *c->source ? c->source : c->doc_id, (long long)c->start,
+		       (long long)c->end);
+		printf("    \"%s\"\n", c->quote);
+	}
+}
+
+static void print_explain(const cairn_answer *a)
+{
+	char *t = cairn_answer_explain(a);
+	if (t) {
+		printf("\nhow this answer was made:\n%s", t);
+		cairn_free(t);
+	}
+}
+
+int cli_cmd_ask(const char *kbdir, int argc, char **argv)
+{
+	cairn_ask_params p = cairn_ask_default_params();
+	bool json = false, explain = false;
+	const char *question = NULL;
+	char *groups_buf = NULL;
+	const char **groups = NULL;
+	size_t n_groups = 0;
+	bool groups_given = false;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "-k") || !strcmp(a, "--k"))
+			p.k = (int)parse_num(a, cli_need(argc, argv, &i), 1, 1000);
+		else if (!strcmp(a, "--filter"))
+			p.filter = cli_need(argc, argv, &i);
+		else if (!strcmp(a, "--groups")) {
+			free(groups_buf);
+			free(groups);
+			groups_buf = strdup(cli_need(argc, argv, &i));
+			groups = calloc(strlen(groups_buf) / 2 + 2, sizeof *groups);
+			if (!groups_buf || !groups) {
+				fprintf(stderr, "%s: out of memory\n", cli_prog);
+				exit(1);
+			}
+			n_groups = 0;
+			groups_given = true;
+			for (char *tok = strtok(groups_buf, ","); tok; tok = strtok(NULL, ","))
+				if (*tok)
+					groups[n_groups++] = tok;
+		} else if (!strcmp(a, "--json"))
+			json = true;
+		else if (!strcmp(a, "--explain"))
+			explain = true;
+		else if (!strcmp(a, "--context-tokens"))
+			p.context_tokens = (int)parse_num(a, cli_need(argc, argv, &i), 64, 1000000);
+		else if (!strcmp(a, "--max-sentences"))
+			p.max_sentences = (int)parse_num(a, cli_need(argc, argv, &i), 1, 10);
+		else if (!strcmp(a, "--min-confidence"))
+			p.min_confidence = parse_frac(a, cli_need(argc, argv, &i));
+		else if (!strcmp(a, "--no-spans"))
+			p.spans = 0;
+		else if (!strcmp(a, "--lenient"))
+			p.strict = 0;
+		else if (a[0] == '-' && a[1])
+			cli_die_usage("ask: unknown option %s", a);
+		else if (question)
+			cli_die_usage("ask takes one QUESTION (quote it): extra \"%s\"", a);
+		else
+			question = a;
+	}
+	if (!question)
+		cli_die_usage("ask needs a QUESTION");
+	static const char *no_groups[1];
+	if (groups_given) {
+		p.groups = n_groups ? groups : no_groups;
+		p.n_groups = n_groups;
+	}
+	cairn_kb_params kp = cairn_kb_default_params();
+	kp.create = 0;
+	kp.read_only = 1;
+	cairn_kb *kb = NULL;
+	char err[1024];
+	if (cairn_kb_open(kbdir, &kp, &kb, err, sizeof err) != CAIRN_OK) {
+		fprintf(stderr, "%s: %s\n", cli_prog, err);
+		free(groups);
+		free(groups_buf);
+		return 1;
+	}
+	cairn_answer *a = NULL;
+	int rc = 0;
+	cairn_status st = cairn_ask(kb, question, &p, &a);
+	if (st != CAIRN_OK) {
+		const char *m = cairn_kb_errmsg(kb);
+		fprintf(stderr, "%s: ask: %s\n", cli_prog, *m ? m : cairn_status_name(st));
+		rc = 1;
+	} else if (json) {
+		char *s = cairn_answer_to_json(a, explain);
+		if (!s) {
+			fprintf(stderr, "%s: out of memory\n", cli_prog);
+			rc = 1;
+		} else {
+			puts(s);
+			cairn_free(s);
+		}
+	} else {
+		const cairn_answer_view *v = cairn_answer_get(a);
+		if (v->abstained) {
+			printf("%s\n", v->answer);
+		} else {
+			for (size_t i = 0; i < v->n_sentences; i++) {
+				const cairn_answer_sentence *s = &v->sentences[i];
+				printf("%s%s", i ? " " : "", s->text);
+				for (size_t j = 0; j < s->n_citations; j++)
+					printf(" [%d]", s->citations[j]);
+				if (!s->supported)
+					printf(" (unverified)");
+			}
+			printf("\n");
+		}
+		if (v->n_citations) {
+			printf("\n%s\n", v->abstained ? "Closest passages:" : "Sources:");
+			print_sources(v);
+		}
+		printf("\nconfidence %.2f", v->confidence);
+		if (!v->abstained)
+			printf(" · %s answer · verified: %.0f%% of sentences supported, citation precision %.0f%%",
+			       v->answer_type, v->support_rate * 100, v->citation_precision * 100);
+		printf("\n");
+		if (explain)
+			print_explain(a);
+	}
+	cairn_answer_free(a);
+	cairn_kb_close(kb);
+	free(groups);
+	free(groups_buf);
+	return rc;
+}
+
+/* ---- eval answers ---- */
+
+static int eval_answers_progress(const cairn_ingest_progress *p, void *ud)
+{
+	(void)ud;
+	if (isatty(2))
+		fprintf(stderr, "\r%lld/%lld questions   ", (long long)p->files_done, (long long)p->files_total);
+	return 0;
+}
+
+static void print_json_str(const char *s)
+{
+	putchar('"');
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			printf("\\%c", *p);
+		else if (*p < 0x20)
+			printf("\\u%04x", *p);
+		else
+			putchar(*p);
+	}
+	putchar('"');
+}
+
+int cli_cmd_eval_answers(const char *kbdir, int argc, char **argv)
+{
+	(void)kbdir;
+	cairn_answer_eval_params p = cairn_answer_eval_default_params();
+	bool json = false;
+	const char *dir = NULL;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--json"))
+			json = true;
+		else if (!strcmp(a, "--max"))
+			p.max_questions = (int)parse_num(a, cli_need(argc, argv, &i), 1, 100000000);
+		else if (!strcmp(a, "--claims"))
+			p.claims = cli_need(argc, argv, &i);
+		else if (!strcmp(a, "--features"))
+			p.features_path = cli_need(argc, argv, &i);
+		else if (!strcmp(a, "--no-unanswerable"))
+			p.unanswerable = 0;
+		else if (!strcmp(a, "--work-dir"))
+			p.work_dir = cli_need(argc, argv, &i);
+		else if (!strcmp(a, "-k") || !strcmp(a, "--k"))
+			p.ask.k = (int)parse_num(a, cli_need(argc, argv, &i), 1, 1000);
+		else if (!strcmp(a, "--context-tokens"))
+			p.ask.context_tokens = (int)parse_num(a, cli_need(argc, argv, &i), 64, 1000000);
+		else if (!strcmp(a, "--max-sentences"))
+			p.ask.max_sentences = (int)parse_num(a, cli_need(argc, argv, &i), 1, 10);
+		else if (!strcmp(a, "--min-confidence"))
+			p.ask.min_confidence = parse_frac(a, cli_need(argc, argv, &i));
+		else if (!strcmp(a, "--no-spans"))
+			p.ask.spans = 0;
+		else if (a[0] == '-' && a[1])
+			cli_die_usage("eval answers: unknown option %s", a);
+		else if (dir)
+			cli_die_usage("eval answers takes one DATASET");
+		else
+			dir = a;
+	}
+	if (!dir)
+		cli_die_usage("eval answers needs a DATASET (SQuAD-format .json, or a SciFact directory)");
+	p.on_progress = eval_answers_progress;
+	cairn_answer_eval_report r;
+	char err[1024];
+	if (cairn_eval_answers(dir, &p, &r, err, sizeof err) != CAIRN_OK) {
+		if (isatty(2))
+			fprintf(stderr, "\n");
+		fprintf(stderr, "%s: eval answers: %s\n", cli_prog, err);
+		return 1;
+	}
+	if (isatty(2))
+		fprintf(stderr, "\r%40s\r", "");
+	bool squad = !strcmp(r.format, "squad");
+	if (json) {
+		printf("{\"dataset\":");
+		print_json_str(r.dataset);
+		printf(",\"format\":\"%s\",\"documents\":%lld,\"questions\":%lld,\"answer_rate\":%.4f,", r.format,
+		       (long long)r.documents, (long long)r.questions, r.answer_rate);
+		if (squad)
+			printf("\"exact_match\":%.4f,\"f1\":%.4f,\"exact_match_answered\":%.4f,\"f1_answered\":%.4f,"
+			       "\"gold_in_citations\":%.4f,\"gold_in_context\":%.4f,",
+			       r.exact_match, r.f1, r.exact_match_answered, r.f1_answered, r.gold_in_citations, r.gold_in_context);
+		else
+			printf("\"claims_with_evidence\":%lld,\"claims_nei\":%lld,\"rationale_official\":{\"precision\":%.4f,"
+			       "\"recall\":%.4f,\"f1\":%.4f},\"rationale_lenient\":{\"precision\":%.4f,\"recall\":%.4f,\"f1\":%.4f},"
+			       "\"gold_rationale_cited\":%.4f,\"nei_abstention\":%.4f,",
+			       (long long)r.claims_with_evidence, (long long)r.claims_nei, r.rationale_p_full, r.rationale_r_full,
+			       r.rationale_f1_full, r.rationale_p, r.rationale_r, r.rationale_f1, r.gold_in_citations,
+			       r.nei_abstention);
+		printf("\"abstain_answerable\":%.4f,\"abstain_unanswerable\":%.4f,\"unanswerable_questions\":%lld,"
+		       "\"support_rate\":%.4f,\"citation_precision\":%.4f,\"mean_confidence\":%.4f,\"reliability\":[",
+		       r.abstain_answerable, r.abstain_unanswerable, (long long)r.unanswerable_questions, r.support_rate,
+		       r.citation_precision, r.mean_confidence);
+		for (int b = 0; b < CAIRN_RELIABILITY_BINS; b++)
+			printf("%s{\"bin\":\"%.1f-%.1f\",\"n\":%lld,\"confidence\":%.4f,\"accuracy\":%.4f}", b ? "," : "",
+			       b / 10.0, (b + 1) / 10.0, (long long)r.rel_n[b], r.rel_conf[b], r.rel_acc[b]);
+		printf("],\"latency_mean_ms\":%.3f,\"latency_p95_ms\":%.3f,\"index_build_s\":%.3f,\"seconds\":%.3f}\n",
+		       r.latency_mean_ms, r.latency_p95_ms, r.index_build_s, r.seconds);
+		return 0;
+	}
+	printf("dataset               %s (%s)\n", r.dataset, r.format);
+	printf("documents             %lld\n", (long long)r.documents);
+	if (squad) {
+		printf("questions             %lld\n", (long long)r.questions);
+		printf("answered              %.1f%%\n", r.answer_rate * 100);
+		printf("exact match           %.4f  (answered only: %.4f)\n", r.exact_match, r.exact_match_answered);
+		printf("token F1              %.4f  (answered only: %.4f)\n", r.f1, r.f1_answered);
+		printf("gold in citations     %.4f  (of answered)\n", r.gold_in_citations);
+		printf("gold in context       %.4f  (retrieval ceiling)\n", r.gold_in_context);
+	} else {
+		printf("claims                %lld with evidence, %lld NEI\n", (long long)r.claims_with_evidence,
+		       (long long)r.claims_nei);
+		printf("answered              %.1f%% of claims with evidence\n", r.answer_rate * 100);
+		printf("rationale (official)  P %.4f  R %.4f  F1 %.4f\n", r.rationale_p_full, r.rationale_r_full,
+		       r.rationale_f1_full);
+		printf("rationale (lenient)   P %.4f  R %.4f  F1 %.4f\n", r.rationale_p, r.rationale_r, r.rationale_f1);
+		printf("gold rationale cited  %.4f  (of answered)\n", r.gold_in_citations);
+		printf("abstain on NEI        %.1f%%\n", r.nei_abstention * 100);
+	}
+	printf("abstain, answerable   %.1f%%\n", r.abstain_answerable * 100);
+	printf("abstain, unanswerable %.1f%%  (%lld questions, gold documents removed)\n", r.abstain_unanswerable * 100,
+	       (long long)r.unanswerable_questions);
+	printf("verifier              support rate %.4f, citation precision %.4f\n", r.support_rate, r.citation_precision);
+	printf("reliability           confidence bin: n, mean confidence, accuracy\n");
+	for (int b = 0; b < CAIRN_RELIABILITY_BINS; b++)
+		if (r.rel_n[b])
+			printf("   %.1f–%.1f  %5lld  %.3f  %.3f\n", b / 10.0, (b + 1) / 10.0, (long long)r.rel_n[b], r.rel_conf[b],
+			       r.rel_acc[b]);
+	printf("latency               mean %.2f ms, p95 %.2f ms per question\n", r.latency_mean_ms, r.latency_p95_ms);
+	printf("time                  %.1f s (index %.1f s)\n", r.seconds, r.index_build_s);
+	return 0;
+}
