@@ -61,6 +61,7 @@ for t in "${targets[@]}"; do
 	[ -d "$seeds" ] || seeds=
 	maxlen=16384
 	[ "$t" = segment ] && maxlen=1537
+	[ "$t" = vec ] && maxlen=1537
 	echo "== $t: ${SECONDS_PER}s"
 	set +e
 	ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=1" UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
