@@ -103,6 +103,18 @@ void cn_matmul(cn_pool *pool, const float *X, int64_t M, int64_t ldx, const cn_w
 void cn_sgemm(cn_pool *pool, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
               int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
 
+/* Which F32 GEMM cn_sgemm and cn_matmul (F32 weights, M > 1) use: by default chosen by
+ * the product's size (cn_gemm_choose; thresholds measured by bench/kern.sh); forcing one is
+ * for the benchmark and for diagnosis. Process-wide. Ignored in CN_KERN_REF mode. */
+typedef enum cn_gemm_impl {
+	CN_GEMM_AUTO = 0,
+	CN_GEMM_OWN = 1, /* the blocked AVX2/FMA GEMM of gemm.c */
+	CN_GEMM_BLAS = 2 /* OpenBLAS cblas_sgemm */
+} cn_gemm_impl;
+void cn_gemm_set_impl(cn_gemm_impl impl);
+/* What an M×N×K product runs on now (OWN or BLAS; the forced one when set). */
+cn_gemm_impl cn_gemm_choose(int64_t M, int64_t N, int64_t K);
+
 /* ---- row operations (in place unless stated) ------------------------------------------ */
 
 float cn_dot_f32(const float *a, const float *b, int64_t n);
