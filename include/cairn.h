@@ -102,11 +102,19 @@ typedef struct cairn_kb_stats {
 	int64_t index_bytes;    /* bytes of segment files */
 	int64_t catalog_bytes;  /* bytes of the SQLite catalog */
 	int64_t near_duplicate_chunks;
+	int64_t vector_chunks;    /* chunks with an embedding (dense and hybrid search see these) */
+	char embed_model[1024];   /* the recorded embedding model's path, "" if none */
 	int64_t generation;     /* commit counter */
 	char language[32];
 } cairn_kb_stats;
 
 cairn_status cairn_kb_stats_get(cairn_kb *kb, cairn_kb_stats *out);
+
+/* Embeds every chunk again with model_path (a GGUF embedding model), which becomes the
+ * knowledge base's model: the explicit step after changing models, or for chunks ingested
+ * before there was one. NULL keeps the recorded model. One commit; searches see the old
+ * vectors until it lands. */
+cairn_status cairn_kb_reembed(cairn_kb *kb, const char *model_path);
 
 /* Checks every segment checksum and the catalog's agreement with the segments. */
 cairn_status cairn_kb_check(cairn_kb *kb);
@@ -157,6 +165,11 @@ typedef struct cairn_ingest_params {
 	/* Count chunk tokens with this model's tokenizer (cairn_tokenizer_open) instead of the
 	 * built-in estimate, so chunk sizes are in the embedder's or generator's own tokens. */
 	const struct cairn_tokenizer *tokenizer;
+	/* An embedding model (GGUF) to give every chunk a vector for dense and hybrid search.
+	 * Recorded as the knowledge base's model: later ingests use it without naming it, and
+	 * chunk sizes follow its tokenizer and context. A different model than the recorded one
+	 * is refused (see cairn_kb_reembed). NULL: the recorded model, if any. */
+	const char *embed_model;
 	cairn_ingest_event_fn on_event;
 	cairn_progress_fn on_progress;
 	void *user_data;
@@ -209,6 +222,17 @@ void cairn_kb_rollback(cairn_kb *kb);
 
 /* ---- search ------------------------------------------------------------------------- */
 
+typedef enum cairn_search_mode {
+	CAIRN_SEARCH_BM25 = 0,    /* keyword (default) */
+	CAIRN_SEARCH_DENSE = 1,   /* embedding similarity */
+	CAIRN_SEARCH_HYBRID = 2   /* both, fused */
+} cairn_search_mode;
+
+typedef enum cairn_fusion {
+	CAIRN_FUSION_RRF = 0,      /* reciprocal-rank fusion */
+	CAIRN_FUSION_WEIGHTED = 1  /* weighted sum of min-max normalised scores */
+} cairn_fusion;
+
 typedef struct cairn_search_params {
 	int k;                    /* default 10 */
 	const char *filter;       /* filter expression (docs/search.md), NULL = none */
@@ -229,6 +253,19 @@ typedef struct cairn_search_params {
 	double rm3_original_weight; /* weight of the original query, default 0.5 */
 	int with_text;            /* 1: fill cairn_hit.text with the chunk's whole text (the
 	                             answerer reads it; default 0) */
+	/* Dense and hybrid retrieval (docs/search.md#dense-and-hybrid-search). DENSE and HYBRID
+	 * need the knowledge base's embedding model (cairn_ingest_params.embed_model). */
+	cairn_search_mode mode;   /* default CAIRN_SEARCH_BM25 */
+	cairn_fusion fusion;      /* HYBRID: CAIRN_FUSION_RRF (default) or CAIRN_FUSION_WEIGHTED */
+	int rrf_k;                /* reciprocal-rank fusion constant, default 60 */
+	double dense_weight;      /* WEIGHTED: the dense side's weight in [0, 1], default 0.5 */
+	int candidates;           /* per retriever before fusion and reranking, default 100 */
+	int ef_search;            /* vector search breadth; 0 = automatic */
+	const char *rerank_model; /* cross-encoder GGUF: rerank the first rerank_top candidates */
+	int rerank_top;           /* default 30 */
+	double mmr_lambda;        /* in (0, 1): MMR diversity over the chunks' vectors (1 = relevance
+	                             only); 0 = off (default) */
+	int dedupe;               /* 1: drop chunks that are near-duplicates of a higher result */
 } cairn_search_params;
 
 cairn_search_params cairn_search_default_params(void);
@@ -488,6 +525,9 @@ typedef struct cairn_eval_params {
 	const char *language;     /* stemmer for a built KB (default "porter") */
 	const char *per_query_path; /* write per-query metrics as TSV here (default none) */
 	int rm3;                  /* 1: RM3 query expansion with its defaults (cairn_search_params) */
+	const char *embed_model;  /* embedding model for the built KB (dense and hybrid modes) */
+	cairn_search_mode mode;   /* default CAIRN_SEARCH_BM25 */
+	const char *rerank_model; /* cross-encoder reranking of the first 30 */
 	cairn_progress_fn on_progress;
 	void *user_data;
 } cairn_eval_params;

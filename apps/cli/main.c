@@ -47,24 +47,35 @@ static void usage(FILE *f)
 	        "      --max-file-mb N  --commit-every N (files per commit, default 2000; 0 = one commit)\n"
 	        "      --language NAME (stemmer of a new KB: porter, english, german, …, none)\n"
 	        "      --tokenizer FILE (count chunk tokens with this model's tokenizer)\n"
+	        "      --embed-model FILE (give chunks vectors with this GGUF embedding model; recorded)\n"
 	        "      --quiet  --json\n"
 	        "  search QUERY          -k N  --filter EXPR  --groups G1,G2  --json  --no-snippets  --exhaustive\n"
 	        "                        --collapse (best chunk per document)  --rm3 (query expansion)\n"
+	        "                        --mode bm25|dense|hybrid  --fusion rrf|weighted  --dense-weight PCT\n"
+	        "                        --candidates N  --ef N  --rerank-model FILE  --rerank-top N\n"
+	        "                        --mmr PCT (diversity; 70 = 0.7 relevance)  --dedupe\n"
 	        "  ask QUESTION          an answer with citations from the documents, or an abstention\n"
 	        "                        -k N  --filter EXPR  --groups G1,G2  --json  --explain\n"
 	        "                        --context-tokens N  --max-sentences N  --min-confidence X  --no-spans\n"
 	        "  eval retrieval DIR    [--kb DIR] [--run FILE] [--json] [--depth N] [--per-query FILE]\n"
-	        "                        [--chunked] [--split NAME] [--rm3]\n"
+	        "                        [--chunked] [--split NAME] [--rm3] [--mode bm25|dense|hybrid]\n"
+	        "                        [--embed-model FILE] [--rerank-model FILE]\n"
 	        "  eval answers DATASET  SQuAD-format JSON or SciFact dir: EM/F1, rationale P/R, abstention\n"
 	        "                        [--json] [--max N] [--claims FILE] [--features FILE] [--no-unanswerable]\n"
 	        "  stats [--json]        what the knowledge base holds\n"
 	        "  check                 verify checksums and catalog/index agreement\n"
 	        "  optimize [--max-segments N]   merge segments, drop deleted chunks\n"
 	        "  delete DOC_ID...      remove documents\n"
+	        "  reembed [--embed-model FILE]   embed every chunk again (after changing the model)\n"
 	        "  tokenize --model FILE [TEXT...]   tokens of TEXT (or stdin) as the model splits it\n"
 	        "      --ids | --count | --json   --no-special (no BOS/EOS)  --parse-special  --pre NAME\n"
 	        "      --decode (stdin/TEXT holds ids; prints the text)\n"
 	        "  model info FILE [--json]   metadata and tensor table of a GGUF or llama2.c file\n"
+	        "  embed --model FILE    one embedding per stdin line: {\"index\":i,\"embedding\":[...]}\n"
+	        "      --query (query side: its prefix)  --prefix TEXT  --format jsonl|f32  --no-normalize\n"
+	        "      --threads N (0 = all CPUs)  --batch N (texts per batch, default 32)\n"
+	        "  rerank --model FILE QUERY   score each stdin line (a passage) against QUERY:\n"
+	        "      \"score<TAB>passage\" in input order;  --sort (best first)  --json  --threads N  --batch N\n"
 	        "  version | help\n"
 	        "\n"
 	        "Documentation: docs/README.md\n",
@@ -244,6 +255,8 @@ static int cmd_ingest(const char *kbdir, int argc, char **argv)
 			language = cli_need(argc, argv, &i);
 		else if (!strcmp(a, "--tokenizer"))
 			tokenizer_path = cli_need(argc, argv, &i);
+		else if (!strcmp(a, "--embed-model"))
+			p.embed_model = cli_need(argc, argv, &i);
 		else if (!strcmp(a, "--quiet") || !strcmp(a, "-q"))
 			ui.quiet = true;
 		else if (!strcmp(a, "--json"))
@@ -346,6 +359,38 @@ static int cmd_search(const char *kbdir, int argc, char **argv)
 			p.collapse_documents = 1;
 		else if (!strcmp(a, "--rm3"))
 			p.rm3 = 1;
+		else if (!strcmp(a, "--mode")) {
+			const char *m = cli_need(argc, argv, &i);
+			if (!strcmp(m, "bm25"))
+				p.mode = CAIRN_SEARCH_BM25;
+			else if (!strcmp(m, "dense"))
+				p.mode = CAIRN_SEARCH_DENSE;
+			else if (!strcmp(m, "hybrid"))
+				p.mode = CAIRN_SEARCH_HYBRID;
+			else
+				cli_die_usage("--mode is bm25, dense or hybrid, not \"%s\"", m);
+		} else if (!strcmp(a, "--fusion")) {
+			const char *f = cli_need(argc, argv, &i);
+			if (!strcmp(f, "rrf"))
+				p.fusion = CAIRN_FUSION_RRF;
+			else if (!strcmp(f, "weighted"))
+				p.fusion = CAIRN_FUSION_WEIGHTED;
+			else
+				cli_die_usage("--fusion is rrf or weighted, not \"%s\"", f);
+		} else if (!strcmp(a, "--dense-weight"))
+			p.dense_weight = parse_long(a, cli_need(argc, argv, &i), 0, 100) / 100.0;
+		else if (!strcmp(a, "--candidates"))
+			p.candidates = (int)parse_long(a, cli_need(argc, argv, &i), 1, 100000);
+		else if (!strcmp(a, "--ef"))
+			p.ef_search = (int)parse_long(a, cli_need(argc, argv, &i), 1, 100000);
+		else if (!strcmp(a, "--rerank-model"))
+			p.rerank_model = cli_need(argc, argv, &i);
+		else if (!strcmp(a, "--rerank-top"))
+			p.rerank_top = (int)parse_long(a, cli_need(argc, argv, &i), 1, 10000);
+		else if (!strcmp(a, "--mmr"))
+			p.mmr_lambda = parse_long(a, cli_need(argc, argv, &i), 1, 99) / 100.0;
+		else if (!strcmp(a, "--dedupe"))
+			p.dedupe = 1;
 		else if (a[0] == '-' && a[1])
 			cli_die_usage("search: unknown option %s", a);
 		else if (query)
@@ -443,6 +488,16 @@ static int cmd_eval(const char *kbdir_given, int argc, char **argv)
 			p.whole_documents = 0;
 		else if (!strcmp(a, "--rm3"))
 			p.rm3 = 1;
+		else if (!strcmp(a, "--embed-model"))
+			p.embed_model = cli_need(argc, argv, &i);
+		else if (!strcmp(a, "--rerank-model"))
+			p.rerank_model = cli_need(argc, argv, &i);
+		else if (!strcmp(a, "--mode")) {
+			const char *m = cli_need(argc, argv, &i);
+			p.mode = !strcmp(m, "dense") ? CAIRN_SEARCH_DENSE : !strcmp(m, "hybrid") ? CAIRN_SEARCH_HYBRID
+			       : !strcmp(m, "bm25")  ? CAIRN_SEARCH_BM25
+			                             : (cli_die_usage("--mode is bm25, dense or hybrid, not \"%s\"", m), 0);
+		}
 		else if (!strcmp(a, "--split"))
 			p.qrels_split = cli_need(argc, argv, &i);
 		else if (!strcmp(a, "--work-dir"))
@@ -510,11 +565,14 @@ static int cmd_stats(const char *kbdir, int argc, char **argv)
 		rc = 1;
 	} else if (json) {
 		printf("{\"documents\":%lld,\"chunks\":%lld,\"segments\":%lld,\"terms\":%lld,\"index_bytes\":%lld,"
-		       "\"catalog_bytes\":%lld,\"near_duplicate_chunks\":%lld,\"generation\":%lld,\"language\":",
+		       "\"catalog_bytes\":%lld,\"near_duplicate_chunks\":%lld,\"vector_chunks\":%lld,\"generation\":%lld,"
+		       "\"language\":",
 		       (long long)s.documents, (long long)s.chunks, (long long)s.segments, (long long)s.terms,
 		       (long long)s.index_bytes, (long long)s.catalog_bytes, (long long)s.near_duplicate_chunks,
-		       (long long)s.generation);
+		       (long long)s.vector_chunks, (long long)s.generation);
 		print_json_string(stdout, s.language);
+		printf(",\"embed_model\":");
+		print_json_string(stdout, s.embed_model);
 		printf("}\n");
 	} else {
 		printf("knowledge base   %s\n", kbdir);
@@ -522,6 +580,8 @@ static int cmd_stats(const char *kbdir, int argc, char **argv)
 		printf("chunks           %lld (%lld near-duplicate)\n", (long long)s.chunks,
 		       (long long)s.near_duplicate_chunks);
 		printf("segments         %lld\n", (long long)s.segments);
+		if (*s.embed_model)
+			printf("vectors          %lld chunks, model %s\n", (long long)s.vector_chunks, s.embed_model);
 		printf("terms            %lld\n", (long long)s.terms);
 		printf("index            %.2f MB\n", (double)s.index_bytes / 1e6);
 		printf("catalog          %.2f MB\n", (double)s.catalog_bytes / 1e6);
@@ -567,6 +627,25 @@ static int cmd_optimize(const char *kbdir, int argc, char **argv)
 	} else if (cairn_kb_stats_get(kb, &s) == CAIRN_OK) {
 		printf("optimized: %lld segment(s), %lld chunks, %.2f MB index\n", (long long)s.segments,
 		       (long long)s.chunks, (double)s.index_bytes / 1e6);
+	}
+	cairn_kb_close(kb);
+	return rc;
+}
+
+static int cmd_reembed(const char *kbdir, int argc, char **argv)
+{
+	const char *model = NULL;
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--embed-model"))
+			model = cli_need(argc, argv, &i);
+		else
+			cli_die_usage("reembed: unknown argument %s", argv[i]);
+	}
+	cairn_kb *kb = open_kb_lang(kbdir, false, false, NULL);
+	int rc = 0;
+	if (cairn_kb_reembed(kb, model) != CAIRN_OK) {
+		fprintf(stderr, "%s: reembed failed: %s\n", cli_prog, cairn_kb_errmsg(kb));
+		rc = 1;
 	}
 	cairn_kb_close(kb);
 	return rc;
@@ -640,12 +719,18 @@ int main(int argc, char **argv)
 		return cmd_check(kbdir, sub_argc, sub_argv);
 	if (!strcmp(cmd, "optimize"))
 		return cmd_optimize(kbdir, sub_argc, sub_argv);
+	if (!strcmp(cmd, "reembed"))
+		return cmd_reembed(kbdir, sub_argc, sub_argv);
 	if (!strcmp(cmd, "delete"))
 		return cmd_delete(kbdir, sub_argc, sub_argv);
 	if (!strcmp(cmd, "tokenize"))
 		return cli_cmd_tokenize(argc - i, argv + i);
 	if (!strcmp(cmd, "model"))
 		return cli_cmd_model(argc - i, argv + i);
+	if (!strcmp(cmd, "embed"))
+		return cli_cmd_embed(argc - i, argv + i);
+	if (!strcmp(cmd, "rerank"))
+		return cli_cmd_rerank(argc - i, argv + i);
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
 		printf("cairn %s\n", cairn_version());
 		return 0;

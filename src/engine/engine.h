@@ -26,12 +26,14 @@
 #include "ingest/ingest.h"
 #include "lex/lex.h"
 #include "store/store.h"
+#include "vec/vec.h"
 
 /* One open segment, shared by the snapshots that include it. */
 typedef struct kb_seg {
 	int refs;
 	int64_t id;
 	cn_bm25_seg *seg;
+	cn_vec_seg *vseg;        /* its vector sidecar; NULL when the chunks have no vectors */
 } kb_seg;
 
 typedef struct kb_snapshot {
@@ -42,6 +44,11 @@ typedef struct kb_snapshot {
 	uint8_t **deleted;       /* bitmap per segment, NULL when nothing is deleted */
 	cn_bm25_view *views;
 	int64_t total_chunks;
+	/* The segments with vectors, as cn_vec_search wants them; vseg_of[i] is the index in
+	 * segs/views of vviews[i] (vector number == bm25 docnum, so deletions are shared). */
+	cn_vec_view *vviews;
+	uint32_t *vseg_of;
+	size_t nv;
 } kb_snapshot;
 
 /* Near-duplicate lookup: SimHash split in four 16-bit bands; two hashes within Hamming
@@ -72,6 +79,7 @@ typedef struct kb_writer {
 	cn_analyzer *worker_analyzer;
 	cn_strmap in_flight;     /* doc ids submitted and not yet committed */
 	cn_bm25_builder *builder;
+	cn_vec_builder *vbuilder; /* with an embedding model: the same chunks' vectors */
 	int64_t seg_id;          /* registered segment for the builder, 0 = none yet */
 	char seg_path[4096];
 	uint32_t next_docnum;
@@ -88,6 +96,20 @@ struct cairn_kb {
 	float k1, b;
 	bool read_only;
 	kb_snapshot *snap;       /* guarded by mu; readers take a reference */
+	/* The embedding model (meta embed_model / embed_fingerprint), opened on first use.
+	 * Calls on enc are serialised inside it, so ingest's worker and searches may share it. */
+	struct {
+		char *path;          /* NULL: this knowledge base has no embedding model */
+		char *fingerprint;
+		uint32_t dim;
+		cairn_encoder *enc;
+		cairn_tokenizer *tok; /* the model's tokenizer: chunk sizes in its tokens */
+		int max_tokens;       /* the model's context */
+		bool ingest;         /* the open write transaction embeds its chunks */
+	} embed;
+	/* A reranker kept open between searches (by path). */
+	char *rerank_path;
+	cairn_encoder *rerank;
 	uint64_t snap_checked_ns;/* when snap was last confirmed current (0 = check now) */
 	kb_writer w;
 };
@@ -144,8 +166,11 @@ struct kb_job {
 	cn_tokens *toks;         /* per chunk: title + heading + body terms */
 	uint64_t *simhash;       /* per chunk */
 	size_t *nbody;           /* per chunk: body terms (fingerprint strength) */
+	float *vecs;             /* with an embedding model: chunks.n × dim, row per chunk */
 	cairn_status prep_st;
 	cn_err prep_err;
+	cairn_encoder *enc;      /* embed the chunks with this model (NULL: no vectors) */
+	uint32_t dim;
 };
 
 kb_job *kb_job_new(void);
@@ -168,6 +193,42 @@ cairn_status kb_doc_hashes(cairn_kb *kb, const char *doc_id, bool *exists, char 
 
 /* 128-bit content hash as 32 hex digits. */
 void kb_content_hash(const void *data, size_t len, char out[33]);
+
+/* ---- vectors (vectors.c) ---------------------------------------------------------------- */
+
+/* What a chunk is embedded as: its heading path (or the title when there is none) and its
+ * text, so a chunk deep in a document keeps the context of its section. Into b. */
+void kb_embed_text(const char *title, const char *heading, const char *text, size_t len, cn_buf *b);
+/* Opens kb->embed.enc if needed (caller holds kb->mu). */
+cairn_status kb_embedder(cairn_kb *kb, cn_err *err);
+/* Makes path the knowledge base's embedding model: records it in meta on first use;
+ * another model than the recorded one is refused unless reembed (then cairn_kb_reembed's
+ * work is the caller's). Caller holds kb->mu and an open write transaction. */
+cairn_status kb_embed_configure(cairn_kb *kb, const char *path, bool reembed, cn_err *err);
+/* Writes vb as segment seg_id's vector sidecar and lists it in the catalog (in the writer's
+ * transaction). */
+cairn_status kb_write_vectors(cairn_kb *kb, cn_vec_builder *vb, int64_t seg_id, cn_err *err);
+/* Loads the recorded model settings at open. */
+cairn_status kb_embed_load(cairn_kb *kb, cn_err *err);
+/* Embeds a job's chunks into j->vecs with j->enc (pipeline stage 1). */
+cairn_status kb_embed_job(kb_job *j, cn_err *err);
+
+/* ---- dense and hybrid retrieval (hybrid.c) --------------------------------------------- */
+
+/* Top k chunks by the embedding model's similarity to query (filter inside the walk). */
+cairn_status kb_dense_search(cairn_kb *kb, kb_snapshot *snap, const char *query, const cn_filter *filter, uint32_t k,
+                             int ef_search, cn_bm25_hit *out, size_t *n_out, cn_err *err);
+/* Fuses two ranked lists into out (at most cap): reciprocal-rank fusion, or with weighted
+ * min-max normalised scores (b_weight on the second list). */
+cairn_status kb_fuse(const cn_bm25_hit *a, size_t na, const cn_bm25_hit *b, size_t nb, bool weighted, int rrf_k,
+                     double b_weight, cn_bm25_hit *out, size_t cap, size_t *n_out, cn_err *err);
+/* Reorders hits[0..top) by a cross-encoder's score (the score replaces the hit's). */
+cairn_status kb_rerank(cairn_kb *kb, kb_snapshot *snap, const char *query, const char *model, size_t top,
+                       cn_bm25_hit *hits, size_t n, cn_err *err);
+/* Drops hits whose chunk is a near-duplicate of a higher one. */
+cairn_status kb_dedupe(cairn_kb *kb, kb_snapshot *snap, cn_bm25_hit *hits, size_t *n, cn_err *err);
+/* Maximal marginal relevance over the chunks' vectors: the first k of hits re-picked. */
+cairn_status kb_mmr(const kb_snapshot *snap, double lambda, cn_bm25_hit *hits, size_t n, size_t k, cn_err *err);
 
 /* RM3 query expansion (rm3.c). The caller holds kb->mu (the analyzer is not thread-safe). */
 typedef struct kb_rm3_params {

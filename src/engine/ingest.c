@@ -202,6 +202,50 @@ cairn_status kb_delete_doc(cairn_kb *kb, const char *doc_id, bool *found, cn_err
 	return st;
 }
 
+/* Jobs embed their chunks when the write transaction does (stage 1 runs on the worker). */
+static void kb_job_embed_with(cairn_kb *kb, kb_job *j)
+{
+	if (kb->embed.ingest) {
+		j->enc = kb->embed.enc;
+		j->dim = kb->embed.dim;
+	}
+}
+
+/* With an embedding model (given now or recorded before), this transaction's chunks get
+ * vectors. A knowledge base that already holds chunks without vectors must be re-embedded
+ * once first: dense search would silently miss them otherwise. */
+static cairn_status embed_setup(cairn_kb *kb, const cairn_ingest_params *p, cn_err *err)
+{
+	cairn_status st = CAIRN_OK;
+	if (p->embed_model) {
+		bool first = kb->embed.path == NULL;
+		if (first) {
+			sqlite3_stmt *q;
+			st = cn_store_prepare(kb->store,
+			                      "SELECT count(*) FROM segments s WHERE s.kind = 'bm25' AND s.committed = 1 AND s.ndocs > 0"
+			                      " AND NOT EXISTS (SELECT 1 FROM vectors v WHERE v.segment = s.id)",
+			                      &q, err);
+			int64_t without = 0;
+			if (!st) {
+				if (sqlite3_step(q) == SQLITE_ROW)
+					without = sqlite3_column_int64(q, 0);
+				sqlite3_reset(q);
+			}
+			if (!st && without > 0)
+				return cn_err_set(err, CAIRN_EINVAL,
+				                  "%s: the knowledge base already holds chunks without vectors; embed them once with "
+				                  "`cairn reembed --embed-model %s`, then ingest",
+				                  cn_store_dir(kb->store), p->embed_model);
+		}
+		if (!st)
+			st = kb_embed_configure(kb, p->embed_model, false, err);
+	}
+	if (!st && kb->embed.path)
+		st = kb_embedder(kb, err);
+	kb->embed.ingest = !st && kb->embed.path != NULL;
+	return st;
+}
+
 static cairn_status ensure_builder(cairn_kb *kb, cn_err *err)
 {
 	kb_writer *w = &kb->w;
@@ -214,6 +258,16 @@ static cairn_status ensure_builder(cairn_kb *kb, cn_err *err)
 	if (st) {
 		w->seg_id = 0;
 		return cn_err_set(err, st, "out of memory creating index builder");
+	}
+	if (kb->embed.ingest) {
+		cn_vec_params vp = cn_vec_default_params(kb->embed.dim);
+		st = cn_vec_builder_new(&vp, &w->vbuilder, err);
+		if (st) {
+			cn_bm25_builder_free(w->builder);
+			w->builder = NULL;
+			w->seg_id = 0;
+			return st;
+		}
 	}
 	w->next_docnum = 0;
 	return CAIRN_OK;
@@ -378,6 +432,23 @@ static cairn_status index_prepared(cairn_kb *kb, const kb_job *j, int64_t *n_chu
 			cn_err_set(err, st, "%s: indexing failed", info->doc_id);
 			break;
 		}
+		if (kb->w.vbuilder) {
+			/* Vector number == docnum: every chunk of this segment gets one, in order. */
+			if (!j->vecs || j->dim != kb->embed.dim) {
+				st = cn_err_set(err, CAIRN_EINTERNAL, "%s: chunk prepared without its vector", info->doc_id);
+				break;
+			}
+			cn_vec_item vi = {
+				.chunk_id = (uint64_t)chunk_id,
+				.vec = j->vecs + i * j->dim,
+				.mtime = info->mtime,
+				.labels = labels,
+				.n_labels = n_labels,
+			};
+			st = cn_vec_builder_add(kb->w.vbuilder, &vi, err);
+			if (st)
+				break;
+		}
 		kb->w.next_docnum++;
 		(*n_chunks)++;
 	}
@@ -437,12 +508,13 @@ static size_t count_model_tokens(const char *text, size_t len, void *ud)
 	return n < 0 ? cn_estimate_tokens(text, len) : (size_t)n;
 }
 
-static cn_chunk_params chunk_params_from(const cairn_ingest_params *p)
+static cn_chunk_params chunk_params_from(const cairn_kb *kb, const cairn_ingest_params *p)
 {
 	cn_chunk_params cp = cn_chunk_default_params();
-	if (p->tokenizer) {
+	const cairn_tokenizer *tok = p->tokenizer ? p->tokenizer : kb->embed.ingest ? kb->embed.tok : NULL;
+	if (tok) {
 		cp.count_tokens = count_model_tokens;
-		cp.count_ud = (void *)cn_tokenizer_vocab(p->tokenizer);
+		cp.count_ud = (void *)cn_tokenizer_vocab(tok);
 	}
 	if (p->chunk_target_tokens > 0)
 		cp.target_tokens = p->chunk_target_tokens;
@@ -452,6 +524,15 @@ static cn_chunk_params chunk_params_from(const cairn_ingest_params *p)
 		cp.max_tokens = p->chunk_max_tokens;
 	if (p->chunk_overlap_pct >= 0 && p->chunk_overlap_pct <= 50)
 		cp.overlap_pct = p->chunk_overlap_pct;
+	/* An embedding model reads at most its context: keep chunks inside it, with room for
+	 * [CLS]/[SEP] and the heading path put before the text (kb_embed_text). */
+	if (kb->embed.ingest && kb->embed.max_tokens > 64) {
+		int limit = kb->embed.max_tokens - 32;
+		if (cp.max_tokens > limit)
+			cp.max_tokens = limit;
+		if (cp.target_tokens > cp.max_tokens)
+			cp.target_tokens = cp.max_tokens;
+	}
 	if (cp.min_tokens > cp.target_tokens)
 		cp.min_tokens = cp.target_tokens;
 	if (cp.max_tokens < cp.target_tokens)
@@ -461,7 +542,7 @@ static cn_chunk_params chunk_params_from(const cairn_ingest_params *p)
 }
 
 /* Tags, groups and chunk settings: when they change, the document is re-indexed. */
-static void meta_hash_of(const cairn_ingest_params *p, const char *extra, char out[33])
+static void meta_hash_of(const cairn_kb *kb, const cairn_ingest_params *p, const char *extra, char out[33])
 {
 	cn_buf b;
 	cn_buf_init(&b);
@@ -469,7 +550,7 @@ static void meta_hash_of(const cairn_ingest_params *p, const char *extra, char o
 		cn_buf_printf(&b, "t:%s\n", p->tags[i]);
 	for (size_t i = 0; i < p->n_acl; i++)
 		cn_buf_printf(&b, "g:%s\n", p->acl[i]);
-	cn_chunk_params cp = chunk_params_from(p);
+	cn_chunk_params cp = chunk_params_from(kb, p);
 	cn_buf_printf(&b, "c:%d/%d/%d/%d/%d\n", cp.target_tokens, cp.min_tokens, cp.max_tokens, cp.overlap_pct,
 	              cp.whole);
 	if (extra)
@@ -550,6 +631,8 @@ static cairn_status add_record_locked(cairn_kb *kb, const cairn_record *r, const
 	if (!r->text)
 		return cn_err_set(err, CAIRN_EINVAL, "%s: record without text", r->doc_id);
 	cairn_status st = kb_write_begin(kb, err);
+	if (!st)
+		st = embed_setup(kb, ctx->params, err);
 	/* The stored hashes must reflect an earlier submission of the same id. */
 	if (!st && kb_pipeline_in_flight(kb, r->doc_id))
 		st = kb_pipeline_drain(kb, true, err);
@@ -558,6 +641,7 @@ static cairn_status add_record_locked(cairn_kb *kb, const cairn_record *r, const
 	kb_job *j = kb_job_new();
 	if (!j)
 		return cn_err_set(err, CAIRN_ENOMEM, "out of memory");
+	kb_job_embed_with(kb, j);
 	const char **tags = NULL;
 	size_t n_tags = 0;
 	st = tags_from_json(r->metadata_json, &j->arena, &tags, &n_tags);
@@ -588,7 +672,7 @@ static cairn_status add_record_locked(cairn_kb *kb, const cairn_record *r, const
 	uint64_t h2 = cn_hash64(r->text, r->text_len, h1 ^ tl);
 	uint64_t h3 = cn_hash64(r->text, r->text_len, ~h1 + r->text_len);
 	snprintf(chash, sizeof chash, "%016llx%016llx", (unsigned long long)h2, (unsigned long long)h3);
-	meta_hash_of(p, r->metadata_json, mhash);
+	meta_hash_of(kb, p, r->metadata_json, mhash);
 
 	bool exists;
 	char *old_c, *old_m;
@@ -632,7 +716,7 @@ static cairn_status add_record_locked(cairn_kb *kb, const cairn_record *r, const
 		return cn_err_set(err, CAIRN_ENOMEM, "out of memory");
 	}
 	j->fmt = CN_FMT_TEXT;
-	j->cp = chunk_params_from(p);
+	j->cp = chunk_params_from(kb, p);
 	j->existed = exists;
 	j->stats = ctx->stats;
 	*changed = true;
@@ -1001,7 +1085,7 @@ static cairn_status ingest_file(ingest_run *r, const walk_file *f, cn_err *err)
 	}
 	char chash[33], mhash[33];
 	kb_content_hash(data, len, chash);
-	meta_hash_of(r->p, NULL, mhash);
+	meta_hash_of(r->kb, r->p, NULL, mhash);
 	bool exists;
 	char *old_c, *old_m;
 	if (kb_pipeline_in_flight(r->kb, f->path)) /* e.g. a JSON Lines record with this id */
@@ -1023,6 +1107,7 @@ static cairn_status ingest_file(ingest_run *r, const walk_file *f, cn_err *err)
 		st = cn_err_set(err, CAIRN_ENOMEM, "out of memory");
 		goto done;
 	}
+	kb_job_embed_with(r->kb, j);
 	j->data = data; /* the job owns the text from here */
 	j->own_data = true;
 	j->len = len;
@@ -1044,7 +1129,7 @@ static cairn_status ingest_file(ingest_run *r, const walk_file *f, cn_err *err)
 	j->info.n_groups = r->p->n_acl;
 	j->fmt = fmt;
 	j->lang = lang;
-	j->cp = chunk_params_from(r->p);
+	j->cp = chunk_params_from(r->kb, r->p);
 	j->existed = exists;
 	j->is_file = true;
 	j->title_from_doc = true;
@@ -1140,6 +1225,8 @@ cairn_status cairn_ingest_paths(cairn_kb *kb, const char *const *paths, size_t n
 	pthread_mutex_lock(&kb->mu);
 	if (!st)
 		st = kb_write_begin(kb, &err);
+	if (!st)
+		st = embed_setup(kb, params, &err);
 	int since_commit = 0;
 	for (size_t i = 0; !st && i < w.n; i++) {
 		if (i > 0 && w.v[i].path && strcmp(w.v[i].path, w.v[i - 1].path) == 0)

@@ -111,6 +111,8 @@ cairn_status cairn_kb_open(const char *dir, const cairn_kb_params *params, cairn
 	cairn_status st = cn_store_open(dir, params->create != 0, kb->read_only, &kb->store, &err);
 	if (!st)
 		st = load_settings(kb, params, &err);
+	if (!st)
+		st = kb_embed_load(kb, &err);
 	if (st) {
 		cairn_kb_close(kb);
 		goto fail_early;
@@ -127,6 +129,7 @@ static void seg_release(kb_seg *s)
 {
 	if (s && --s->refs == 0) {
 		cn_bm25_seg_close(s->seg);
+		cn_vec_seg_close(s->vseg);
 		cn_free(s);
 	}
 }
@@ -142,6 +145,8 @@ void kb_snapshot_release(kb_snapshot *snap)
 	cn_free(snap->segs);
 	cn_free(snap->deleted);
 	cn_free(snap->views);
+	cn_free(snap->vviews);
+	cn_free(snap->vseg_of);
 	cn_free(snap);
 }
 
@@ -153,6 +158,12 @@ void cairn_kb_close(cairn_kb *kb)
 		kb_write_rollback(kb);
 	kb_writer_free(&kb->w);
 	kb_snapshot_release(kb->snap);
+	cairn_encoder_close(kb->embed.enc);
+	cairn_tokenizer_close(kb->embed.tok);
+	cn_free(kb->embed.path);
+	cn_free(kb->embed.fingerprint);
+	cairn_encoder_close(kb->rerank);
+	cn_free(kb->rerank_path);
 	cn_analyzer_free(kb->analyzer);
 	cn_free(kb->analyzer_sig);
 	cn_store_close(kb->store);
@@ -161,6 +172,58 @@ void cairn_kb_close(cairn_kb *kb)
 }
 
 /* Loads the committed manifest into a new snapshot, reusing segments already open. */
+/* The segment's vector sidecar, when the catalog lists one. A knowledge base from before
+ * the vectors table had none (the table is created on the next write). */
+static cairn_status open_vectors(cairn_kb *kb, kb_seg *ks, cn_err *err)
+{
+	sqlite3_stmt *q;
+	cn_err e2;
+	cn_err_clear(&e2);
+	if (cn_store_prepare(kb->store, "SELECT count FROM vectors WHERE segment = ?1", &q, &e2))
+		return CAIRN_OK;
+	sqlite3_bind_int64(q, 1, ks->id);
+	int rc = sqlite3_step(q);
+	int64_t count = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : -1;
+	sqlite3_reset(q);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return cn_store_sqlerr(kb->store, err, "reading the vector manifest");
+	if (count < 0)
+		return CAIRN_OK;
+	char path[PATH_MAX];
+	cn_store_segment_path(kb->store, ks->id, "vec", path, sizeof path);
+	cairn_status st = cn_vec_seg_open(path, &ks->vseg, err);
+	if (!st && cn_vec_seg_count(ks->vseg) != cn_bm25_seg_ndocs(ks->seg))
+		st = cn_err_set(err, CAIRN_ECORRUPT, "%s: %u vectors for %u chunks", path, cn_vec_seg_count(ks->vseg),
+		                cn_bm25_seg_ndocs(ks->seg));
+	if (st) {
+		cn_vec_seg_close(ks->vseg);
+		ks->vseg = NULL;
+	}
+	return st;
+}
+
+static cairn_status snapshot_vec_views(kb_snapshot *snap, cn_err *err)
+{
+	size_t nv = 0;
+	for (size_t i = 0; i < snap->n; i++)
+		nv += snap->segs[i]->vseg != NULL;
+	if (!nv)
+		return CAIRN_OK;
+	snap->vviews = cn_calloc(nv, sizeof *snap->vviews);
+	snap->vseg_of = cn_calloc(nv, sizeof *snap->vseg_of);
+	if (!snap->vviews || !snap->vseg_of)
+		return cn_err_set(err, CAIRN_ENOMEM, "out of memory");
+	for (size_t i = 0; i < snap->n; i++) {
+		if (!snap->segs[i]->vseg)
+			continue;
+		snap->vviews[snap->nv].seg = snap->segs[i]->vseg;
+		snap->vviews[snap->nv].deleted = snap->deleted[i];
+		snap->vseg_of[snap->nv] = (uint32_t)i;
+		snap->nv++;
+	}
+	return CAIRN_OK;
+}
+
 static cairn_status snapshot_load(cairn_kb *kb, int64_t gen, kb_snapshot **out, cn_err *err)
 {
 	*out = NULL;
@@ -213,6 +276,11 @@ static cairn_status snapshot_load(cairn_kb *kb, int64_t gen, kb_snapshot **out, 
 				cn_free(ks);
 				break;
 			}
+			st = open_vectors(kb, ks, err);
+			if (st) {
+				seg_release(ks);
+				break;
+			}
 		}
 		snap->segs[snap->n] = ks;
 		snap->deleted[snap->n] = NULL;
@@ -255,6 +323,8 @@ static cairn_status snapshot_load(cairn_kb *kb, int64_t gen, kb_snapshot **out, 
 		}
 	}
 	sqlite3_reset(q);
+	if (!st)
+		st = snapshot_vec_views(snap, err);
 	if (st) {
 		kb_snapshot_release(snap);
 		return st;
@@ -323,6 +393,8 @@ void kb_writer_free(kb_writer *w)
 	cn_strmap_free(&w->in_flight);
 	cn_bm25_builder_free(w->builder);
 	w->builder = NULL;
+	cn_vec_builder_free(w->vbuilder);
+	w->vbuilder = NULL;
 	cn_free(w->dups.hash);
 	cn_free(w->dups.chunk);
 	cn_free(w->dups.doc);
@@ -352,6 +424,29 @@ cairn_status kb_write_begin(cairn_kb *kb, cn_err *err)
 	return CAIRN_OK;
 }
 
+/* Writes a segment's vector sidecar and lists it (inside the writer's transaction: the
+ * file is durable before the catalog commit names it; orphans go with the next gc). */
+cairn_status kb_write_vectors(cairn_kb *kb, cn_vec_builder *vb, int64_t seg_id, cn_err *err)
+{
+	char path[PATH_MAX];
+	cn_store_segment_path(kb->store, seg_id, "vec", path, sizeof path);
+	uint64_t bytes = 0;
+	cairn_status st = cn_vec_builder_write(vb, path, &bytes, err);
+	sqlite3_stmt *q;
+	if (!st)
+		st = cn_store_prepare(kb->store, "INSERT OR REPLACE INTO vectors(segment, count, bytes) VALUES (?1, ?2, ?3)", &q,
+		                      err);
+	if (!st) {
+		sqlite3_bind_int64(q, 1, seg_id);
+		sqlite3_bind_int64(q, 2, cn_vec_builder_count(vb));
+		sqlite3_bind_int64(q, 3, (int64_t)bytes);
+		if (sqlite3_step(q) != SQLITE_DONE)
+			st = cn_store_sqlerr(kb->store, err, "recording vectors");
+		sqlite3_reset(q);
+	}
+	return st;
+}
+
 /* Flushes the builder into its registered segment file. */
 static cairn_status flush_builder(cairn_kb *kb, cn_err *err)
 {
@@ -372,6 +467,8 @@ static cairn_status flush_builder(cairn_kb *kb, cn_err *err)
 		}
 	} else {
 		st = cn_bm25_builder_write(w->builder, w->seg_path, &bytes, err);
+		if (!st && w->vbuilder)
+			st = kb_write_vectors(kb, w->vbuilder, w->seg_id, err);
 		if (!st)
 			st = cn_store_prepare(kb->store, "UPDATE segments SET ndocs = ?2, bytes = ?3 WHERE id = ?1", &q, err);
 		if (!st) {
@@ -385,6 +482,8 @@ static cairn_status flush_builder(cairn_kb *kb, cn_err *err)
 	}
 	cn_bm25_builder_free(w->builder);
 	w->builder = NULL;
+	cn_vec_builder_free(w->vbuilder);
+	w->vbuilder = NULL;
 	w->seg_id = 0;
 	w->next_docnum = 0;
 	return st;
@@ -473,13 +572,17 @@ static cairn_status merge_segments(cairn_kb *kb, const int64_t *ids, size_t n, c
 		return st;
 	}
 	cn_bm25_view *views = cn_calloc(n, sizeof *views);
-	size_t nv = 0;
-	if (!views)
+	cn_vec_view *vviews = cn_calloc(n, sizeof *vviews);
+	size_t nv = 0, nvec = 0;
+	if (!views || !vviews)
 		st = cn_err_set(err, CAIRN_ENOMEM, "out of memory");
 	for (size_t i = 0; !st && i < n; i++)
 		for (size_t j = 0; j < snap->n; j++)
-			if (snap->segs[j]->id == ids[i])
+			if (snap->segs[j]->id == ids[i]) {
 				views[nv++] = snap->views[j];
+				if (snap->segs[j]->vseg)
+					vviews[nvec++] = (cn_vec_view){snap->segs[j]->vseg, snap->deleted[j]};
+			}
 	if (!st && nv != n)
 		st = cn_err_set(err, CAIRN_EINTERNAL, "merge: segment vanished from the manifest");
 	int64_t new_id = 0;
@@ -490,6 +593,29 @@ static cairn_status merge_segments(cairn_kb *kb, const int64_t *ids, size_t n, c
 		st = cn_store_segment_new(kb->store, "bm25", &new_id, path, sizeof path, err);
 	if (!st)
 		st = cn_bm25_merge(views, nv, path, &bytes, &ndocs, err);
+	/* Vectors survive a merge only when every input has them (numbers must line up with
+	 * the merged docnums); otherwise the merged chunks wait for `cairn reembed`. */
+	if (!st && nvec == nv && nv) {
+		char vpath[PATH_MAX];
+		uint64_t vbytes = 0;
+		uint32_t vcount = 0;
+		cn_store_segment_path(kb->store, new_id, "vec", vpath, sizeof vpath);
+		st = cn_vec_merge(vviews, nvec, NULL, vpath, &vbytes, &vcount, err);
+		if (!st && vcount != ndocs)
+			st = cn_err_set(err, CAIRN_EINTERNAL, "merge: %u vectors for %u chunks", vcount, ndocs);
+		sqlite3_stmt *vq;
+		if (!st)
+			st = cn_store_prepare(kb->store, "INSERT OR REPLACE INTO vectors(segment, count, bytes) VALUES (?1, ?2, ?3)",
+			                      &vq, err);
+		if (!st) {
+			sqlite3_bind_int64(vq, 1, new_id);
+			sqlite3_bind_int64(vq, 2, vcount);
+			sqlite3_bind_int64(vq, 3, (int64_t)vbytes);
+			if (sqlite3_step(vq) != SQLITE_DONE)
+				st = cn_store_sqlerr(kb->store, err, "recording merged vectors");
+			sqlite3_reset(vq);
+		}
+	}
 	sqlite3_stmt *q;
 	if (!st)
 		st = cn_store_prepare(kb->store, "UPDATE chunks SET segment = ?1, docnum = ?2 WHERE id = ?3", &q, err);
@@ -510,18 +636,22 @@ static cairn_status merge_segments(cairn_kb *kb, const int64_t *ids, size_t n, c
 	if (!st && docnum != ndocs)
 		st = cn_err_set(err, CAIRN_EINTERNAL, "merge: %u live documents written, %u expected", ndocs, docnum);
 	for (size_t i = 0; !st && i < n; i++) {
-		sqlite3_stmt *d1, *d2;
+		sqlite3_stmt *d1, *d2, *d3;
 		st = cn_store_prepare(kb->store, "DELETE FROM deleted WHERE segment = ?1", &d1, err);
 		if (!st)
 			st = cn_store_prepare(kb->store, "DELETE FROM segments WHERE id = ?1", &d2, err);
+		if (!st)
+			st = cn_store_prepare(kb->store, "DELETE FROM vectors WHERE segment = ?1", &d3, err);
 		if (st)
 			break;
 		sqlite3_bind_int64(d1, 1, ids[i]);
 		sqlite3_bind_int64(d2, 1, ids[i]);
-		if (sqlite3_step(d1) != SQLITE_DONE || sqlite3_step(d2) != SQLITE_DONE)
+		sqlite3_bind_int64(d3, 1, ids[i]);
+		if (sqlite3_step(d1) != SQLITE_DONE || sqlite3_step(d2) != SQLITE_DONE || sqlite3_step(d3) != SQLITE_DONE)
 			st = cn_store_sqlerr(kb->store, err, "dropping merged segments");
 		sqlite3_reset(d1);
 		sqlite3_reset(d2);
+		sqlite3_reset(d3);
 	}
 	if (!st) {
 		st = cn_store_prepare(kb->store, "UPDATE segments SET ndocs = ?2, bytes = ?3 WHERE id = ?1", &q, err);
@@ -535,6 +665,7 @@ static cairn_status merge_segments(cairn_kb *kb, const int64_t *ids, size_t n, c
 		}
 	}
 	cn_free(views);
+	cn_free(vviews);
 	kb_snapshot_release(snap);
 	if (!st)
 		st = cn_store_commit(kb->store, err);
@@ -672,6 +803,10 @@ cairn_status cairn_kb_stats_get(cairn_kb *kb, cairn_kb_stats *out)
 		out->documents = count_sql(kb, "SELECT count(*) FROM documents");
 		out->chunks = count_sql(kb, "SELECT count(*) FROM chunks");
 		out->near_duplicate_chunks = count_sql(kb, "SELECT count(*) FROM chunks WHERE dup_of IS NOT NULL");
+		out->vector_chunks = count_sql(kb, "SELECT count(*) FROM chunks WHERE segment IN (SELECT segment FROM vectors)");
+		if (out->vector_chunks < 0)
+			out->vector_chunks = 0; /* a knowledge base from before the vectors table */
+		snprintf(out->embed_model, sizeof out->embed_model, "%s", kb->embed.path ? kb->embed.path : "");
 		out->segments = (int64_t)snap->n;
 		out->generation = snap->generation;
 		for (size_t i = 0; i < snap->n; i++) {

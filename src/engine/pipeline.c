@@ -36,8 +36,10 @@ static void job_release_results(kb_job *j)
 	}
 	cn_free(j->simhash);
 	cn_free(j->nbody);
+	cn_free(j->vecs);
 	j->simhash = NULL;
 	j->nbody = NULL;
+	j->vecs = NULL;
 	cn_chunks_free(&j->chunks);
 	cn_doc_free(&j->doc);
 }
@@ -130,6 +132,8 @@ static void prepare(kb_job *j, cn_analyzer *a)
 		j->nbody[i] = nb;
 	}
 	cn_free(wh);
+	if (!st && j->enc)
+		st = kb_embed_job(j, err);
 	j->prep_st = st;
 	if (st)
 		job_release_results(j);

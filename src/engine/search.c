@@ -16,6 +16,10 @@ cairn_search_params cairn_search_default_params(void)
 		.snippet_chars = 240,
 		.highlight_open = "**",
 		.highlight_close = "**",
+		.rrf_k = 60,
+		.dense_weight = 0.5,
+		.candidates = 100,
+		.rerank_top = 30,
 		.rm3_fb_docs = 10,
 		.rm3_fb_terms = 10,
 		.rm3_original_weight = 0.5,
@@ -288,16 +292,39 @@ cairn_status cairn_search(cairn_kb *kb, const char *query, const cairn_search_pa
 	}
 	/* A collapse needs more candidates than k: fetch more and keep the first per doc. */
 	uint32_t fetch = params->collapse_documents ? k * 4 + 16 : k;
+	bool rerank = params->rerank_model && *params->rerank_model;
+	bool mmr = params->mmr_lambda > 0 && params->mmr_lambda < 1;
+	cairn_search_mode mode = params->mode;
+	if (!st && (mode < CAIRN_SEARCH_BM25 || mode > CAIRN_SEARCH_HYBRID || params->fusion < CAIRN_FUSION_RRF ||
+	            params->fusion > CAIRN_FUSION_WEIGHTED || params->candidates < 1 || params->candidates > MAX_K ||
+	            params->rrf_k < 1 || !(params->dense_weight >= 0 && params->dense_weight <= 1) ||
+	            params->mmr_lambda < 0 || params->mmr_lambda > 1))
+		st = cn_err_set(&err, CAIRN_EINVAL,
+		                "search: mode, fusion, candidates (1–%d), rrf_k (≥ 1), dense_weight and mmr_lambda ([0, 1]) "
+		                "must be in range",
+		                MAX_K);
+	/* Fusion, reranking and diversity choose among more candidates than they return. */
+	uint32_t stage = fetch;
+	if (mode != CAIRN_SEARCH_BM25 || rerank || mmr || params->dedupe) {
+		stage = CN_MAX(stage, (uint32_t)params->candidates);
+		if (rerank && params->rerank_top > 0)
+			stage = CN_MAX(stage, (uint32_t)params->rerank_top);
+		if (params->dedupe || mmr)
+			stage = CN_MAX(stage, fetch * 3);
+		stage = CN_MIN(stage, (uint32_t)MAX_K);
+	}
 	cn_bm25_hit *hits = NULL;
 	size_t n_hits = 0;
-	if (!st && snap->n && q.n) {
-		hits = cn_malloc(fetch * sizeof *hits);
+	if (!st) {
+		hits = cn_malloc(2 * (size_t)stage * sizeof *hits);
 		if (!hits)
 			st = cn_err_set(&err, CAIRN_ENOMEM, "out of memory");
+	}
+	if (!st && mode != CAIRN_SEARCH_DENSE && snap->n && q.n) {
 		cn_bm25_params bp = {
 			.k1 = kb->k1,
 			.b = kb->b,
-			.k = fetch,
+			.k = stage,
 			.exhaustive = params->exhaustive != 0,
 			.filter = filter,
 		};
@@ -330,6 +357,35 @@ cairn_status cairn_search(cairn_kb *kb, const char *query, const cairn_search_pa
 			st = cn_bm25_search(snap->views, snap->n, q.v, q.n, &bp, hits, &n_hits, &res->total, &err);
 		}
 	}
+	if (!st && mode != CAIRN_SEARCH_BM25) {
+		cn_bm25_hit *dense = hits + stage;
+		size_t n_dense = 0;
+		st = kb_dense_search(kb, snap, query, filter, stage, params->ef_search, dense, &n_dense, &err);
+		if (!st && mode == CAIRN_SEARCH_DENSE) {
+			memmove(hits, dense, n_dense * sizeof *hits);
+			n_hits = n_dense;
+			res->total = -1;
+		} else if (!st) {
+			cn_bm25_hit *fused = cn_malloc((n_hits + n_dense + 1) * sizeof *fused);
+			size_t n_fused = 0;
+			st = fused ? kb_fuse(hits, n_hits, dense, n_dense, params->fusion == CAIRN_FUSION_WEIGHTED,
+			                     params->rrf_k, params->dense_weight, fused, stage, &n_fused, &err)
+			           : cn_err_set(&err, CAIRN_ENOMEM, "out of memory");
+			if (!st) {
+				memcpy(hits, fused, n_fused * sizeof *hits);
+				n_hits = n_fused;
+				res->total = -1;
+			}
+			cn_free(fused);
+		}
+	}
+	if (!st && rerank && n_hits)
+		st = kb_rerank(kb, snap, query, params->rerank_model, params->rerank_top > 0 ? (size_t)params->rerank_top : 30,
+		               hits, n_hits, &err);
+	if (!st && params->dedupe && n_hits)
+		st = kb_dedupe(kb, snap, hits, &n_hits, &err);
+	if (!st && mmr && n_hits)
+		st = kb_mmr(snap, params->mmr_lambda, hits, n_hits, fetch, &err);
 	if (!st && n_hits) {
 		res->hits = cn_calloc(n_hits, sizeof *res->hits);
 		if (!res->hits)

@@ -92,6 +92,7 @@ static cairn_status build_kb(cairn_kb *kb, const cn_dataset *ds, const cairn_eva
 {
 	cairn_ingest_params ip = cairn_ingest_default_params();
 	ip.whole_documents = p->whole_documents;
+	ip.embed_model = p->embed_model;
 	uint64_t t0 = cn_now_ns();
 	for (size_t i = 0; i < ds->n_docs; i++) {
 		const cn_doc *d = &ds->docs[i];
@@ -133,6 +134,8 @@ static cairn_status run_query(cairn_kb *kb, const cn_query *q, const cairn_eval_
 	sp.snippets = 0;
 	sp.ids_only = 1;
 	sp.rm3 = p->rm3;
+	sp.mode = p->mode;
+	sp.rerank_model = p->rerank_model;
 	if (!p->whole_documents)
 		sp.collapse_documents = 1;
 	cairn_results *res = NULL;

@@ -70,6 +70,10 @@ static const char *const SCHEMA[] = {
 	" bytes INTEGER NOT NULL DEFAULT 0,"
 	" created_at INTEGER NOT NULL,"
 	" committed INTEGER NOT NULL DEFAULT 0)",
+	/* A segment's vector sidecar (seg-N.vec): the same chunks in docnum order, embedded by
+	 * the model named in meta embed_fingerprint. Absent row = the chunks have no vectors. */
+	"CREATE TABLE IF NOT EXISTS vectors(segment INTEGER PRIMARY KEY, count INTEGER NOT NULL,"
+	" bytes INTEGER NOT NULL)",
 	"CREATE TABLE IF NOT EXISTS deleted(segment INTEGER NOT NULL, docnum INTEGER NOT NULL,"
 	" PRIMARY KEY(segment, docnum)) WITHOUT ROWID",
 	NULL,
