@@ -14,15 +14,6 @@
 #include "cairn.h"
 #include "commands.h"
 
-static long parse_num(const char *opt, const char *v, long lo, long hi)
-{
-	char *end;
-	long x = strtol(v, &end, 10);
-	if (*end || end == v || x < lo || x > hi)
-		cli_die_usage("%s: \"%s\" is not a number in %ld..%ld", opt, v, lo, hi);
-	return x;
-}
-
 static double parse_frac(const char *opt, const char *v)
 {
 	char *end;
@@ -77,7 +68,7 @@ int cli_cmd_ask(const char *kbdir, int argc, char **argv)
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "-k") || !strcmp(a, "--k"))
-			p.k = (int)parse_num(a, cli_need(argc, argv, &i), 1, 1000);
+			p.k = (int)cli_parse_long(a, cli_need(argc, argv, &i), 1, 1000);
 		else if (!strcmp(a, "--filter"))
 			p.filter = cli_need(argc, argv, &i);
 		else if (!strcmp(a, "--groups")) {
@@ -99,9 +90,9 @@ int cli_cmd_ask(const char *kbdir, int argc, char **argv)
 		else if (!strcmp(a, "--explain"))
 			explain = true;
 		else if (!strcmp(a, "--context-tokens"))
-			p.context_tokens = (int)parse_num(a, cli_need(argc, argv, &i), 64, 1000000);
+			p.context_tokens = (int)cli_parse_long(a, cli_need(argc, argv, &i), 64, 1000000);
 		else if (!strcmp(a, "--max-sentences"))
-			p.max_sentences = (int)parse_num(a, cli_need(argc, argv, &i), 1, 10);
+			p.max_sentences = (int)cli_parse_long(a, cli_need(argc, argv, &i), 1, 10);
 		else if (!strcmp(a, "--min-confidence"))
 			p.min_confidence = parse_frac(a, cli_need(argc, argv, &i));
 		else if (!strcmp(a, "--no-spans"))
@@ -218,7 +209,7 @@ int cli_cmd_eval_answers(const char *kbdir, int argc, char **argv)
 		if (!strcmp(a, "--json"))
 			json = true;
 		else if (!strcmp(a, "--max"))
-			p.max_questions = (int)parse_num(a, cli_need(argc, argv, &i), 1, 100000000);
+			p.max_questions = (int)cli_parse_long(a, cli_need(argc, argv, &i), 1, 100000000);
 		else if (!strcmp(a, "--claims"))
 			p.claims = cli_need(argc, argv, &i);
 		else if (!strcmp(a, "--features"))
@@ -228,11 +219,11 @@ int cli_cmd_eval_answers(const char *kbdir, int argc, char **argv)
 		else if (!strcmp(a, "--work-dir"))
 			p.work_dir = cli_need(argc, argv, &i);
 		else if (!strcmp(a, "-k") || !strcmp(a, "--k"))
-			p.ask.k = (int)parse_num(a, cli_need(argc, argv, &i), 1, 1000);
+			p.ask.k = (int)cli_parse_long(a, cli_need(argc, argv, &i), 1, 1000);
 		else if (!strcmp(a, "--context-tokens"))
-			p.ask.context_tokens = (int)parse_num(a, cli_need(argc, argv, &i), 64, 1000000);
+			p.ask.context_tokens = (int)cli_parse_long(a, cli_need(argc, argv, &i), 64, 1000000);
 		else if (!strcmp(a, "--max-sentences"))
-			p.ask.max_sentences = (int)parse_num(a, cli_need(argc, argv, &i), 1, 10);
+			p.ask.max_sentences = (int)cli_parse_long(a, cli_need(argc, argv, &i), 1, 10);
 		else if (!strcmp(a, "--min-confidence"))
 			p.ask.min_confidence = parse_frac(a, cli_need(argc, argv, &i));
 		else if (!strcmp(a, "--no-spans"))

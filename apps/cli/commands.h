@@ -8,6 +8,8 @@ extern const char *cli_prog;
 void cli_die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 /* The value after option argv[*i] (advancing *i), or a usage error. */
 const char *cli_need(int argc, char **argv, int *i);
+/* v as an integer in lo..hi, or a usage error naming opt. */
+long cli_parse_long(const char *opt, const char *v, long lo, long hi);
 
 int cli_cmd_tokenize(int argc, char **argv); /* model.c */
 int cli_cmd_model(int argc, char **argv);    /* model.c */

@@ -18,16 +18,6 @@
 
 #define EMBED_CHUNK 256 /* lines per cairn_embed call: bounded memory, batches stay full */
 
-static long parse_num(const char *opt, const char *v, long lo, long hi)
-{
-	char *end;
-	errno = 0;
-	long x = strtol(v, &end, 10);
-	if (errno || *end || end == v || x < lo || x > hi)
-		cli_die_usage("%s: \"%s\" is not a number in %ld..%ld", opt, v, lo, hi);
-	return x;
-}
-
 static void oom(void)
 {
 	fprintf(stderr, "%s: out of memory\n", cli_prog);
@@ -135,9 +125,9 @@ int cli_cmd_embed(int argc, char **argv)
 			else if (strcmp(v, "jsonl") != 0)
 				cli_die_usage("embed: --format is jsonl or f32, not \"%s\"", v);
 		} else if (!strcmp(a, "--threads"))
-			p.n_threads = (int)parse_num(a, cli_need(argc, argv, &i), 0, 1024);
+			p.n_threads = (int)cli_parse_long(a, cli_need(argc, argv, &i), 0, 1024);
 		else if (!strcmp(a, "--batch"))
-			p.max_batch = (int)parse_num(a, cli_need(argc, argv, &i), 1, 4096);
+			p.max_batch = (int)cli_parse_long(a, cli_need(argc, argv, &i), 1, 4096);
 		else
 			cli_die_usage("embed: unexpected argument %s (texts come on stdin, one per line)", a);
 	}
@@ -221,9 +211,9 @@ int cli_cmd_rerank(int argc, char **argv)
 		else if (!strcmp(a, "--sort"))
 			sort = true;
 		else if (!strcmp(a, "--threads"))
-			p.n_threads = (int)parse_num(a, cli_need(argc, argv, &i), 0, 1024);
+			p.n_threads = (int)cli_parse_long(a, cli_need(argc, argv, &i), 0, 1024);
 		else if (!strcmp(a, "--batch"))
-			p.max_batch = (int)parse_num(a, cli_need(argc, argv, &i), 1, 4096);
+			p.max_batch = (int)cli_parse_long(a, cli_need(argc, argv, &i), 1, 4096);
 		else if (a[0] == '-' && a[1])
 			cli_die_usage("rerank: unknown option %s", a);
 		else if (query)

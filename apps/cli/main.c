@@ -102,7 +102,7 @@ static void strlist_push(strlist *l, const char *s)
 	l->v[l->n++] = s;
 }
 
-static long parse_long(const char *opt, const char *v, long lo, long hi)
+long cli_parse_long(const char *opt, const char *v, long lo, long hi)
 {
 	if (!v)
 		cli_die_usage("%s needs a value", opt);
@@ -240,17 +240,17 @@ static int cmd_ingest(const char *kbdir, int argc, char **argv)
 		else if (!strcmp(a, "--whole"))
 			p.whole_documents = 1;
 		else if (!strcmp(a, "--chunk-tokens"))
-			p.chunk_target_tokens = (int)parse_long(a, cli_need(argc, argv, &i), 16, 100000);
+			p.chunk_target_tokens = (int)cli_parse_long(a, cli_need(argc, argv, &i), 16, 100000);
 		else if (!strcmp(a, "--chunk-min"))
-			p.chunk_min_tokens = (int)parse_long(a, cli_need(argc, argv, &i), 1, 100000);
+			p.chunk_min_tokens = (int)cli_parse_long(a, cli_need(argc, argv, &i), 1, 100000);
 		else if (!strcmp(a, "--chunk-max"))
-			p.chunk_max_tokens = (int)parse_long(a, cli_need(argc, argv, &i), 16, 100000);
+			p.chunk_max_tokens = (int)cli_parse_long(a, cli_need(argc, argv, &i), 16, 100000);
 		else if (!strcmp(a, "--overlap"))
-			p.chunk_overlap_pct = (int)parse_long(a, cli_need(argc, argv, &i), 0, 50);
+			p.chunk_overlap_pct = (int)cli_parse_long(a, cli_need(argc, argv, &i), 0, 50);
 		else if (!strcmp(a, "--max-file-mb"))
-			p.max_file_bytes = parse_long(a, cli_need(argc, argv, &i), 1, 1 << 20) << 20;
+			p.max_file_bytes = cli_parse_long(a, cli_need(argc, argv, &i), 1, 1 << 20) << 20;
 		else if (!strcmp(a, "--commit-every"))
-			p.commit_every_files = (int)parse_long(a, cli_need(argc, argv, &i), 0, 100000000);
+			p.commit_every_files = (int)cli_parse_long(a, cli_need(argc, argv, &i), 0, 100000000);
 		else if (!strcmp(a, "--language"))
 			language = cli_need(argc, argv, &i);
 		else if (!strcmp(a, "--tokenizer"))
@@ -338,7 +338,7 @@ static int cmd_search(const char *kbdir, int argc, char **argv)
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "-k") || !strcmp(a, "--k"))
-			p.k = (int)parse_long(a, cli_need(argc, argv, &i), 1, 100000);
+			p.k = (int)cli_parse_long(a, cli_need(argc, argv, &i), 1, 100000);
 		else if (!strcmp(a, "--filter"))
 			p.filter = cli_need(argc, argv, &i);
 		else if (!strcmp(a, "--groups")) {
@@ -378,17 +378,17 @@ static int cmd_search(const char *kbdir, int argc, char **argv)
 			else
 				cli_die_usage("--fusion is rrf or weighted, not \"%s\"", f);
 		} else if (!strcmp(a, "--dense-weight"))
-			p.dense_weight = parse_long(a, cli_need(argc, argv, &i), 0, 100) / 100.0;
+			p.dense_weight = cli_parse_long(a, cli_need(argc, argv, &i), 0, 100) / 100.0;
 		else if (!strcmp(a, "--candidates"))
-			p.candidates = (int)parse_long(a, cli_need(argc, argv, &i), 1, 100000);
+			p.candidates = (int)cli_parse_long(a, cli_need(argc, argv, &i), 1, 100000);
 		else if (!strcmp(a, "--ef"))
-			p.ef_search = (int)parse_long(a, cli_need(argc, argv, &i), 1, 100000);
+			p.ef_search = (int)cli_parse_long(a, cli_need(argc, argv, &i), 1, 100000);
 		else if (!strcmp(a, "--rerank-model"))
 			p.rerank_model = cli_need(argc, argv, &i);
 		else if (!strcmp(a, "--rerank-top"))
-			p.rerank_top = (int)parse_long(a, cli_need(argc, argv, &i), 1, 10000);
+			p.rerank_top = (int)cli_parse_long(a, cli_need(argc, argv, &i), 1, 10000);
 		else if (!strcmp(a, "--mmr"))
-			p.mmr_lambda = parse_long(a, cli_need(argc, argv, &i), 1, 99) / 100.0;
+			p.mmr_lambda = cli_parse_long(a, cli_need(argc, argv, &i), 1, 99) / 100.0;
 		else if (!strcmp(a, "--dedupe"))
 			p.dedupe = 1;
 		else if (a[0] == '-' && a[1])
@@ -481,7 +481,7 @@ static int cmd_eval(const char *kbdir_given, int argc, char **argv)
 		else if (!strcmp(a, "--json"))
 			json = true;
 		else if (!strcmp(a, "--depth"))
-			p.depth = (int)parse_long(a, cli_need(argc, argv, &i), 1, 100000);
+			p.depth = (int)cli_parse_long(a, cli_need(argc, argv, &i), 1, 100000);
 		else if (!strcmp(a, "--per-query"))
 			p.per_query_path = cli_need(argc, argv, &i);
 		else if (!strcmp(a, "--chunked"))
@@ -614,7 +614,7 @@ static int cmd_optimize(const char *kbdir, int argc, char **argv)
 	int max = 1;
 	for (int i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "--max-segments"))
-			max = (int)parse_long(argv[i], cli_need(argc, argv, &i), 1, 1000);
+			max = (int)cli_parse_long(argv[i], cli_need(argc, argv, &i), 1, 1000);
 		else
 			cli_die_usage("optimize: unknown argument %s", argv[i]);
 	}
