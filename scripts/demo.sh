@@ -19,8 +19,8 @@ done
 echo "== the same search as JSON (the stable schema of docs/search.md)"
 $CAIRN --kb "$KB" search "why was my file skipped invalid UTF-8" -k 1 --json
 echo
-echo "== cairn ask \"what is the default chunk size\"  (an answer with citations; docs/answers.md)"
-$CAIRN --kb "$KB" ask "what is the default chunk size"
+echo "== cairn ask \"what BM25 parameters does cairn use\"  (an answer with citations; docs/answers.md)"
+$CAIRN --kb "$KB" ask "what BM25 parameters does cairn use"
 echo
 echo "== cairn ask \"which stemmer does a new knowledge base use by default\""
 $CAIRN --kb "$KB" ask "which stemmer does a new knowledge base use by default"
