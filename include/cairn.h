@@ -110,6 +110,9 @@ typedef struct cairn_kb_stats {
 
 cairn_status cairn_kb_stats_get(cairn_kb *kb, cairn_kb_stats *out);
 
+/* 1 when the knowledge base has an embedding model (its chunks have vectors), else 0. */
+int cairn_kb_has_embeddings(cairn_kb *kb);
+
 /* Embeds every chunk again with model_path (a GGUF embedding model), which becomes the
  * knowledge base's model: the explicit step after changing models, or for chunks ingested
  * before there was one. NULL keeps the recorded model. One commit; searches see the old
@@ -337,6 +340,10 @@ typedef struct cairn_ask_params {
 	int strict;               /* 1 (default): drop sentences the verifier does not support,
 	                             and abstain when none is left; 0: keep them, flagged */
 	int spans;                /* 1 (default): short factual questions get the answer span */
+	/* Retrieval: -1 (default) = hybrid when the knowledge base has an embedding model, else
+	 * BM25; or a cairn_search_mode. */
+	int retrieval;
+	const char *rerank_model; /* cross-encoder for the retrieved candidates (NULL = none) */
 } cairn_ask_params;
 
 cairn_ask_params cairn_ask_default_params(void);

@@ -99,6 +99,13 @@ int cli_cmd_ask(const char *kbdir, int argc, char **argv)
 			p.spans = 0;
 		else if (!strcmp(a, "--lenient"))
 			p.strict = 0;
+		else if (!strcmp(a, "--mode")) {
+			const char *m = cli_need(argc, argv, &i);
+			p.retrieval = !strcmp(m, "bm25") ? CAIRN_SEARCH_BM25 : !strcmp(m, "dense") ? CAIRN_SEARCH_DENSE
+			            : !strcmp(m, "hybrid")                 ? CAIRN_SEARCH_HYBRID
+			                                                   : (cli_die_usage("--mode is bm25, dense or hybrid"), 0);
+		} else if (!strcmp(a, "--rerank-model"))
+			p.rerank_model = cli_need(argc, argv, &i);
 		else if (a[0] == '-' && a[1])
 			cli_die_usage("ask: unknown option %s", a);
 		else if (question)

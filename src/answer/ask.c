@@ -63,6 +63,7 @@ cairn_ask_params cairn_ask_default_params(void)
 		.min_confidence = 0.2,
 		.strict = 1,
 		.spans = 1,
+		.retrieval = -1,
 	};
 	return p;
 }
@@ -359,6 +360,12 @@ static cairn_status build_context(cairn_kb *kb, cairn_answer *a, const cairn_ask
 	sp.n_groups = p->n_groups;
 	sp.snippets = 0;
 	sp.with_text = 1;
+	/* Paraphrased questions are where vectors help most: use them when the KB has them.
+	 * The answerer's retrieval feature is a score relative to the best candidate, so it
+	 * reads BM25 and fused scores alike. */
+	sp.mode = p->retrieval >= 0 ? (cairn_search_mode)p->retrieval
+	          : cairn_kb_has_embeddings(kb) ? CAIRN_SEARCH_HYBRID : CAIRN_SEARCH_BM25;
+	sp.rerank_model = p->rerank_model;
 	cairn_status st = cairn_search(kb, a->query, &sp, &a->res);
 	if (st)
 		return st;

@@ -277,6 +277,14 @@ static cairn_status embed_segment(cairn_kb *kb, const kb_seg *ks, cn_err *err)
 	return st;
 }
 
+int cairn_kb_has_embeddings(cairn_kb *kb)
+{
+	pthread_mutex_lock(&kb->mu);
+	int has = kb->embed.path != NULL;
+	pthread_mutex_unlock(&kb->mu);
+	return has;
+}
+
 cairn_status cairn_kb_reembed(cairn_kb *kb, const char *model_path)
 {
 	cn_err err;

@@ -81,6 +81,15 @@ b = [h["doc_id"] + "#" + h["heading"] for h in json.load(open(sys.argv[2]))["res
 assert a == b, (a, b)
 PY
 expect_rc 0 "$CAIRN" --kb "$KB" check
+# ask retrieves hybrid on a knowledge base with vectors (its citations still resolve)
+expect_rc 0 "$CAIRN" --kb "$KB" ask "how are chunks split" --json --min-confidence 0 --rerank-model "$WORK/rr.gguf"
+$PY - "$WORK/out" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["abstained"] is False and r["citations"], r
+assert all(s["supported"] for s in r["sentences"])
+PY
+expect_rc 2 "$CAIRN" --kb "$KB" ask x --mode sideways
 # another model is refused until re-embedded
 expect_rc 1 "$CAIRN" --kb "$KB" ingest "$WORK/a" --embed-model "$WORK/emb2.gguf"
 contains "$WORK/err" "reembed"
