@@ -31,7 +31,7 @@ CORPUS=$SHARED/data/scifact-beir/corpus.jsonl
 make -s all >/dev/null
 OUT=bench/out/embed
 mkdir -p "$OUT"
-PKGS="sqlite3 libutf8proc md4c libxml-2.0 jansson openblas"
+PKGS="sqlite3 libutf8proc md4c libxml-2.0 jansson openblas libcurl"
 cc -std=c17 -O2 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Isrc bench/bench_embed.c build/libcairn.a \
 	$(pkg-config --libs $PKGS) -lstemmer -lm -lpthread -o "$OUT/bench_embed"
 cc -std=c17 -O2 -D_GNU_SOURCE -mavx2 -mfma -Wall -Wextra -Werror bench/peak_flops.c -lpthread -o "$OUT/peak_flops"

@@ -38,7 +38,7 @@ mkdir -p "$OUT/bin" "$OUT/data" "$OUT/work" "$OUT/top10"
 # Build the library (a no-op when `make bench` already did) and the two C drivers.
 make -s build/libcairn.a
 CFLAGS="-O2 -g -std=c17 -Wall -Wextra -Werror -Wshadow -D_FILE_OFFSET_BITS=64 -D_GNU_SOURCE -Iinclude"
-LIBS="$(pkg-config --libs sqlite3 libutf8proc md4c libxml-2.0 jansson openblas) -lstemmer -lm -lpthread"
+LIBS="$(pkg-config --libs sqlite3 libutf8proc md4c libxml-2.0 jansson openblas libcurl) -lstemmer -lm -lpthread"
 # shellcheck disable=SC2086
 cc $CFLAGS bench/bench_cairn.c -o "$OUT/bin/bench_cairn" build/libcairn.a $LIBS
 # shellcheck disable=SC2086

@@ -17,7 +17,7 @@ SHARED=${CAIRN_SHARED:-../shared}
 make -s all >/dev/null
 OUT=bench/out/tokenize
 mkdir -p "$OUT"
-PKGS="sqlite3 libutf8proc md4c libxml-2.0 jansson openblas"
+PKGS="sqlite3 libutf8proc md4c libxml-2.0 jansson openblas libcurl"
 cc -std=c17 -O2 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude bench/bench_tokenize.c build/libcairn.a $(pkg-config --libs $PKGS) -lstemmer -lm -lpthread \
 	-o "$OUT/bench_tokenize"
 TEXT=$OUT/mixed.txt

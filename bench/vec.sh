@@ -36,7 +36,7 @@ PY=/usr/bin/python3
 mkdir -p "$OUT/bin" "$OUT/vec"
 make -s build/libcairn.a
 CFLAGS="-O2 -g -std=c17 -Wall -Wextra -Werror -Wshadow -D_FILE_OFFSET_BITS=64 -D_GNU_SOURCE -Iinclude -Isrc"
-LIBS="$(pkg-config --libs sqlite3 libutf8proc md4c libxml-2.0 jansson openblas) -lstemmer -lm -lpthread"
+LIBS="$(pkg-config --libs sqlite3 libutf8proc md4c libxml-2.0 jansson openblas libcurl) -lstemmer -lm -lpthread"
 # shellcheck disable=SC2086
 cc $CFLAGS bench/bench_vec.c -o "$OUT/bin/bench_vec" build/libcairn.a $LIBS
 

@@ -325,10 +325,13 @@ cairn_status cairn_kb_doc_freqs(cairn_kb *kb, const char *const *terms, size_t n
  * range in the source and the quoted sentence. When the evidence does not support an answer
  * the result is an abstention ("The documents do not say …") with the closest passages.
  *
- * The answerer today is extractive and needs no model: it picks and orders sentences of the
+ * The default answerer is extractive and needs no model: it picks and orders sentences of the
  * retrieved passages (short factual questions get the answer span, citing its sentence).
- * Model-based answerers will fill the same structure. cairn_ask may be called from several
- * threads on one handle, like cairn_search. */
+ * With an endpoint, the answer is written by a model behind an OpenAI-compatible
+ * chat-completions server from the same passages; its reply is validated (every sentence
+ * cites passages of the context and quotes them exactly), then verified against the cited
+ * passages, and fills the same structure (mode "generative"). cairn_ask may be called from
+ * several threads on one handle, like cairn_search. */
 typedef struct cairn_ask_params {
 	int k;                    /* chunks retrieved (default 8) */
 	const char *filter;       /* as cairn_search_params */
@@ -344,6 +347,19 @@ typedef struct cairn_ask_params {
 	 * BM25; or a cairn_search_mode. */
 	int retrieval;
 	const char *rerank_model; /* cross-encoder for the retrieved candidates (NULL = none) */
+	/* Generative answering (docs/answers.md#generative-answers), on when endpoint is set. */
+	const char *endpoint;     /* http(s)://host:port, …/v1 or …/v1/chat/completions; NULL = extractive */
+	const char *api_key_env;  /* name of the environment variable holding the API key, sent as
+	                             "Authorization: Bearer"; NULL = no key. The key is never
+	                             copied into the answer, its JSON, --explain or an error. */
+	const char *model_name;   /* the request's "model" (NULL: left out, for one-model servers) */
+	double temperature;       /* default 0 */
+	int max_tokens;           /* reply length limit (default 1024) */
+	int timeout_ms;           /* per HTTP attempt (default 60000); 429, 5xx and timeouts are
+	                             retried twice with backoff */
+	char *errbuf;             /* when cairn_ask fails, why (the endpoint and HTTP status or
+	                             transport error, for a generative answer); may be NULL */
+	size_t errbuf_size;
 } cairn_ask_params;
 
 cairn_ask_params cairn_ask_default_params(void);
@@ -372,7 +388,7 @@ typedef struct cairn_answer_sentence {
 /* A read-only view of an answer; all pointers live as long as the answer. */
 typedef struct cairn_answer_view {
 	const char *question;
-	const char *mode;         /* "extractive" */
+	const char *mode;         /* "extractive" or "generative" */
 	const char *answer;       /* the sentences joined, without citation markers; the
 	                             abstention message when abstained */
 	const char *answer_type;  /* question type: "number", "date", "person", … or "sentence" */

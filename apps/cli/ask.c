@@ -3,7 +3,10 @@
  * human output puts the answer first (sentences with [n] markers), then the numbered sources
  * a reader can check — title, heading, file and byte range, the quoted sentence — so that a
  * claim and its evidence are one glance apart. --json is cairn_answer_to_json's schema
- * (docs/answers.md); --explain shows the stages.
+ * (docs/answers.md); --explain shows the stages. With --endpoint the answer is generative:
+ * a model behind an OpenAI-compatible server writes it, and the library validates and
+ * verifies it before anything is printed; this file only passes the settings through (the
+ * API key stays in the environment variable it names).
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -61,6 +64,7 @@ int cli_cmd_ask(const char *kbdir, int argc, char **argv)
 	cairn_ask_params p = cairn_ask_default_params();
 	bool json = false, explain = false;
 	const char *question = NULL;
+	const char *gen_opt = NULL; /* a generative-only option, refused without --endpoint */
 	char *groups_buf = NULL;
 	const char **groups = NULL;
 	size_t n_groups = 0;
@@ -106,7 +110,26 @@ int cli_cmd_ask(const char *kbdir, int argc, char **argv)
 			                                                   : (cli_die_usage("--mode is bm25, dense or hybrid"), 0);
 		} else if (!strcmp(a, "--rerank-model"))
 			p.rerank_model = cli_need(argc, argv, &i);
-		else if (a[0] == '-' && a[1])
+		else if (!strcmp(a, "--endpoint"))
+			p.endpoint = cli_need(argc, argv, &i);
+		else if (!strcmp(a, "--api-key-env"))
+			p.api_key_env = cli_need(argc, argv, &i);
+		else if (!strcmp(a, "--llm-model"))
+			p.model_name = cli_need(argc, argv, &i);
+		else if (!strcmp(a, "--temperature")) {
+			const char *t = cli_need(argc, argv, &i);
+			char *end;
+			p.temperature = strtod(t, &end);
+			if (*end || end == t || !(p.temperature >= 0 && p.temperature <= 2))
+				cli_die_usage("--temperature: \"%s\" is not a number in 0..2", t);
+			gen_opt = a;
+		} else if (!strcmp(a, "--max-tokens")) {
+			p.max_tokens = (int)cli_parse_long(a, cli_need(argc, argv, &i), 16, 131072);
+			gen_opt = a;
+		} else if (!strcmp(a, "--timeout-ms")) {
+			p.timeout_ms = (int)cli_parse_long(a, cli_need(argc, argv, &i), 1, 3600000);
+			gen_opt = a;
+		} else if (a[0] == '-' && a[1])
 			cli_die_usage("ask: unknown option %s", a);
 		else if (question)
 			cli_die_usage("ask takes one QUESTION (quote it): extra \"%s\"", a);
@@ -115,6 +138,8 @@ int cli_cmd_ask(const char *kbdir, int argc, char **argv)
 	}
 	if (!question)
 		cli_die_usage("ask needs a QUESTION");
+	if (!p.endpoint && (gen_opt || p.api_key_env || p.model_name))
+		cli_die_usage("ask: %s needs --endpoint", gen_opt ? gen_opt : p.api_key_env ? "--api-key-env" : "--llm-model");
 	static const char *no_groups[1];
 	if (groups_given) {
 		p.groups = n_groups ? groups : no_groups;
@@ -133,9 +158,12 @@ int cli_cmd_ask(const char *kbdir, int argc, char **argv)
 	}
 	cairn_answer *a = NULL;
 	int rc = 0;
+	char ask_err[1024] = "";
+	p.errbuf = ask_err;
+	p.errbuf_size = sizeof ask_err;
 	cairn_status st = cairn_ask(kb, question, &p, &a);
 	if (st != CAIRN_OK) {
-		const char *m = cairn_kb_errmsg(kb);
+		const char *m = *ask_err ? ask_err : cairn_kb_errmsg(kb);
 		fprintf(stderr, "%s: ask: %s\n", cli_prog, *m ? m : cairn_status_name(st));
 		rc = 1;
 	} else if (json) {
@@ -167,6 +195,8 @@ int cli_cmd_ask(const char *kbdir, int argc, char **argv)
 			print_sources(v);
 		}
 		printf("\nconfidence %.2f", v->confidence);
+		if (!strcmp(v->mode, "generative"))
+			printf(" · generative");
 		if (!v->abstained)
 			printf(" · %s answer · verified: %.0f%% of sentences supported, citation precision %.0f%%",
 			       v->answer_type, v->support_rate * 100, v->citation_precision * 100);

@@ -13,11 +13,21 @@
  *    abstention; the answer object and its JSON.
  *  - squad.c: SQuAD v1.1 answer normalisation, exact match and token F1.
  *  - eval_answers.c: cairn_eval_answers over SQuAD-format and SciFact data.
+ *  - generate.c: the generative answerer's model-facing half — the prompt (rules, fenced
+ *    passages), the output schema, validation and repair of what the model returns, one
+ *    retry with the validation errors; pure functions plus a transport callback, so it is
+ *    tested without a network.
+ *  - ask_gen.c: cairn_ask with an endpoint — the passages from the context, the remote
+ *    transport (src/remote), the model's sentences turned into citations, the verifier on
+ *    generated sentences and the strict/lenient policy, the generative --explain.
+ *  - answer_int.h: the answer object's layout, shared by ask.c and ask_gen.c only.
  */
 #ifndef CAIRN_ANSWER_H
 #define CAIRN_ANSWER_H
 
 #include "base/base.h"
+#include "lex/lex.h"
+#include "remote/remote.h"
 
 /* ---- question types and spans (qtype.c) ---- */
 
@@ -69,6 +79,15 @@ typedef struct cn_verdict {
 
 void cn_verify_text(const char *text, size_t tlen, const char *passage, size_t plen, cn_verdict *out);
 
+/* A generated sentence (a paraphrase, not a quotation) against the passages it cites, taken
+ * together: found = it occurs in one of them (whitespace-insensitive); lexical = the share of
+ * its distinct terms — analysed by an (the knowledge base's analyzer: stems, stopwords out),
+ * or lower-cased words when an is NULL, words that only attribute ("according", "passage",
+ * "document", …) left out — that occur in them; numbers_ok = each of its numbers occurs in
+ * one of them. supported = numbers_ok and (found or lexical >= 0.8); false with no passage. */
+cairn_status cn_verify_generated(cn_analyzer *an, const char *text, size_t tlen, const char *const *passages,
+                                 const size_t *plens, size_t np, cn_verdict *out);
+
 /* ---- internal views of an answer (ask.c), for the evaluation ---- */
 
 #define CN_ANS_NFEAT 6
@@ -78,6 +97,86 @@ void cn_answer_features(const cairn_answer *a, double *f);
 size_t cn_answer_context_count(const cairn_answer *a);
 /* The i-th retrieved chunk's text as far as it entered the context (NULL when it did not). */
 const char *cn_answer_context_text(const cairn_answer *a, size_t i, size_t *len, const char **doc_id);
+
+/* ---- generative answers: prompt, validation, repair (generate.c) ---- */
+
+/* A passage as the model sees it; ids are 1-based positions in the array. */
+typedef struct cn_gen_passage {
+	const char *text;
+	size_t len;
+	const char *title, *heading, *source; /* may be NULL */
+} cn_gen_passage;
+
+typedef struct cn_gen_quote {
+	int passage;             /* 1-based id of the cited passage the quote was found in */
+	size_t start, end;       /* its bytes in that passage's text (raw, not normalised) */
+} cn_gen_quote;
+
+typedef struct cn_gen_sentence {
+	const char *text;        /* trimmed */
+	const int *citations;    /* the ids it cites that exist, distinct, in the model's order */
+	size_t n_citations;
+	size_t n_given;          /* ids the model gave, existing or not */
+	const cn_gen_quote *quotes; /* quotes located in a cited passage */
+	size_t n_quotes;
+	const char *problems;    /* NULL, or what is wrong with it ("no citation; …") */
+} cn_gen_sentence;
+
+typedef struct cn_gen_output {
+	bool parsed;             /* JSON with the schema's shape (after repairs) */
+	bool abstain;
+	double confidence;       /* the model's, in [0, 1] */
+	const cn_gen_sentence *sentences;
+	size_t n_sentences;
+	size_t n_problems;       /* sentence-level problems; valid = parsed && !n_problems */
+	const char *errors;      /* the validation verdict, "" when valid */
+	const char *repairs;     /* what was repaired before parsing, "" when nothing */
+} cn_gen_output;
+
+/* The JSON Schema of the model's reply (sent as response_format). */
+const char *cn_gen_schema(void);
+
+/* The prompt: *system holds the rules and the reply format, *user the passages, each between
+ * BEGIN and END lines carrying its id and a fence code that occurs nowhere in the passages or
+ * the question (so no document can close its own fence), then the question. In ar. */
+cairn_status cn_gen_prompt(cn_arena *ar, const char *question, const cn_gen_passage *ps, size_t np,
+                           int max_sentences, const char **system, const char **user);
+
+/* Validates one raw reply against the schema and the passages; repairs what is obviously
+ * wrapping (code fences, text around the JSON object, surrounding quotation marks or "…" on
+ * a quote, more sentences than max_sentences). Everything lives in ar. Fails only with
+ * CAIRN_ENOMEM: an invalid reply is a verdict in out, not an error. */
+cairn_status cn_gen_validate(cn_arena *ar, const char *raw, size_t n, const cn_gen_passage *ps, size_t np,
+                             int max_sentences, cn_gen_output *out);
+
+/* How a reply reaches the generator: send the messages, return the model's content (cn_malloc'd,
+ * ownership passes to the caller) or fail with err filled. */
+typedef cairn_status (*cn_gen_send_fn)(void *ud, const cn_chat_msg *msgs, size_t n, char **content, cn_err *err);
+
+#define CN_GEN_MAX_ATTEMPTS 2
+
+typedef struct cn_gen_attempt {
+	const char *raw;         /* the model's reply, verbatim */
+	cn_gen_output out;
+} cn_gen_attempt;
+
+typedef struct cn_gen_run {
+	cn_arena arena;          /* everything below */
+	const char *system, *user;
+	const char *retry_message; /* the message that asked for the second attempt (NULL if none) */
+	cn_gen_attempt attempts[CN_GEN_MAX_ATTEMPTS];
+	int n_attempts;
+	int chosen;              /* the attempt whose output counts (-1 before any) */
+} cn_gen_run;
+
+/* Prompt, send, validate; when the reply is invalid, send once more with the reply and the
+ * validation errors appended. The chosen attempt is the valid one, else the one with the
+ * fewest problems that parsed (the later on a tie), else the last. A transport failure is an
+ * error (err filled); invalid replies are not. run is initialised here; free it with
+ * cn_gen_run_free even on error. */
+cairn_status cn_generate(cn_gen_run *run, const char *question, const cn_gen_passage *ps, size_t np,
+                         int max_sentences, cn_gen_send_fn send, void *ud, cn_err *err);
+void cn_gen_run_free(cn_gen_run *run);
 
 /* ---- SQuAD v1.1 metrics (squad.c) ---- */
 

@@ -32,7 +32,7 @@
  *  6. Verification (verify.c) of every sentence against its citation, and of every citation
  *     against the context (the quote must be the passage's text at the recorded offset).
  */
-#include "answer/answer.h"
+#include "answer/answer_int.h"
 #include "lex/lex.h"
 #include "text/text.h"
 
@@ -64,60 +64,12 @@ cairn_ask_params cairn_ask_default_params(void)
 		.strict = 1,
 		.spans = 1,
 		.retrieval = -1,
+		.temperature = 0.0,
+		.max_tokens = 1024,
+		.timeout_ms = 60000,
 	};
 	return p;
 }
-
-typedef struct qterm {
-	const char *term;
-	uint32_t len;
-	int64_t df;
-	double idf;
-} qterm;
-
-typedef struct ctx_chunk {
-	const cairn_hit *hit;
-	size_t limit;       /* bytes of the text in the context (0 = not in it) */
-	int tokens;         /* estimated tokens of the whole chunk */
-	bool in_context;
-	bool truncated;
-	uint64_t mask;      /* question terms anywhere in the context part, title and heading */
-} ctx_chunk;
-
-typedef struct cand {
-	uint32_t chunk;     /* index into ctx */
-	uint32_t start, end;/* sentence in the chunk text */
-	uint32_t words;
-	uint64_t mask, ctx_mask;
-	double cov, ctx, big, retr, pen, typeb, score;
-	bool has_span;
-	uint32_t sp_start, sp_end;
-} cand;
-
-struct cairn_answer {
-	cn_arena arena;
-	cairn_results *res;
-	cairn_answer_view view;
-	cairn_answer_sentence *sents;
-	cairn_citation *cites;
-	/* explain */
-	cn_qtype qtype;
-	qterm *qt;
-	size_t nq;
-	const char *query;
-	ctx_chunk *ctx;
-	size_t nctx;
-	int budget, used_tokens;
-	cand *top;
-	size_t ntop;
-	const char **top_text, **top_span;
-	const char *raw_answer;
-	const char *abstain_reason;
-	cn_verdict *verdicts;
-	bool *cite_in_context, *cite_quote_ok;
-	double feat[CN_ANS_NFEAT];
-	double min_confidence;
-};
 
 static double idf_of(int64_t df, int64_t n)
 {
@@ -194,6 +146,8 @@ void cairn_answer_free(cairn_answer *a)
 	if (!a)
 		return;
 	cairn_results_free(a->res);
+	if (a->gen)
+		cn_gen_run_free(&a->gen->run);
 	cn_arena_free(&a->arena);
 	cn_free(a);
 }
@@ -219,6 +173,8 @@ void cn_answer_features(const cairn_answer *a, double *f)
 }
 
 static char *astrndup(cairn_answer *a, const char *s, size_t n) { return cn_arena_strndup(&a->arena, s ? s : "", s ? n : 0); }
+
+char *cn_ans_strndup(cairn_answer *a, const char *s, size_t n) { return astrndup(a, s, n); }
 
 /* Whitespace-collapsed copy of s[0..n) in the arena. */
 static char *acollapse(cairn_answer *a, const char *s, size_t n)
@@ -723,11 +679,9 @@ static cairn_status fill_citation(cairn_answer *a, cairn_citation *ct, int id, c
 	return ct->quote ? CAIRN_OK : CAIRN_ENOMEM;
 }
 
-/* Stage 6: verify each sentence against its citations, each citation against the context. */
-static void verify(cairn_answer *a)
+void cn_ans_check_citations(cairn_answer *a)
 {
 	cairn_answer_view *v = &a->view;
-	size_t supported = 0, cites_used = 0, cites_ok = 0;
 	for (size_t i = 0; i < v->n_citations; i++) {
 		const cairn_citation *ct = &v->citations[i];
 		bool inctx = false, quote_ok = false;
@@ -743,6 +697,14 @@ static void verify(cairn_answer *a)
 		a->cite_in_context[i] = inctx;
 		a->cite_quote_ok[i] = quote_ok;
 	}
+}
+
+/* Stage 6: verify each sentence against its citations, each citation against the context. */
+static void verify(cairn_answer *a)
+{
+	cairn_answer_view *v = &a->view;
+	size_t supported = 0, cites_used = 0, cites_ok = 0;
+	cn_ans_check_citations(a);
 	for (size_t i = 0; i < v->n_sentences; i++) {
 		const cairn_answer_sentence *s = &v->sentences[i];
 		cn_verdict best = {0};
@@ -772,20 +734,25 @@ static void verify(cairn_answer *a)
 	v->citation_precision = cites_used ? (double)cites_ok / (double)cites_used : 1.0;
 }
 
-static cairn_status make_abstention(cairn_answer *a, const char *question, const char *reason, cand *c, size_t nc)
+cairn_status cn_ans_abstain(cairn_answer *a, const char *question, const char *reason, const char *message, cand *c,
+                            size_t nc)
 {
 	cairn_answer_view *v = &a->view;
 	v->abstained = 1;
 	a->abstain_reason = reason;
 	cn_buf b;
 	cn_buf_init(&b);
-	cn_buf_puts(&b, "The documents do not say");
-	size_t ql = strlen(question);
-	while (ql && (question[ql - 1] == '?' || question[ql - 1] == ' ' || question[ql - 1] == '\n'))
-		ql--;
-	cn_buf_puts(&b, ": \"");
-	cn_buf_append(&b, question, ql);
-	cn_buf_puts(&b, "?\"");
+	if (message) {
+		cn_buf_puts(&b, message);
+	} else {
+		cn_buf_puts(&b, "The documents do not say");
+		size_t ql = strlen(question);
+		while (ql && (question[ql - 1] == '?' || question[ql - 1] == ' ' || question[ql - 1] == '\n'))
+			ql--;
+		cn_buf_puts(&b, ": \"");
+		cn_buf_append(&b, question, ql);
+		cn_buf_puts(&b, "?\"");
+	}
 	/* the closest passages, one per chunk */
 	size_t n = 0;
 	cairn_citation *ct = cn_arena_alloc(&a->arena, 3 * sizeof *ct);
@@ -867,6 +834,10 @@ cairn_status cairn_ask(cairn_kb *kb, const char *question, const cairn_ask_param
 	cn_err err;
 	cn_err_clear(&err);
 	cairn_status st = v->question ? CAIRN_OK : CAIRN_ENOMEM;
+	if (!st && p.endpoint && *p.endpoint) {
+		v->mode = "generative";
+		st = cn_ans_gen_setup(a, &p, &err);
+	}
 	if (!st)
 		st = cn_analyzer_from_signature(cairn_kb_analyzer(kb), &w.an, &err);
 	a->qtype = cn_question_type(question, qlen);
@@ -974,11 +945,17 @@ cairn_status cairn_ask(cairn_kb *kb, const char *question, const cairn_ask_param
 	}
 
 	if (!a->nq) {
-		st = make_abstention(a, question, "the question has no searchable words", NULL, 0);
+		st = cn_ans_abstain(a, question, "the question has no searchable words", NULL, NULL, 0);
+	} else if (a->gen) {
+		/* Stages 3–6 the generative way; the candidates above serve an abstention only */
+		st = cn_ans_generative(a, w.an, w.c, w.nc, &p, v->question, &err);
+		if (st)
+			goto fail;
+		goto done;
 	} else if (!w.nc) {
-		st = make_abstention(a, question, "no passage shares a word with the question", NULL, 0);
+		st = cn_ans_abstain(a, question, "no passage shares a word with the question", NULL, NULL, 0);
 	} else if (v->confidence < p.min_confidence) {
-		st = make_abstention(a, question, "confidence below the threshold", w.c, w.nc);
+		st = cn_ans_abstain(a, question, "confidence below the threshold", NULL, w.c, w.nc);
 	} else {
 		/* Stage 4: selection */
 		sel chosen[10];
@@ -1085,7 +1062,7 @@ cairn_status cairn_ask(cairn_kb *kb, const char *question, const cairn_ask_param
 			if (k < v->n_sentences) {
 				v->n_sentences = k;
 				if (!k) {
-					st = make_abstention(a, question, "the verifier rejected every sentence", w.c, w.nc);
+					st = cn_ans_abstain(a, question, "the verifier rejected every sentence", NULL, w.c, w.nc);
 				} else {
 					cn_buf ans;
 					cn_buf_init(&ans);
@@ -1104,11 +1081,16 @@ cairn_status cairn_ask(cairn_kb *kb, const char *question, const cairn_ask_param
 	}
 	if (st)
 		goto fail;
+done:
 	work_free(&w);
 	v->seconds = (double)(cn_now_ns() - t0) / 1e9;
 	*out = a;
 	return CAIRN_OK;
 fail:
+	if (p.errbuf && p.errbuf_size) {
+		const char *m = err.code ? err.msg : cairn_kb_errmsg(kb);
+		snprintf(p.errbuf, p.errbuf_size, "%s", m && *m ? m : cairn_status_name(st));
+	}
 	work_free(&w);
 	cairn_answer_free(a);
 	return st;
@@ -1223,7 +1205,10 @@ static void json_explain(cn_buf *b, const cairn_answer *a)
 		}
 		cn_buf_puts(b, "]}");
 	}
-	cn_buf_puts(b, "]}");
+	cn_buf_putc(b, ']');
+	if (a->gen)
+		cn_ans_gen_explain_json(b, a);
+	cn_buf_putc(b, '}');
 }
 
 char *cairn_answer_to_json(const cairn_answer *a, int explain)
@@ -1295,6 +1280,10 @@ char *cairn_answer_explain(const cairn_answer *a)
 		              *c->hit->heading ? c->hit->heading : *c->hit->title ? c->hit->title : c->hit->doc_id,
 		              c->hit->source, c->tokens);
 	}
+	if (a->gen) {
+		cn_ans_gen_explain_text(&b, a);
+		goto end;
+	}
 	cn_buf_puts(&b, "3. candidate sentences  score = coverage + 0.3 context + 0.25 bigrams + 0.1 rank + type\n");
 	for (size_t i = 0; i < a->ntop; i++) {
 		const cand *x = &a->top[i];
@@ -1331,6 +1320,7 @@ char *cairn_answer_explain(const cairn_answer *a)
 		cn_buf_putc(&b, '\n');
 	}
 	cn_buf_printf(&b, "   support rate %.2f, citation precision %.2f\n", v->support_rate, v->citation_precision);
+end:
 	if (b.failed) {
 		cn_buf_free(&b);
 		return NULL;

@@ -12,6 +12,7 @@
  * (entailment) will add to this, not replace it: numbers must still match.
  */
 #include "answer/answer.h"
+#include "lex/lex.h"
 #include "text/text.h"
 
 #include <ctype.h>
@@ -122,4 +123,148 @@ void cn_verify_text(const char *text, size_t tlen, const char *passage, size_t p
 		out->supported = false; /* even a "found" text cannot cite a passage lacking its numbers */
 	cn_strmap_free(&words);
 	cn_strmap_free(&nums);
+}
+
+/* ---- generated sentences ---- */
+
+/* Words that attribute a claim rather than make one ("according to the passage", "the
+ * documents state"): a paraphrase may add them without adding content. Lower-case surface
+ * forms. */
+static bool attribution_word(const char *w, size_t n)
+{
+	static const char *const words[] = {
+		"according", "passage", "passages", "document", "documents", "source", "sources", "text",
+		"states", "stated", "state", "says", "said", "mentions", "mentioned", "notes", "noted",
+		"describes", "described", "explains", "explained", "indicates", "indicated",
+	};
+	for (size_t i = 0; i < CN_ARRAY_LEN(words); i++)
+		if (strlen(words[i]) == n && !memcmp(words[i], w, n))
+			return true;
+	return false;
+}
+
+static bool attribution_at(const char *text, const cn_token *t)
+{
+	char w[16];
+	size_t n = t->end - t->start;
+	if (n >= sizeof w)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		w[i] = (char)tolower((unsigned char)text[t->start + i]);
+	return attribution_word(w, n);
+}
+
+/* Share of the distinct terms of text found among the passages' terms (an analyzer) or
+ * lower-cased words (no analyzer). */
+static cairn_status term_share(cn_analyzer *an, const char *text, size_t tlen, const char *const *ps, const size_t *pl,
+                               size_t np, double *share)
+{
+	*share = 0;
+	cn_strmap have, seen;
+	cn_strmap_init(&have);
+	cn_strmap_init(&seen);
+	cairn_status st = CAIRN_OK;
+	size_t total = 0, hit = 0;
+	if (!an) {
+		for (size_t i = 0; !st && i < np; i++)
+			st = words_of(ps[i], pl[i], &have, NULL, true);
+		/* distinct words of the text, attribution words aside */
+		char w[64];
+		for (size_t i = 0; !st && i < tlen;) {
+			unsigned char c = (unsigned char)text[i];
+			if (!(isalnum(c) || c >= 0x80)) {
+				i++;
+				continue;
+			}
+			size_t j = i, m = 0;
+			while (j < tlen && (isalnum((unsigned char)text[j]) || (unsigned char)text[j] >= 0x80)) {
+				if (m < sizeof w)
+					w[m++] = (char)tolower((unsigned char)text[j]);
+				j++;
+			}
+			i = j;
+			if (attribution_word(w, m))
+				continue;
+			uint32_t id;
+			bool added;
+			if (cn_strmap_put(&seen, w, m, &id, &added)) {
+				st = CAIRN_ENOMEM;
+				break;
+			}
+			if (added) {
+				total++;
+				hit += cn_strmap_get(&have, w, m) != UINT32_MAX;
+			}
+		}
+	} else {
+		cn_tokens t;
+		cn_tokens_init(&t);
+		for (size_t i = 0; !st && i < np; i++) {
+			cn_tokens_reset(&t);
+			st = cn_analyze(an, ps[i], pl[i], 0, &t);
+			for (size_t k = 0; !st && k < t.n; k++) {
+				uint32_t id;
+				if (cn_strmap_put(&have, cn_token_term(&t, k), t.v[k].term_len, &id, NULL))
+					st = CAIRN_ENOMEM;
+			}
+		}
+		cn_tokens_reset(&t);
+		if (!st)
+			st = cn_analyze(an, text, tlen, 0, &t);
+		for (size_t k = 0; !st && k < t.n; k++) {
+			if (attribution_at(text, &t.v[k]))
+				continue;
+			uint32_t id;
+			bool added;
+			if (cn_strmap_put(&seen, cn_token_term(&t, k), t.v[k].term_len, &id, &added)) {
+				st = CAIRN_ENOMEM;
+				break;
+			}
+			if (added) {
+				total++;
+				hit += cn_strmap_get(&have, cn_token_term(&t, k), t.v[k].term_len) != UINT32_MAX;
+			}
+		}
+		cn_tokens_free(&t);
+	}
+	if (!st)
+		*share = total ? (double)hit / (double)total : 0.0;
+	cn_strmap_free(&have);
+	cn_strmap_free(&seen);
+	return st;
+}
+
+cairn_status cn_verify_generated(cn_analyzer *an, const char *text, size_t tlen, const char *const *passages,
+                                 const size_t *plens, size_t np, cn_verdict *out)
+{
+	memset(out, 0, sizeof *out);
+	cairn_status st = CAIRN_OK;
+	cn_buf a, b;
+	cn_buf_init(&a);
+	cn_buf_init(&b);
+	cn_ws_collapse(&a, text, tlen);
+	for (size_t i = 0; i < np && !out->found && !a.failed && a.len; i++) {
+		cn_buf_reset(&b);
+		cn_ws_collapse(&b, passages[i], plens[i]);
+		if (b.failed)
+			break;
+		out->found = b.len >= a.len && memmem(b.data, b.len, a.data, a.len) != NULL;
+	}
+	if (a.failed || b.failed)
+		st = CAIRN_ENOMEM;
+	cn_buf_free(&a);
+	cn_buf_free(&b);
+	if (!st)
+		st = term_share(an, text, tlen, passages, plens, np, &out->lexical);
+	cn_strmap nums;
+	cn_strmap_init(&nums);
+	bool all_in = true;
+	for (size_t i = 0; !st && i < np; i++)
+		st = numbers_of(passages[i], plens[i], &nums, NULL);
+	if (!st)
+		st = numbers_of(text, tlen, &nums, &all_in);
+	cn_strmap_free(&nums);
+	out->numbers_ok = !st && all_in;
+	out->supported = np > 0 && out->numbers_ok && (out->found || out->lexical >= LEXICAL_MIN);
+	return st;
 }

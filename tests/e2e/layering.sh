@@ -19,7 +19,8 @@ declare -A allowed=(
 	[kern]="base gguf"
 	[model]="base gguf kern vocab"
 	[vec]="base store filter"
-	[answer]="base text lex"
+	[answer]="base text lex remote"
+	[remote]="base"
 )
 bad=0
 for dir in src/*/; do

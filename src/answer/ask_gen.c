@@ -1,0 +1,531 @@
+/*
+ * cairn_ask with an endpoint: the generative answerer. Retrieval and the context are the
+ * extractive answerer's (ask.c, stages 1–2); from there:
+ *
+ *  3. The passages in the context, in rank order, become the prompt's numbered passages
+ *     (generate.c: rules, fences, reply schema) and go to the endpoint (src/remote: timeouts,
+ *     retries, size limit). An invalid reply is sent back once with its validation errors.
+ *  4. The chosen reply's sentences become the answer's sentences; each located quote becomes
+ *     a citation — the passage's document, heading, byte range, and the quote verbatim from
+ *     the chunk text at its offset, exactly what an extractive citation holds. A quote that
+ *     appears twice is one citation. Passage ids outside the context, passages cited without
+ *     a quote, and quotes that are not in a cited passage produce no citation.
+ *  5. Verification: a sentence is supported only if it has a citation, every citation's
+ *     quote is the context's text at its offset (the check every answer gets), and the
+ *     sentence aligns with the passages it cites (verify.c: terms and numbers). So a sentence
+ *     without a citation, citing a passage it was not given, or adding a figure the passage
+ *     lacks is unsupported whatever the model claims.
+ *  6. Policy: strict drops unsupported sentences (abstaining when none is left) and the
+ *     citations only they used; lenient keeps them with supported = false. The confidence is
+ *     the model's own, scaled by the share of its sentences the verifier supports — not
+ *     calibrated like the extractive one, and documented as such.
+ *
+ * A reply that never validates, a model that abstains, or a confidence under the threshold
+ * give an abstention citing the closest passages (the extractive candidates). Nothing the
+ * model wrote reaches the user as grounded without passing 4 and 5.
+ *
+ * The API key stays in the environment: this file passes the variable's name to the remote
+ * module and records only the name, for --explain.
+ */
+#include "answer/answer_int.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_MAX_TOKENS 1024
+#define MAX_MAX_TOKENS 131072
+#define DEFAULT_TIMEOUT_MS 60000
+
+cairn_status cn_ans_gen_setup(cairn_answer *a, const cairn_ask_params *p, cn_err *err)
+{
+	cn_buf url, shown;
+	cn_buf_init(&url);
+	cn_buf_init(&shown);
+	cairn_status st = cn_remote_chat_url(p->endpoint, &url, err);
+	cn_remote_display_url(p->endpoint, &shown);
+	if (!st && p->api_key_env && *p->api_key_env) {
+		const char *key = getenv(p->api_key_env);
+		if (!key || !*key)
+			st = cn_err_set(err, CAIRN_EINVAL, "endpoint %s: the environment variable %s (the API key) is not set",
+			                shown.data ? shown.data : "", p->api_key_env);
+	}
+	gen_info *g = st ? NULL : cn_arena_alloc(&a->arena, sizeof *g);
+	if (!st && !g)
+		st = cn_err_set(err, CAIRN_ENOMEM, "out of memory");
+	if (!st) {
+		memset(g, 0, sizeof *g);
+		g->run.chosen = -1;
+		g->endpoint = cn_ans_strndup(a, shown.data, shown.len);
+		g->model = p->model_name ? cn_ans_strndup(a, p->model_name, strlen(p->model_name)) : NULL;
+		g->api_key_env = p->api_key_env && *p->api_key_env ? cn_ans_strndup(a, p->api_key_env, strlen(p->api_key_env))
+		                                                   : NULL;
+		g->temperature = isfinite(p->temperature) ? CN_MAX(0.0, CN_MIN(2.0, p->temperature)) : 0.0;
+		g->max_tokens = p->max_tokens > 0 ? CN_MIN(p->max_tokens, MAX_MAX_TOKENS) : DEFAULT_MAX_TOKENS;
+		g->timeout_ms = p->timeout_ms > 0 ? p->timeout_ms : DEFAULT_TIMEOUT_MS;
+		g->strict = p->strict != 0;
+		if (!g->endpoint || (p->model_name && !g->model) || (p->api_key_env && *p->api_key_env && !g->api_key_env))
+			st = cn_err_set(err, CAIRN_ENOMEM, "out of memory");
+		else
+			a->gen = g;
+	}
+	cn_buf_free(&url);
+	cn_buf_free(&shown);
+	return st;
+}
+
+/* ---- transport: src/remote, with what each call saw recorded for --explain ---- */
+
+typedef struct transport {
+	cairn_answer *a;
+	cn_remote_params rp;
+	cn_chat_request rq;
+} transport;
+
+static cairn_status send_remote(void *ud, const cn_chat_msg *msgs, size_t n, char **content, cn_err *err)
+{
+	transport *t = ud;
+	gen_info *g = t->a->gen;
+	cn_chat_request rq = t->rq;
+	rq.messages = msgs;
+	rq.n_messages = n;
+	cn_chat_result r;
+	cairn_status st = cn_remote_chat(&t->rp, &rq, &r, err);
+	if (g->n_calls < CN_GEN_MAX_ATTEMPTS) {
+		gen_call *c = &g->calls[g->n_calls++];
+		c->http_status = r.http_status;
+		c->requests = r.attempts;
+		c->schema_dropped = r.schema_dropped;
+		c->finish_reason = r.finish_reason ? cn_ans_strndup(t->a, r.finish_reason, strlen(r.finish_reason)) : NULL;
+		c->seconds = r.seconds;
+	}
+	if (!st) {
+		*content = r.content;
+		r.content = NULL;
+	}
+	cn_chat_result_free(&r);
+	return st;
+}
+
+/* ---- stages 4–6 ---- */
+
+static cairn_status alloc_checks(cairn_answer *a, size_t ns, size_t nc)
+{
+	a->verdicts = cn_arena_alloc(&a->arena, (ns ? ns : 1) * sizeof *a->verdicts);
+	a->cite_in_context = cn_arena_alloc(&a->arena, (nc ? nc : 1) * sizeof *a->cite_in_context);
+	a->cite_quote_ok = cn_arena_alloc(&a->arena, (nc ? nc : 1) * sizeof *a->cite_quote_ok);
+	if (!a->verdicts || !a->cite_in_context || !a->cite_quote_ok)
+		return CAIRN_ENOMEM;
+	memset(a->verdicts, 0, (ns ? ns : 1) * sizeof *a->verdicts);
+	memset(a->cite_in_context, 0, (nc ? nc : 1) * sizeof *a->cite_in_context);
+	memset(a->cite_quote_ok, 0, (nc ? nc : 1) * sizeof *a->cite_quote_ok);
+	return CAIRN_OK;
+}
+
+static cairn_status abstain(cairn_answer *a, const char *question, const char *reason, const char *message, cand *c,
+                            size_t nc)
+{
+	cairn_status st = cn_ans_abstain(a, question, reason, message, c, nc);
+	if (!st)
+		st = alloc_checks(a, 0, a->view.n_citations);
+	if (!st)
+		cn_ans_check_citations(a);
+	return st;
+}
+
+/* The citation for a located quote: the passage's chunk, the quote verbatim at its offset. */
+static cairn_status fill_citation(cairn_answer *a, cairn_citation *ct, int id, size_t ci, const cn_gen_quote *q)
+{
+	const cairn_hit *h = a->ctx[ci].hit;
+	memset(ct, 0, sizeof *ct);
+	ct->id = id;
+	ct->doc_id = h->doc_id;
+	ct->chunk_id = h->chunk_id;
+	ct->title = h->title;
+	ct->source = h->source;
+	ct->heading = h->heading;
+	ct->start = h->byte_start;
+	ct->end = h->byte_end;
+	ct->quote = cn_ans_strndup(a, h->text + q->start, q->end - q->start);
+	ct->quote_offset = (int64_t)q->start;
+	ct->score = h->score;
+	ct->rank = (int)ci + 1;
+	return ct->quote ? CAIRN_OK : CAIRN_ENOMEM;
+}
+
+/* The passages (context texts) of citations ids[0..n), distinct; returns how many. */
+static size_t cited_passages(const cairn_answer *a, const int *ids, size_t n, const char **txt, size_t *len)
+{
+	size_t k = 0;
+	for (size_t j = 0; j < n; j++) {
+		const cairn_citation *ct = &a->view.citations[ids[j] - 1];
+		size_t ci = (size_t)ct->rank - 1;
+		bool dup = false;
+		for (size_t t = 0; t < k; t++)
+			dup |= txt[t] == a->ctx[ci].hit->text;
+		if (!dup) {
+			txt[k] = a->ctx[ci].hit->text;
+			len[k] = a->ctx[ci].limit;
+			k++;
+		}
+	}
+	return k;
+}
+
+static cairn_status join_answer(cairn_answer *a)
+{
+	cairn_answer_view *v = &a->view;
+	cn_buf ans;
+	cn_buf_init(&ans);
+	for (size_t i = 0; i < v->n_sentences; i++) {
+		if (i)
+			cn_buf_putc(&ans, ' ');
+		cn_buf_puts(&ans, v->sentences[i].text);
+	}
+	v->answer = ans.failed ? NULL : cn_ans_strndup(a, ans.data ? ans.data : "", ans.len);
+	cn_buf_free(&ans);
+	return v->answer ? CAIRN_OK : CAIRN_ENOMEM;
+}
+
+cairn_status cn_ans_generative(cairn_answer *a, cn_analyzer *an, cand *c, size_t nc, const cairn_ask_params *p,
+                               const char *question, cn_err *err)
+{
+	gen_info *g = a->gen;
+	cairn_answer_view *v = &a->view;
+	v->confidence = 0;
+	size_t np = 0;
+	for (size_t i = 0; i < a->nctx; i++)
+		np += a->ctx[i].in_context;
+	if (!np)
+		return abstain(a, question, "no passage entered the context: the model was not asked", NULL, c, nc);
+
+	/* stage 3: the passages, the prompt, the model */
+	g->np = np;
+	g->passage_ctx = cn_arena_alloc(&a->arena, np * sizeof *g->passage_ctx);
+	cn_gen_passage *ps = cn_calloc(np, sizeof *ps);
+	if (!g->passage_ctx || !ps) {
+		cn_free(ps);
+		return cn_err_set(err, CAIRN_ENOMEM, "out of memory");
+	}
+	for (size_t i = 0, k = 0; i < a->nctx; i++) {
+		const ctx_chunk *x = &a->ctx[i];
+		if (!x->in_context)
+			continue;
+		g->passage_ctx[k] = i;
+		ps[k] = (cn_gen_passage){x->hit->text, x->limit, x->hit->title, x->hit->heading, x->hit->source};
+		k++;
+	}
+	transport t = {.a = a, .rp = cn_remote_default_params()};
+	t.rp.endpoint = p->endpoint;
+	t.rp.api_key_env = g->api_key_env;
+	t.rp.timeout_ms = g->timeout_ms;
+	t.rq.model = g->model;
+	t.rq.temperature = g->temperature;
+	t.rq.max_tokens = g->max_tokens;
+	t.rq.json_schema = cn_gen_schema();
+	t.rq.schema_name = "cairn_answer";
+	g->called = true;
+	cairn_status st = cn_generate(&g->run, question, ps, np, p->max_sentences, send_remote, &t, err);
+	cn_free(ps);
+	if (st)
+		return st;
+	const cn_gen_attempt *at = &g->run.attempts[g->run.chosen];
+	const cn_gen_output *o = &at->out;
+	a->raw_answer = at->raw;
+	g->model_confidence = o->confidence;
+	if (!o->parsed)
+		return abstain(a, question, "the model's reply failed validation",
+		               "No grounded answer: the model's reply could not be validated", c, nc);
+	if (o->abstain)
+		return abstain(a, question, "the model found no answer in the passages", NULL, c, nc);
+	if (o->confidence < p->min_confidence) {
+		st = abstain(a, question, "the model's confidence is below the threshold", NULL, c, nc);
+		v->confidence = o->confidence;
+		return st;
+	}
+
+	/* stage 4: sentences and citations */
+	size_t ns = o->n_sentences, nq = 0;
+	for (size_t i = 0; i < ns; i++)
+		nq += o->sentences[i].n_quotes;
+	a->sents = cn_arena_alloc(&a->arena, (ns ? ns : 1) * sizeof *a->sents);
+	a->cites = cn_arena_alloc(&a->arena, (nq ? nq : 1) * sizeof *a->cites);
+	g->sents = cn_arena_alloc(&a->arena, (ns ? ns : 1) * sizeof *g->sents);
+	int **ids = cn_arena_alloc(&a->arena, (ns ? ns : 1) * sizeof *ids);
+	if (!a->sents || !a->cites || !g->sents || !ids || alloc_checks(a, ns, nq))
+		return cn_err_set(err, CAIRN_ENOMEM, "out of memory");
+	g->n_sents = ns;
+	size_t ncite = 0;
+	for (size_t i = 0; i < ns; i++) {
+		const cn_gen_sentence *s = &o->sentences[i];
+		ids[i] = cn_arena_alloc(&a->arena, (s->n_quotes ? s->n_quotes : 1) * sizeof **ids);
+		if (!ids[i])
+			return cn_err_set(err, CAIRN_ENOMEM, "out of memory");
+		size_t nid = 0;
+		for (size_t j = 0; j < s->n_quotes; j++) {
+			const cn_gen_quote *q = &s->quotes[j];
+			size_t ci = g->passage_ctx[q->passage - 1];
+			int id = 0;
+			for (size_t k = 0; k < ncite && !id; k++)
+				if (a->cites[k].rank == (int)ci + 1 && a->cites[k].quote_offset == (int64_t)q->start &&
+				    strlen(a->cites[k].quote) == q->end - q->start)
+					id = (int)k + 1;
+			if (!id) {
+				if (fill_citation(a, &a->cites[ncite], (int)ncite + 1, ci, q))
+					return cn_err_set(err, CAIRN_ENOMEM, "out of memory");
+				id = (int)++ncite;
+			}
+			bool dup = false;
+			for (size_t k = 0; k < nid; k++)
+				dup |= ids[i][k] == id;
+			if (!dup)
+				ids[i][nid++] = id;
+		}
+		a->sents[i] = (cairn_answer_sentence){s->text, ids[i], nid, 0};
+		g->sents[i] = (gen_sentence){s->text, s->citations, s->n_citations, s->problems, {0}, true};
+	}
+	v->sentences = a->sents;
+	v->n_sentences = ns;
+	v->citations = a->cites;
+	v->n_citations = ncite;
+
+	/* stage 5: verification */
+	cn_ans_check_citations(a);
+	const char **txt = cn_calloc(ncite ? ncite : 1, sizeof *txt);
+	size_t *len = cn_calloc(ncite ? ncite : 1, sizeof *len);
+	if (!txt || !len) {
+		cn_free(txt);
+		cn_free(len);
+		return cn_err_set(err, CAIRN_ENOMEM, "out of memory");
+	}
+	size_t supported = 0, cites_used = 0, cites_ok = 0;
+	for (size_t i = 0; i < ns && !st; i++) {
+		cairn_answer_sentence *s = &a->sents[i];
+		size_t k = cited_passages(a, s->citations, s->n_citations, txt, len);
+		cn_verdict vd;
+		st = cn_verify_generated(an, s->text, strlen(s->text), txt, len, k, &vd);
+		bool cites_fine = s->n_citations > 0;
+		for (size_t j = 0; j < s->n_citations && !st; j++) {
+			int id = s->citations[j];
+			bool ok = a->cite_in_context[id - 1] && a->cite_quote_ok[id - 1];
+			cites_fine &= ok;
+			cn_verdict one;
+			size_t k1 = cited_passages(a, &s->citations[j], 1, txt, len);
+			st = cn_verify_generated(an, s->text, strlen(s->text), txt, len, k1, &one);
+			cites_ok += ok && one.supported;
+		}
+		/* ids the model gave that led to no citation (outside the context, or no quote)
+		 * count as citations that do not support */
+		size_t given = o->sentences[i].n_given;
+		cites_used += s->n_citations + (given > k ? given - k : 0);
+		vd.supported = vd.supported && cites_fine;
+		a->verdicts[i] = vd;
+		g->sents[i].verdict = vd;
+		s->supported = vd.supported;
+		supported += vd.supported;
+	}
+	cn_free(txt);
+	cn_free(len);
+	if (st)
+		return cn_err_set(err, st, "out of memory verifying the answer");
+	v->support_rate = ns ? (double)supported / (double)ns : 1.0;
+	v->citation_precision = cites_used ? (double)cites_ok / (double)cites_used : 1.0;
+	v->confidence = o->confidence * v->support_rate;
+
+	/* stage 6: the policy */
+	if (g->strict && supported < ns) {
+		if (!supported) {
+			for (size_t i = 0; i < ns; i++)
+				g->sents[i].kept = false;
+			st = abstain(a, question, "the verifier rejected every sentence", NULL, c, nc);
+			v->confidence = 0;
+			return st;
+		}
+		/* keep the supported sentences and the citations they use, renumbered from 1 */
+		int *remap = cn_calloc(ncite + 1, sizeof *remap);
+		if (!remap)
+			return cn_err_set(err, CAIRN_ENOMEM, "out of memory");
+		size_t k = 0;
+		for (size_t i = 0; i < ns; i++) {
+			g->sents[i].kept = a->sents[i].supported;
+			if (!a->sents[i].supported)
+				continue;
+			a->sents[k] = a->sents[i];
+			a->verdicts[k] = a->verdicts[i];
+			ids[k] = ids[i];
+			k++;
+		}
+		int next = 0;
+		for (size_t i = 0; i < k; i++)
+			for (size_t j = 0; j < a->sents[i].n_citations; j++) {
+				int id = ids[i][j];
+				if (!remap[id]) {
+					remap[id] = ++next;
+					size_t to = (size_t)next - 1, from = (size_t)id - 1;
+					a->cites[to] = a->cites[from];
+					a->cites[to].id = next;
+					a->cite_in_context[to] = a->cite_in_context[from];
+					a->cite_quote_ok[to] = a->cite_quote_ok[from];
+				}
+				ids[i][j] = remap[id];
+			}
+		cn_free(remap);
+		v->n_sentences = k;
+		v->n_citations = (size_t)next;
+	}
+	return join_answer(a) ? cn_err_set(err, CAIRN_ENOMEM, "out of memory") : CAIRN_OK;
+}
+
+/* ---- --explain ---- */
+
+static void jstr(cn_buf *b, const char *s) { cn_buf_put_json_str(b, s ? s : "", s ? strlen(s) : 0); }
+static void jnum(cn_buf *b, double x) { cn_buf_printf(b, "%.4g", isfinite(x) ? x : 0.0); }
+
+static void indent(cn_buf *b, const char *s, const char *pad)
+{
+	cn_buf_puts(b, pad);
+	for (const char *c = s ? s : ""; *c; c++) {
+		cn_buf_putc(b, *c);
+		if (*c == '\n' && c[1])
+			cn_buf_puts(b, pad);
+	}
+	cn_buf_putc(b, '\n');
+}
+
+void cn_ans_gen_explain_text(cn_buf *b, const cairn_answer *a)
+{
+	const gen_info *g = a->gen;
+	const cairn_answer_view *v = &a->view;
+	cn_buf_printf(b, "3. prompt  endpoint %s, model %s, temperature %.2g, max_tokens %d, timeout %d ms, key %s%s\n",
+	              g->endpoint, g->model ? g->model : "(not sent)", g->temperature, g->max_tokens, g->timeout_ms,
+	              g->api_key_env ? "from $" : "none", g->api_key_env ? g->api_key_env : "");
+	if (!g->called) {
+		cn_buf_puts(b, "   (the model was not asked)\n");
+	} else {
+		cn_buf_puts(b, "   --- system ---\n");
+		indent(b, g->run.system, "   ");
+		cn_buf_puts(b, "   --- user ---\n");
+		indent(b, g->run.user, "   ");
+	}
+	cn_buf_puts(b, "4. model replies\n");
+	for (int i = 0; i < g->run.n_attempts; i++) {
+		const cn_gen_attempt *at = &g->run.attempts[i];
+		const gen_call *c = i < g->n_calls ? &g->calls[i] : NULL;
+		cn_buf_printf(b, "   reply %d", i + 1);
+		if (c)
+			cn_buf_printf(b, " (HTTP %ld, %d request%s, %.2f s, finish_reason %s%s)", c->http_status, c->requests,
+			              c->requests == 1 ? "" : "s", c->seconds, c->finish_reason ? c->finish_reason : "none",
+			              c->schema_dropped ? ", response_format rejected and dropped" : "");
+		cn_buf_puts(b, i == 1 ? ", asked again with:\n" : ":\n");
+		if (i == 1)
+			indent(b, g->run.retry_message, "   > ");
+		indent(b, at->raw, "   | ");
+		if (at->out.parsed && !at->out.n_problems)
+			cn_buf_puts(b, "   validation: valid");
+		else
+			cn_buf_printf(b, "   validation: INVALID — %s", at->out.errors);
+		if (*at->out.repairs)
+			cn_buf_printf(b, " (repaired: %s)", at->out.repairs);
+		cn_buf_putc(b, '\n');
+	}
+	if (g->run.chosen >= 0)
+		cn_buf_printf(b, "   used: reply %d\n", g->run.chosen + 1);
+	cn_buf_printf(b, "5. confidence  %.3f = the model's %.3f × support rate (abstain when the model's is below %.2f)\n",
+	              v->confidence, g->model_confidence, a->min_confidence);
+	if (a->abstain_reason)
+		cn_buf_printf(b, "   abstained: %s\n", a->abstain_reason);
+	cn_buf_printf(b, "6. verifier  policy %s\n",
+	              g->strict ? "strict: unsupported sentences are dropped" : "lenient: unsupported sentences are kept, flagged");
+	for (size_t i = 0; i < g->n_sents; i++) {
+		const gen_sentence *s = &g->sents[i];
+		const cn_verdict *vd = &s->verdict;
+		cn_buf_printf(b, "   sentence %zu: %s%s — cites passage%s", i + 1, vd->supported ? "supported" : "NOT supported",
+		              s->kept ? "" : ", dropped", s->n_passages == 1 ? "" : "s");
+		for (size_t j = 0; j < s->n_passages; j++)
+			cn_buf_printf(b, "%s%d", j ? "," : " ", s->passages[j]);
+		if (!s->n_passages)
+			cn_buf_puts(b, " none");
+		cn_buf_printf(b, "; found in them: %s, terms in them %.0f%%, numbers %s\n", vd->found ? "yes" : "no",
+		              vd->lexical * 100, vd->numbers_ok ? "match" : "MISSING");
+		cn_buf_printf(b, "      \"%s\"\n", s->text);
+		if (s->problems)
+			cn_buf_printf(b, "      validation: %s\n", s->problems);
+	}
+	for (size_t i = 0; !v->abstained && i < v->n_citations; i++)
+		cn_buf_printf(b, "   [%d] %s\n", v->citations[i].id,
+		              a->cite_in_context[i] && a->cite_quote_ok[i] ? "quote is in the context" : "NOT in the context");
+	cn_buf_printf(b, "   support rate %.2f, citation precision %.2f\n", v->support_rate, v->citation_precision);
+}
+
+void cn_ans_gen_explain_json(cn_buf *b, const cairn_answer *a)
+{
+	const gen_info *g = a->gen;
+	cn_buf_puts(b, ",\"generator\":{\"endpoint\":");
+	jstr(b, g->endpoint);
+	cn_buf_puts(b, ",\"model\":");
+	if (g->model)
+		jstr(b, g->model);
+	else
+		cn_buf_puts(b, "null");
+	cn_buf_puts(b, ",\"api_key_env\":");
+	if (g->api_key_env)
+		jstr(b, g->api_key_env);
+	else
+		cn_buf_puts(b, "null");
+	cn_buf_puts(b, ",\"temperature\":");
+	jnum(b, g->temperature);
+	cn_buf_printf(b, ",\"max_tokens\":%d,\"timeout_ms\":%d,\"policy\":\"%s\",\"called\":%s,\"prompt\":{\"system\":",
+	              g->max_tokens, g->timeout_ms, g->strict ? "strict" : "lenient", g->called ? "true" : "false");
+	jstr(b, g->run.system);
+	cn_buf_puts(b, ",\"user\":");
+	jstr(b, g->run.user);
+	cn_buf_puts(b, "},\"retry_message\":");
+	if (g->run.retry_message)
+		jstr(b, g->run.retry_message);
+	else
+		cn_buf_puts(b, "null");
+	cn_buf_puts(b, ",\"replies\":[");
+	for (int i = 0; i < g->run.n_attempts; i++) {
+		const cn_gen_attempt *at = &g->run.attempts[i];
+		const gen_call *c = i < g->n_calls ? &g->calls[i] : NULL;
+		cn_buf_puts(b, i ? ",{\"raw\":" : "{\"raw\":");
+		jstr(b, at->raw);
+		cn_buf_printf(b, ",\"valid\":%s,\"parsed\":%s,\"errors\":", at->out.parsed && !at->out.n_problems ? "true" : "false",
+		              at->out.parsed ? "true" : "false");
+		jstr(b, at->out.errors);
+		cn_buf_puts(b, ",\"repairs\":");
+		jstr(b, at->out.repairs);
+		if (c) {
+			cn_buf_printf(b, ",\"http_status\":%ld,\"requests\":%d,\"schema_dropped\":%s,\"seconds\":", c->http_status,
+			              c->requests, c->schema_dropped ? "true" : "false");
+			jnum(b, c->seconds);
+			cn_buf_puts(b, ",\"finish_reason\":");
+			if (c->finish_reason)
+				jstr(b, c->finish_reason);
+			else
+				cn_buf_puts(b, "null");
+		}
+		cn_buf_putc(b, '}');
+	}
+	cn_buf_printf(b, "],\"used_reply\":%d,\"model_confidence\":", g->run.chosen + 1);
+	jnum(b, g->model_confidence);
+	cn_buf_puts(b, ",\"sentences\":[");
+	for (size_t i = 0; i < g->n_sents; i++) {
+		const gen_sentence *s = &g->sents[i];
+		cn_buf_puts(b, i ? ",{\"text\":" : "{\"text\":");
+		jstr(b, s->text);
+		cn_buf_puts(b, ",\"passages\":[");
+		for (size_t j = 0; j < s->n_passages; j++)
+			cn_buf_printf(b, "%s%d", j ? "," : "", s->passages[j]);
+		cn_buf_puts(b, "],\"problems\":");
+		if (s->problems)
+			jstr(b, s->problems);
+		else
+			cn_buf_puts(b, "null");
+		cn_buf_printf(b, ",\"found\":%s,\"lexical\":", s->verdict.found ? "true" : "false");
+		jnum(b, s->verdict.lexical);
+		cn_buf_printf(b, ",\"numbers_ok\":%s,\"supported\":%s,\"kept\":%s}", s->verdict.numbers_ok ? "true" : "false",
+		              s->verdict.supported ? "true" : "false", s->kept ? "true" : "false");
+	}
+	cn_buf_puts(b, "]}");
+}
