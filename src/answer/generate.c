@@ -515,19 +515,27 @@ static void unwrap(const char *raw, size_t n, size_t *b, size_t *e, cn_buf *repa
 		i += ws_at(raw, j, i);
 	while (j > i && (raw[j - 1] == ' ' || (raw[j - 1] >= '\t' && raw[j - 1] <= '\r')))
 		j--;
-	if (j - i >= 3 && !memcmp(raw + i, "```", 3)) {
-		const char *nl = memchr(raw + i, '\n', j - i);
+	/* a Markdown code fence opened before the JSON starts: its content (the opening line's
+	 * language tag dropped) up to the next fence. (A fence after a '{' is inside the JSON.) */
+	const char *f = j - i >= 3 ? memmem(raw + i, j - i, "```", 3) : NULL;
+	if (f && !memchr(raw + i, '{', (size_t)(f - raw) - i)) {
+		size_t fs = (size_t)(f - raw);
+		const char *nl = memchr(f, '\n', j - fs);
 		size_t k = nl ? (size_t)(nl - raw) + 1 : j;
-		/* the closing fence: the last ``` after the opening line */
-		size_t close = j;
-		for (size_t t = j; t >= k + 3; t--)
-			if (!memcmp(raw + t - 3, "```", 3)) {
-				close = t - 3;
-				break;
-			}
-		i = k;
-		j = close;
-		note(repairs, "code fences removed");
+		const char *g = k < j ? memmem(raw + k, j - k, "```", 3) : NULL;
+		size_t close = g ? (size_t)(g - raw) : j;
+		if (memchr(raw + k, '{', close - k)) {
+			bool outside = false;
+			for (size_t t = i; t < fs; t++)
+				outside |= !ws_at(raw, j, t);
+			for (size_t t = g ? close + 3 : j; t < j; t++)
+				outside |= !ws_at(raw, j, t);
+			note(repairs, "code fences removed");
+			if (outside)
+				note(repairs, "text around the JSON object removed");
+			i = k;
+			j = close;
+		}
 	}
 	while (i < j && ws_at(raw, j, i))
 		i += ws_at(raw, j, i);
