@@ -10,6 +10,13 @@
  *    fabricated or altered figure, the commonest harmful error of generated answers.
  * Supported = found, or lexical >= 0.8 with every number present. A model-based verifier
  * (entailment) will add to this, not replace it: numbers must still match.
+ *
+ * Generated sentences (cn_verify_generated) are paraphrases, so they are checked against the
+ * whole of the passages they cite rather than one quoted sentence, and their words are
+ * compared as the index analyses them (stems, no stopwords) when an analyzer is given:
+ * "leaves" matches "leave", and "the"/"is" neither help nor hurt. Words that only attribute
+ * ("according to the passage") are left out — they are not claims. The number rule is the
+ * same and is the one that matters most: a generated figure must be in a cited passage.
  */
 #include "answer/answer.h"
 #include "lex/lex.h"
