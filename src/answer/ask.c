@@ -31,6 +31,11 @@
  *     cites the closest passages.
  *  6. Verification (verify.c) of every sentence against its citation, and of every citation
  *     against the context (the quote must be the passage's text at the recorded offset).
+ *
+ * With an endpoint (generative mode) stages 1–3 run as above and ask_gen.c takes over from
+ * there: the model writes the answer from the context's passages, and the same citation check
+ * plus the generated-sentence verifier decide what is shown. The candidates of stage 3 still
+ * serve as an abstention's closest passages. The answer object's layout is in answer_int.h.
  */
 #include "answer/answer_int.h"
 #include "lex/lex.h"

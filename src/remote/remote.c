@@ -377,21 +377,22 @@ cairn_status cn_remote_chat(const cn_remote_params *params, const cn_chat_reques
 		goto done;
 	}
 	h = curl_easy_init();
-	headers = curl_slist_append(headers, "Content-Type: application/json");
-	headers = headers ? curl_slist_append(headers, "Accept: application/json") : NULL;
-	headers = headers ? curl_slist_append(headers, "Expect:") : NULL; /* no 100-continue round trip */
-	if (headers && key) {
+	if (key) {
 		cn_buf_puts(&auth, "Authorization: Bearer ");
 		cn_buf_puts(&auth, key);
-		struct curl_slist *nh = auth.failed ? NULL : curl_slist_append(headers, auth.data);
-		if (!nh) {
-			curl_slist_free_all(headers);
-			headers = NULL;
-		} else {
-			headers = nh;
-		}
 	}
-	if (!h || !headers) {
+	/* "Expect:" turns off the 100-continue round trip */
+	const char *hdr[] = {"Content-Type: application/json", "Accept: application/json", "Expect:",
+	                     key && !auth.failed ? auth.data : NULL};
+	bool hdr_ok = !key || !auth.failed;
+	for (size_t i = 0; hdr_ok && i < CN_ARRAY_LEN(hdr) && hdr[i]; i++) {
+		struct curl_slist *nh = curl_slist_append(headers, hdr[i]);
+		if (!nh)
+			hdr_ok = false; /* the list so far is freed below */
+		else
+			headers = nh;
+	}
+	if (!h || !hdr_ok) {
 		st = cn_err_set(err, CAIRN_ENOMEM, "endpoint %s: out of memory", where);
 		goto done;
 	}

@@ -138,6 +138,10 @@ ask 0 grounded --json --explain
 check grounded 'g = r["explain"]["generator"]; assert g["prompt"]["system"] and g["prompt"]["user"] and g["replies"][0]["raw"] and g["replies"][0]["valid"] and g["api_key_env"] == "CAIRN_TEST_API_KEY" and g["used_reply"] == 1'
 no_key
 
+# a reworded sentence is supported when its words and numbers are the cited passage's
+ask 0 paraphrase --json --explain
+check grounded 'assert r["answer"].startswith("According to the passage, employees may take 16 weeks") and all(not s["found"] and s["lexical"] == 1 for s in r["explain"]["generator"]["sentences"])'
+
 # ---- repaired and retried replies ----
 ask 0 fenced --json --explain
 check grounded 'assert "code fences removed" in r["explain"]["generator"]["replies"][0]["repairs"]'

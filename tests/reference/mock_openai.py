@@ -7,6 +7,8 @@ The scenario is chosen per request by the request's "model" (cairn ask --llm-mod
 
   grounded         a well-formed answer built from the prompt's passages: the passage
                    sentences sharing the most words with the question, quoted exactly
+  paraphrase       the grounded answer reworded ("According to the passage, employees …"),
+                   quoting the passage sentences exactly
   fenced           the grounded answer inside ```json fences, with a sentence after it
   invalid-then-valid   "{not json" first; the grounded answer when the request carries the
                    earlier reply (a retry: an assistant message in the conversation)
@@ -108,6 +110,11 @@ def reply_for(model, req, nth):
     content = None
     if model == "grounded":
         content = json.dumps(grounded(ps, q))
+    elif model == "paraphrase":
+        g = grounded(ps, q)
+        for x in g["answer_sentences"]:
+            x["text"] = "According to the passage, " + x["text"][0].lower() + x["text"][1:]
+        content = json.dumps(g)
     elif model == "fenced":
         content = "Here is the answer:\n```json\n" + json.dumps(grounded(ps, q), indent=1) + "\n```\nHope this helps."
     elif model == "invalid-then-valid":
