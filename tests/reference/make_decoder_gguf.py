@@ -25,6 +25,7 @@ Tensor types: 1-D tensors stay F32; every matrix (token_embd and output included
 requested type, falling back as llama.cpp does when its rows are not whole blocks.
 
     make_decoder_gguf.py model OUT.gguf --arch llama|qwen2 --vocab V.gguf [--type F32]
+        [--bpe-size 1000] [--pad-vocab N]
         [--layers 2] [--hidden 256] [--heads 8] [--kv-heads 2] [--ff 768] [--ctx 256]
         [--rope-base 10000] [--rope-linear F] [--rope-freqs] [--tied] [--seed 1]
         [--break KIND]
@@ -73,8 +74,10 @@ def spm_tokenizer(vocab_path):
     return [r for k, r in raw if k.startswith("tokenizer.")], meg.vocab_size(raw)
 
 
-def bpe_tokenizer(gpt2_path, size):
-    """A byte-level BPE vocabulary of `size` GPT-2 tokens plus Qwen's three control tokens."""
+def bpe_tokenizer(gpt2_path, size, pad_to=0):
+    """A byte-level BPE vocabulary of `size` GPT-2 tokens (size < 50256: GPT-2's own
+    <|endoftext|> is the last) plus Qwen's three control tokens, padded with unused "[PADn]"
+    tokens up to pad_to as Qwen's converter pads to the embedding's row count."""
     import encoder_ref  # the GGUF reader of the encoder reference
     g = encoder_ref.Gguf(gpt2_path)
     tokens = g.kv["tokenizer.ggml.tokens"][:size]
@@ -87,6 +90,9 @@ def bpe_tokenizer(gpt2_path, size):
     specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
     tokens = tokens + specials
     types = [1] * size + [3] * len(specials)
+    while len(tokens) < pad_to:
+        tokens.append("[PAD%d]" % len(tokens))
+        types.append(5)
     eot = size
     kvs = [meg.kv("tokenizer.ggml.model", GGUF_STRING, "gpt2"), meg.kv("tokenizer.ggml.pre", GGUF_STRING, "qwen2"),
            kv_arr("tokenizer.ggml.tokens", GGUF_STRING, tokens), kv_arr("tokenizer.ggml.token_type", GGUF_I32, types),
@@ -105,15 +111,20 @@ def random_weights(cfg, n_vocab):
     E, FF, H, KV = cfg["hidden"], cfg["ff"], cfg["heads"], cfg["kv_heads"]
     hd = cfg.get("head_dim") or E // H
 
+    def normal(shape, scale):  # float32 draws: a 0.5B-parameter model stays a few GB
+        x = rng.standard_normal(shape, dtype=np.float32)
+        x *= np.float32(scale)
+        return x
+
     def mat(rows, cols, gain=1.0):
-        return (rng.standard_normal((rows, cols)) * (gain / np.sqrt(cols))).astype(np.float32)
+        return normal((rows, cols), gain / np.sqrt(cols))
 
     def vec(n, center=0.0, scale=0.1):
-        return (center + scale * rng.standard_normal(n)).astype(np.float32)
+        return (center + normal(n, scale)).astype(np.float32)
 
     # a tied model's embedding is also its output projection: scaled like one
     emb_scale = OUT_GAIN / np.sqrt(E) if cfg.get("tied") else 1.0
-    w = {"token_embd.weight": (rng.standard_normal((n_vocab, E)) * emb_scale).astype(np.float32)}
+    w = {"token_embd.weight": normal((n_vocab, E), emb_scale)}
     for i in range(cfg["layers"]):
         b = "blk.%d." % i
         w[b + "attn_norm.weight"] = vec(E, 1.0)
@@ -130,7 +141,8 @@ def random_weights(cfg, n_vocab):
         w[b + "ffn_up.weight"] = mat(FF, E)
         w[b + "ffn_down.weight"] = mat(E, FF, BRANCH)
     w["output_norm.weight"] = vec(E, 1.0)
-    w["output.weight"] = mat(n_vocab, E, OUT_GAIN)
+    if not cfg.get("tied"):
+        w["output.weight"] = mat(n_vocab, E, OUT_GAIN)
     if cfg.get("rope_freqs"):
         # Llama 3.1-style divisors: 1 for high frequencies, up to 8 for low ones
         w["rope_freqs.weight"] = np.geomspace(1.0, 8.0, hd // 2).astype(np.float32)
@@ -171,8 +183,6 @@ def build(cfg, out_path, tok_kvs, n_vocab, weights=None):
     tensors = []
     for name, arr in weights.items():
         if name.startswith("blk.") and int(name.split(".")[1]) >= cfg["layers"]:
-            continue
-        if name == "output.weight" and cfg.get("tied"):
             continue
         if brk == "missing" and name == "blk.1.attn_k.weight":
             continue
@@ -263,6 +273,7 @@ def main(argv):
     ap.add_argument("--small-vocab")
     ap.add_argument("--bpe-vocab")
     ap.add_argument("--bpe-size", type=int, default=1000)
+    ap.add_argument("--pad-vocab", type=int, default=0, help="qwen2: pad the vocabulary to this many tokens")
     ap.add_argument("--type")
     ap.add_argument("--types", default="F32,F16,Q8_0,Q4_K")
     ap.add_argument("--arch")
@@ -288,7 +299,7 @@ def main(argv):
         cfg["rope_freqs"] = a.rope_freqs
         cfg["tied"] = a.tied
         if cfg["arch"] == "qwen2":
-            tok, nv = bpe_tokenizer(a.vocab, a.bpe_size)
+            tok, nv = bpe_tokenizer(a.vocab, a.bpe_size, a.pad_vocab)
         else:
             tok, nv = spm_tokenizer(a.vocab)
         build(cfg, a.out, tok, nv)
