@@ -272,17 +272,20 @@ static cairn_status load_tensors(dl *L)
 	return CAIRN_OK;
 }
 
-cairn_status cn_decoder_open(const char *path, const char *tokenizer_path, cn_decoder_model **out, cn_err *err)
+cairn_status cn_decoder_open_gguf(cn_gguf *g, const char *tokenizer_path, cn_decoder_model **out, cn_err *err)
 {
 	*out = NULL;
+	const char *path = cn_gguf_path(g);
 	cn_decoder_model *m = cn_calloc(1, sizeof(*m));
-	if (!m)
-		return cn_err_set(err, CAIRN_ENOMEM, "%s: out of memory", path);
+	if (!m) {
+		cn_err_set(err, CAIRN_ENOMEM, "%s: out of memory", path);
+		cn_gguf_close(g); /* path is g's: the message first */
+		return CAIRN_ENOMEM;
+	}
+	m->gguf = g;
 	dl L = {.m = m, .path = path, .err = err};
-	cairn_status rc = cn_gguf_open(path, &m->gguf, err);
-	L.c = (cn_mload){.g = m->gguf, .path = path, .arch = "", .vecs = &m->vecs, .err = err};
-	if (rc == CAIRN_OK)
-		rc = read_arch(&L);
+	L.c = (cn_mload){.g = g, .path = path, .arch = "", .vecs = &m->vecs, .err = err};
+	cairn_status rc = read_arch(&L);
 	if (rc == CAIRN_OK)
 		rc = read_hparams(&L);
 	if (rc == CAIRN_OK)
@@ -295,6 +298,14 @@ cairn_status cn_decoder_open(const char *path, const char *tokenizer_path, cn_de
 	}
 	*out = m;
 	return CAIRN_OK;
+}
+
+cairn_status cn_decoder_open(const char *path, const char *tokenizer_path, cn_decoder_model **out, cn_err *err)
+{
+	*out = NULL;
+	cn_gguf *g = NULL;
+	cairn_status rc = cn_gguf_open(path, &g, err);
+	return rc == CAIRN_OK ? cn_decoder_open_gguf(g, tokenizer_path, out, err) : rc;
 }
 
 void cn_decoder_close(cn_decoder_model *m)

@@ -173,6 +173,9 @@ typedef struct cn_decoder_model cn_decoder_model;
  * CAIRN_EUNSUPPORTED for an architecture, tensor type or option cairn does not run,
  * CAIRN_EFORMAT for tensors or metadata that contradict each other. */
 cairn_status cn_decoder_open(const char *path, const char *tokenizer_path, cn_decoder_model **out, cn_err *err);
+/* The same over a file already open (cn_gguf_open_mem for fuzzing and tests): takes
+ * ownership of g, which is closed on failure and by cn_decoder_close on success. */
+cairn_status cn_decoder_open_gguf(cn_gguf *g, const char *tokenizer_path, cn_decoder_model **out, cn_err *err);
 void cn_decoder_close(cn_decoder_model *m);
 
 const cn_decoder_hparams *cn_decoder_hparams_get(const cn_decoder_model *m);

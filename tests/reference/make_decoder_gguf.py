@@ -25,7 +25,8 @@ Tensor types: 1-D tensors stay F32; every matrix (token_embd and output included
 requested type, falling back as llama.cpp does when its rows are not whole blocks.
 
     make_decoder_gguf.py model OUT.gguf --arch llama|qwen2 --vocab V.gguf [--type F32]
-        [--bpe-size 1000] [--pad-vocab N]
+        [--bpe-size 1000] [--pad-vocab N]     (a GPT-2 vocabulary GGUF is cut to --bpe-size
+                                               tokens, for either architecture)
         [--layers 2] [--hidden 256] [--heads 8] [--kv-heads 2] [--ff 768] [--ctx 256]
         [--rope-base 10000] [--rope-linear F] [--rope-freqs] [--tied] [--seed 1]
         [--break KIND]
@@ -72,6 +73,13 @@ def kv_arr(key, elem, values):
 def spm_tokenizer(vocab_path):
     raw = meg.read_kv_raw(vocab_path)
     return [r for k, r in raw if k.startswith("tokenizer.")], meg.vocab_size(raw)
+
+
+def is_bpe(vocab_path):
+    for key, raw in meg.read_kv_raw(vocab_path):
+        if key == "tokenizer.ggml.model":
+            return raw.endswith(b"gpt2")
+    return False
 
 
 def bpe_tokenizer(gpt2_path, size, pad_to=0):
@@ -298,7 +306,7 @@ def main(argv):
                           eps=a.eps, seed=a.seed, **{"break": a.brk})
         cfg["rope_freqs"] = a.rope_freqs
         cfg["tied"] = a.tied
-        if cfg["arch"] == "qwen2":
+        if is_bpe(a.vocab):  # a GPT-2 vocabulary: cut to --bpe-size (any architecture)
             tok, nv = bpe_tokenizer(a.vocab, a.bpe_size, a.pad_vocab)
         else:
             tok, nv = spm_tokenizer(a.vocab)
