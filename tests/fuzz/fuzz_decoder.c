@@ -1,9 +1,10 @@
 /*
  * fuzz_decoder — the decoder's loader and forward pass (src/model/decoder_load.c, decoder.c)
  * over arbitrary model files: cn_gguf_open_mem, then cn_decoder_open_gguf with the file's own
- * tokenizer. Checks: a failed open returns no model, a known status and a message naming the
- * input. On success the loader's claim is tested — validation makes the forward pass safe on
- * whatever the file holds — by a context of 8 positions evaluating the first and the last
+ * tokenizer. Checks: a failed open returns no model, a known status (CAIRN_ENOTFOUND: a file
+ * without a tokenizer) and a message naming the input. On success the loader's claim is
+ * tested — validation makes the forward pass safe on whatever the file holds — by a context
+ * of 8 positions evaluating the first and the last
  * token id with all logits, then one token for the last-token logits, truncating to 1 and
  * evaluating again: every call succeeds (the values may be anything: non-finite weights are
  * not the loader's business), the cache holds what was evaluated, and a token past the
@@ -31,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (st != CAIRN_OK) {
 		FUZZ_CHECK(m == NULL, "failed open returned a model");
 		FUZZ_CHECK(st == CAIRN_EFORMAT || st == CAIRN_EUNSUPPORTED || st == CAIRN_ENOMEM || st == CAIRN_EINVAL ||
-		               st == CAIRN_ETOOBIG,
+		               st == CAIRN_ENOTFOUND || st == CAIRN_ETOOBIG,
 		           "status %d", st);
 		FUZZ_CHECK(strstr(err.msg, "fuzz.gguf") != NULL, "message \"%s\"", err.msg);
 		return 0;
