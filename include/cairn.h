@@ -532,6 +532,97 @@ cairn_status cairn_embed(cairn_encoder *enc, const char *const *texts, size_t n,
 cairn_status cairn_rerank(cairn_encoder *enc, const char *query, const char *const *passages, size_t n,
                           float *scores);
 
+/* ---- local models: text generation -------------------------------------------------- */
+
+/* A Llama- or Qwen2-family decoder (Llama 1/2/3, Mistral, TinyLlama, SmolLM, Qwen1.5/2/2.5;
+ * llama2.c checkpoints) loaded from a GGUF file, validated before any compute like an
+ * encoder. It owns its KV cache; one call at a time per handle (calls from several threads
+ * are serialised). Decoding is greedy for now: sampling (temperature, top-k/p, seed),
+ * constrained output (JSON schema, grammar), stop strings and chat templates are coming,
+ * as fields added to cairn_generate_params. */
+typedef struct cairn_generator cairn_generator;
+
+typedef struct cairn_generator_params {
+	int n_threads;          /* 0 = one per online CPU */
+	int n_ctx;              /* positions in the KV cache, prompt + output (0 = the model's
+	                           context length, at most 4096); more than the model's is cut */
+	int n_batch;            /* prompt tokens per forward pass (0 = 512) */
+	/* Tokenizer file for a model file without one: a llama2.c checkpoint's tokenizer.bin.
+	 * NULL = the model file's own. */
+	const char *tokenizer;
+} cairn_generator_params;
+
+cairn_generator_params cairn_generator_default_params(void);
+
+/* On failure *out is NULL and errbuf names the file and the problem (an unsupported
+ * architecture, tensor type or model variant is named). */
+cairn_status cairn_generator_open(const char *path, const cairn_generator_params *params, cairn_generator **out,
+                                  char *errbuf, size_t errbuf_size);
+void cairn_generator_close(cairn_generator *gen);
+const char *cairn_generator_errmsg(const cairn_generator *gen);
+
+typedef struct cairn_generator_info {
+	const char *architecture; /* "llama", "qwen2" */
+	int n_vocab;
+	int dim;
+	int n_layers;
+	int n_heads;
+	int n_kv_heads;
+	int n_ctx_train;          /* the model's context length */
+	int n_ctx;                /* this handle's KV cache */
+	int32_t bos, eos;         /* -1 when the tokenizer has none */
+} cairn_generator_info;
+
+void cairn_generator_get_info(const cairn_generator *gen, cairn_generator_info *out);
+
+/* Streaming: called once per generated token (the end-of-generation token that stops the
+ * loop excepted) with the bytes it adds to the text; a UTF-8 character may be split across
+ * calls, and control tokens add none. Return non-zero to stop generating. */
+typedef int (*cairn_token_fn)(int32_t token, const char *text, size_t len, void *user_data);
+/* Called before each token is chosen with the n_vocab logits of the next token; it may
+ * change them (-INFINITY forbids a token). The hook samplers and constrained decoding
+ * will use. */
+typedef void (*cairn_logits_fn)(float *logits, int32_t n_vocab, void *user_data);
+
+typedef struct cairn_generate_params {
+	int max_tokens;           /* at most this many new tokens (default 256) */
+	int add_bos;              /* -1 = as the tokenizer says (default), 0 no, 1 yes */
+	int parse_special;        /* 1: control-token texts in the prompt ("<|im_start|>") become
+	                             those tokens (default 0: plain text) */
+	int ignore_eos;           /* 1: do not stop at end-of-generation tokens (default 0) */
+	cairn_token_fn on_token;
+	cairn_logits_fn on_logits;
+	void *user_data;          /* passed to both callbacks */
+} cairn_generate_params;
+
+cairn_generate_params cairn_generate_default_params(void);
+
+typedef enum cairn_stop_reason {
+	CAIRN_STOP_EOG = 0,        /* the model ended its turn (EOS, EOT) */
+	CAIRN_STOP_MAX_TOKENS = 1, /* max_tokens reached */
+	CAIRN_STOP_CONTEXT = 2,    /* the KV cache is full */
+	CAIRN_STOP_CALLBACK = 3    /* on_token asked to stop */
+} cairn_stop_reason;
+
+typedef struct cairn_generation {
+	char *text;               /* the generated text (not the prompt), NUL-terminated */
+	size_t len;
+	int32_t *tokens;          /* the generated tokens, end-of-generation token included */
+	int n_tokens;
+	int n_prompt_tokens;
+	cairn_stop_reason stop;
+	double prompt_ms;         /* time to evaluate the prompt */
+	double generate_ms;       /* time for the generated tokens */
+} cairn_generation;
+
+/* Continues prompt (empty allowed when the model adds BOS) with greedy decoding. The
+ * cache starts empty on every call. *out is filled on success (free it with
+ * cairn_generation_free) and zeroed on failure. A prompt that leaves no room in the cache
+ * is CAIRN_ETOOBIG. */
+cairn_status cairn_generate(cairn_generator *gen, const char *prompt, const cairn_generate_params *params,
+                            cairn_generation *out);
+void cairn_generation_free(cairn_generation *g);
+
 /* Frees memory the library handed over (strings from *_to_json and the like). */
 void cairn_free(void *p);
 

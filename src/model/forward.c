@@ -54,7 +54,7 @@ static void embed_rows(void *vctx, int64_t begin, int64_t end, int thread)
 		for (int64_t i = 0; i < sq->n; i++) {
 			int64_t row = F->off[s] + i;
 			float *x = F->x + row * E, *t = F->tmp + row * E;
-			const cn_enc_table *te = &m->tok_embd;
+			const cn_table *te = &m->tok_embd;
 			cn_dequantize_row(te->type, te->data + (size_t)sq->ids[i] * te->row_bytes, x, E);
 			if (m->type_embd.data) {
 				int64_t ty = i >= sq->n_first && m->type_embd.rows > 1 ? 1 : 0;

@@ -10,6 +10,7 @@
  * open with the tensor's name, the expected and the actual shape (in ggml's order, ne[0]
  * first: [n_embd, n_vocab] for the token table). Tensors the forward pass does not use are
  * ignored, so files with extra heads (a BERT pooler on an embedding model) still load.
+ * The checks themselves are check.c's, shared with the decoder's loader.
  */
 #include "model/model_int.h"
 
@@ -18,6 +19,7 @@
 
 typedef struct ld {
 	cn_encoder_model *m;
+	cn_mload c; /* check.c's view of the file being loaded */
 	const char *path;
 	cn_err *err;
 } ld;
@@ -33,178 +35,41 @@ const char *cn_pooling_name(cn_pooling p)
 	}
 }
 
-static void shape_str(const cn_gguf_tensor *t, char *buf, size_t size)
-{
-	size_t n = 0;
-	n += (size_t)snprintf(buf + n, size - n, "[");
-	for (uint32_t d = 0; d < t->n_dims && n < size; d++)
-		n += (size_t)snprintf(buf + n, size - n, "%s%lld", d ? ", " : "", (long long)t->ne[d]);
-	if (n < size)
-		snprintf(buf + n, size - n, "]");
-}
-
-/* The tensor, or NULL: when required, a missing one is an error naming what needs it. */
+/* The shared checks of check.c, with this loader's state. */
 static const cn_gguf_tensor *find(ld *L, const char *name, bool required, cairn_status *rc)
 {
-	const cn_gguf_tensor *t = cn_gguf_tensor_find(L->m->gguf, name);
-	if (!t && required)
-		*rc = cn_err_set(L->err, CAIRN_EFORMAT, "%s: tensor '%s' is missing (a %s model needs it)", L->path, name,
-		                 L->m->hp.arch_name);
-	return t;
+	return cn_ml_find(&L->c, name, required, rc);
 }
 
-static cairn_status check_type(ld *L, const char *name, const cn_gguf_tensor *t)
-{
-	if (!cn_kern_supports(t->type))
-		return cn_err_set(L->err, CAIRN_EUNSUPPORTED,
-		                  "%s: tensor '%s' has type %s, which cairn's kernels do not run (supported: F32, F16, "
-		                  "BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K)",
-		                  L->path, name, cn_ggml_type_name(t->type));
-	return CAIRN_OK;
-}
-
-/* Exactly [ne0] or [ne0, ne1] (trailing dimensions of 1 allowed); what = the metadata behind it. */
-static cairn_status check_shape(ld *L, const char *name, const cn_gguf_tensor *t, int nd, int64_t ne0, int64_t ne1,
-                                const char *what)
-{
-	bool ok = t->ne[0] == ne0 && (nd == 1 ? t->ne[1] == 1 : t->ne[1] == ne1);
-	for (int d = 2; d < CN_GGUF_MAX_DIMS; d++)
-		ok = ok && t->ne[d] == 1;
-	if (!ok) {
-		char got[96];
-		shape_str(t, got, sizeof(got));
-		if (nd == 1)
-			return cn_err_set(L->err, CAIRN_EFORMAT, "%s: tensor '%s' has shape %s, expected [%lld] (%s)", L->path,
-			                  name, got, (long long)ne0, what);
-		return cn_err_set(L->err, CAIRN_EFORMAT, "%s: tensor '%s' has shape %s, expected [%lld, %lld] (%s)", L->path,
-		                  name, got, (long long)ne0, (long long)ne1, what);
-	}
-	return check_type(L, name, t);
-}
-
-static cairn_status own_vec(ld *L, const cn_gguf_tensor *t, int64_t n, const float **out)
-{
-	cn_encoder_model *m = L->m;
-	if (CN_GROW(m->vecs, m->vecs_cap, m->n_vecs + 1) != CAIRN_OK)
-		return cn_err_set(L->err, CAIRN_ENOMEM, "%s: out of memory", L->path);
-	float *v = cn_malloc((size_t)n * sizeof(float));
-	if (!v)
-		return cn_err_set(L->err, CAIRN_ENOMEM, "%s: out of memory", L->path);
-	m->vecs[m->n_vecs++] = v;
-	cn_dequantize_row(t->type, t->data, v, n);
-	for (int64_t i = 0; i < n; i++)
-		if (!isfinite(v[i]))
-			return cn_err_set(L->err, CAIRN_EFORMAT, "%s: tensor '%.*s' holds a non-finite value at %lld", L->path,
-			                  (int)t->name.len, t->name.ptr, (long long)i);
-	*out = v;
-	return CAIRN_OK;
-}
-
-/* A 1-D vector of n floats, converted to F32; *out NULL when absent and not required. */
 static cairn_status get_vec(ld *L, const char *name, int64_t n, bool required, const float **out, const char *what)
 {
-	cairn_status rc = CAIRN_OK;
-	*out = NULL;
-	const cn_gguf_tensor *t = find(L, name, required, &rc);
-	if (!t)
-		return rc;
-	if ((rc = check_shape(L, name, t, 1, n, 1, what)) != CAIRN_OK)
-		return rc;
-	return own_vec(L, t, n, out);
+	return cn_ml_get_vec(&L->c, name, n, required, out, what);
 }
 
-/* A weight matrix y = W x with `cols` inputs and `rows` outputs: GGUF shape [cols, rows]. */
 static cairn_status get_mat(ld *L, const char *name, int64_t cols, int64_t rows, bool required, cn_weight *w,
                             bool *present, const char *what)
 {
-	cairn_status rc = CAIRN_OK;
-	memset(w, 0, sizeof(*w));
-	if (present)
-		*present = false;
-	const cn_gguf_tensor *t = find(L, name, required, &rc);
-	if (!t)
-		return rc;
-	if ((rc = check_shape(L, name, t, 2, cols, rows, what)) != CAIRN_OK)
-		return rc;
-	if (!cn_weight_from_tensor(t, w, L->err))
-		return L->err->code ? L->err->code : cn_err_set(L->err, CAIRN_EFORMAT, "%s: tensor '%s' is unusable", L->path, name);
-	if (present)
-		*present = true;
-	return CAIRN_OK;
+	return cn_ml_get_mat(&L->c, name, cols, rows, required, w, present, what);
 }
 
-/* An embedding table of `cols`-wide rows: exactly `rows` rows, or at least min_rows when rows < 0. */
 static cairn_status get_table(ld *L, const char *name, int64_t cols, int64_t rows, int64_t min_rows, bool required,
-                              cn_enc_table *tab, const char *what)
+                              cn_table *tab, const char *what)
 {
-	cairn_status rc = CAIRN_OK;
-	memset(tab, 0, sizeof(*tab));
-	const cn_gguf_tensor *t = find(L, name, required, &rc);
-	if (!t)
-		return rc;
-	if (rows >= 0) {
-		if ((rc = check_shape(L, name, t, 2, cols, rows, what)) != CAIRN_OK)
-			return rc;
-	} else {
-		bool ok = t->ne[0] == cols && t->ne[1] >= min_rows && t->ne[2] == 1 && t->ne[3] == 1;
-		if (!ok) {
-			char got[96];
-			shape_str(t, got, sizeof(got));
-			return cn_err_set(L->err, CAIRN_EFORMAT, "%s: tensor '%s' has shape %s, expected [%lld, ≥ %lld] (%s)",
-			                  L->path, name, got, (long long)cols, (long long)min_rows, what);
-		}
-		if ((rc = check_type(L, name, t)) != CAIRN_OK)
-			return rc;
-	}
-	uint64_t rb = 0;
-	if (!cn_ggml_row_bytes(t->type, (uint64_t)cols, &rb))
-		return cn_err_set(L->err, CAIRN_EFORMAT, "%s: tensor '%s': rows of %lld elements do not fit type %s", L->path,
-		                  name, (long long)cols, cn_ggml_type_name(t->type));
-	tab->type = t->type;
-	tab->data = t->data;
-	tab->rows = t->ne[1];
-	tab->cols = cols;
-	tab->row_bytes = rb;
-	return CAIRN_OK;
+	return cn_ml_get_table(&L->c, name, cols, rows, min_rows, required, tab, what);
 }
 
 /* ---- hyper-parameters ------------------------------------------------------------------ */
 
 static cairn_status key_i64(ld *L, const char *key, bool required, int64_t lo, int64_t hi, int64_t *out)
 {
-	char full[160];
-	snprintf(full, sizeof(full), "%s.%s", L->m->hp.arch_name, key);
-	int64_t v;
-	cairn_status rc = cn_gguf_get_i64(L->m->gguf, full, &v, L->err);
-	if (rc == CAIRN_ENOTFOUND) {
-		if (required)
-			return cn_err_set(L->err, CAIRN_EFORMAT, "%s: metadata key %s is missing", L->path, full);
-		return CAIRN_OK; /* *out keeps its default */
-	}
-	if (rc != CAIRN_OK)
-		return rc;
-	if (v < lo || v > hi)
-		return cn_err_set(L->err, CAIRN_EFORMAT, "%s: %s = %lld is out of range (%lld..%lld)", L->path, full,
-		                  (long long)v, (long long)lo, (long long)hi);
-	*out = v;
-	return CAIRN_OK;
+	L->c.arch = L->m->hp.arch_name;
+	return cn_ml_key_i64(&L->c, key, required, lo, hi, out);
 }
 
 static cairn_status key_f32(ld *L, const char *key, float lo, float hi, float *out)
 {
-	char full[160];
-	snprintf(full, sizeof(full), "%s.%s", L->m->hp.arch_name, key);
-	float v;
-	cairn_status rc = cn_gguf_get_f32(L->m->gguf, full, &v, L->err);
-	if (rc == CAIRN_ENOTFOUND)
-		return CAIRN_OK;
-	if (rc != CAIRN_OK)
-		return rc;
-	if (!(v >= lo && v <= hi))
-		return cn_err_set(L->err, CAIRN_EFORMAT, "%s: %s = %g is out of range (%g..%g)", L->path, full, (double)v,
-		                  (double)lo, (double)hi);
-	*out = v;
-	return CAIRN_OK;
+	L->c.arch = L->m->hp.arch_name;
+	return cn_ml_key_f32(&L->c, key, lo, hi, out);
 }
 
 static cairn_status read_hparams(ld *L)
@@ -419,10 +284,12 @@ cairn_status cn_encoder_load(const char *path, cn_encoder_model **out, cn_err *e
 	m->tok_first = m->tok_last = m->tok_pair_sep = -1;
 	ld L = {.m = m, .path = path, .err = err};
 	cairn_status rc = cn_gguf_open(path, &m->gguf, err);
+	L.c = (cn_mload){.g = m->gguf, .path = path, .arch = "", .vecs = &m->vecs, .err = err};
 	if (rc == CAIRN_OK && cn_gguf_format(m->gguf) != CN_MODEL_GGUF)
 		rc = cn_err_set(err, CAIRN_EUNSUPPORTED, "%s: a llama2.c checkpoint is not an encoder", path);
 	if (rc == CAIRN_OK)
 		rc = read_hparams(&L);
+	L.c.arch = m->hp.arch_name ? m->hp.arch_name : "";
 	if (rc == CAIRN_OK)
 		rc = setup_vocab(&L);
 	if (rc == CAIRN_OK)
@@ -439,9 +306,7 @@ void cn_encoder_free(cn_encoder_model *m)
 {
 	if (!m)
 		return;
-	for (size_t i = 0; i < m->n_vecs; i++)
-		cn_free(m->vecs[i]);
-	cn_free(m->vecs);
+	cn_vecset_free(&m->vecs);
 	cn_free(m->layers);
 	cn_vocab_free(m->vocab);
 	cn_gguf_close(m->gguf);

@@ -1,5 +1,6 @@
 /*
- * model — BERT-family encoders: sentence embeddings and cross-encoder reranking from GGUF.
+ * model — transformer models from GGUF: BERT-family encoders (sentence embeddings,
+ * cross-encoder reranking) and Llama/Qwen2-family decoders (text generation).
  *
  * Design:
  *  - Load = validate. cn_encoder_load reads the hyper-parameters, builds the tokenizer and
@@ -114,5 +115,105 @@ cairn_status cn_encoder_forward(const cn_encoder_model *m, cn_pool *pool, cn_enc
 /* Floating-point operations of cn_encoder_forward over sequences of these lengths (the
  * matrix products and attention; element-wise work is not counted). For benchmarks. */
 double cn_encoder_flops(const cn_encoder_model *m, const int64_t *lengths, size_t n);
+
+/* ---- decoder: Llama / Qwen2-family causal language models -------------------------------
+ *
+ * Design:
+ *  - Load = validate, as for the encoder: every tensor the forward pass reads is checked
+ *    against the metadata at open (check.c), and anything cairn does not compute faithfully
+ *    (MoE experts, rope scaling other than linear, partial rotary, biases where the
+ *    architecture has none) is refused by name rather than silently mis-run.
+ *  - Architectures: "llama" (Llama 1/2/3, Mistral, TinyLlama, SmolLM, llama2.c checkpoints
+ *    through the gguf view; optional Q/K/V/O biases; rope_freqs for Llama 3.1-style scaling)
+ *    and "qwen2" (Qwen1.5/2/2.5: Q/K/V biases). RoPE pairs dims (2i, 2i+1) for llama —
+ *    llama.cpp's converter permutes Hugging Face's Q/K rows into that order — and
+ *    (i, i + d/2) for qwen2, whose converter does not (llama.cpp: llama_model_rope_type).
+ *  - A context owns the KV cache (F32, [layer][position][kv_dim]) sized for the number of
+ *    positions the caller asks for, and the scratch for one batch of n_batch tokens. Every
+ *    token appended to the cache is remembered, so a caller can keep a prefix
+ *    (cn_decoder_truncate) and continue from it.
+ *  - cn_decoder_eval takes any number of tokens: a prompt runs as matrix–matrix products
+ *    over n_batch tokens at a time (causal attention inside the batch and against the
+ *    cache), generation as one token (M = 1, the fused dequantize-dot kernels). Logits are
+ *    returned for the last token or for every token, and nothing decides the next token
+ *    here: samplers and constrained decoding work on the logits (generate.c).
+ */
+
+typedef enum cn_dec_arch {
+	CN_DEC_LLAMA = 0,
+	CN_DEC_QWEN2 = 1
+} cn_dec_arch;
+
+typedef struct cn_decoder_hparams {
+	cn_dec_arch arch;
+	const char *arch_name;  /* "llama", "qwen2" */
+	int64_t n_vocab;
+	int64_t n_embd;
+	int64_t n_layer;
+	int64_t n_head;
+	int64_t n_head_kv;      /* grouped-query attention: n_head / n_head_kv query heads per K/V head */
+	int64_t head_dim;
+	int64_t n_ff;
+	int64_t n_ctx_train;    /* <arch>.context_length */
+	float eps;              /* RMSNorm epsilon */
+	float rope_base;        /* rope.freq_base (10000 when absent) */
+	float rope_scale;       /* linear rope scaling factor: positions are divided by it (1 = none) */
+	bool rope_neox;         /* pairs (i, i + d/2) (qwen2) instead of (2i, 2i + 1) (llama) */
+	bool has_rope_freqs;    /* rope_freqs.weight divides each frequency (Llama 3.1 scaling) */
+	bool tied_output;       /* no output.weight: the logits use token_embd */
+	bool has_attn_bias;     /* Q/K/V biases (qwen2 always) */
+} cn_decoder_hparams;
+
+typedef struct cn_decoder_model cn_decoder_model;
+
+/* Opens and validates path (a GGUF, or a llama2.c checkpoint through the gguf view). The
+ * tokenizer comes from the model file, or from tokenizer_path when not NULL (a llama2.c
+ * checkpoint has none of its own: pass its tokenizer.bin); its token count must equal the
+ * rows of token_embd. On failure *out is NULL and err names the file and the problem:
+ * CAIRN_EUNSUPPORTED for an architecture, tensor type or option cairn does not run,
+ * CAIRN_EFORMAT for tensors or metadata that contradict each other. */
+cairn_status cn_decoder_open(const char *path, const char *tokenizer_path, cn_decoder_model **out, cn_err *err);
+/* The same over a file already open (cn_gguf_open_mem for fuzzing and tests): takes
+ * ownership of g, which is closed on failure and by cn_decoder_close on success. */
+cairn_status cn_decoder_open_gguf(cn_gguf *g, const char *tokenizer_path, cn_decoder_model **out, cn_err *err);
+void cn_decoder_close(cn_decoder_model *m);
+
+const cn_decoder_hparams *cn_decoder_hparams_get(const cn_decoder_model *m);
+const cn_vocab *cn_decoder_vocab(const cn_decoder_model *m);
+/* Bytes of weight data one token's forward pass reads (every matrix once, the output head
+ * included, one token_embd row): what bounds generation speed by memory bandwidth. */
+double cn_decoder_weight_bytes(const cn_decoder_model *m);
+
+typedef struct cn_decoder_ctx cn_decoder_ctx;
+
+/* A context of n_ctx positions (≤ 0: the model's context length; more than the model's is
+ * cut to it) evaluating at most n_batch tokens per forward pass (≤ 0: 512). The pool is
+ * borrowed (NULL = the caller's thread only) and must outlive the context; the model too.
+ * The KV cache is allocated here, all at once: 2 × n_layer × n_ctx × n_head_kv × head_dim
+ * floats. */
+cairn_status cn_decoder_ctx_new(const cn_decoder_model *m, cn_pool *pool, int64_t n_ctx, int64_t n_batch,
+                                cn_decoder_ctx **out, cn_err *err);
+void cn_decoder_ctx_free(cn_decoder_ctx *c);
+
+int64_t cn_decoder_ctx_size(const cn_decoder_ctx *c);  /* positions in the cache */
+int64_t cn_decoder_n_past(const cn_decoder_ctx *c);    /* tokens evaluated and kept */
+/* The tokens whose K/V the cache holds, in order (cn_decoder_n_past of them). */
+const int32_t *cn_decoder_tokens(const cn_decoder_ctx *c);
+
+enum {
+	CN_DEC_ALL_LOGITS = 1u << 0 /* logits for every token evaluated, not just the last */
+};
+
+/* Evaluates tokens[0..n) at positions n_past .. n_past + n - 1 and keeps their K/V. logits
+ * (may be NULL: nothing computed past the last layer's K/V) receives n_vocab floats for the
+ * last token, or n × n_vocab (row i for tokens[i]) with CN_DEC_ALL_LOGITS. Ids outside the
+ * vocabulary are CAIRN_EINVAL and more tokens than the cache has room for CAIRN_ETOOBIG;
+ * both are checked before anything is computed, so the context is unchanged on error. */
+cairn_status cn_decoder_eval(cn_decoder_ctx *c, const int32_t *tokens, int64_t n, unsigned flags, float *logits,
+                             cn_err *err);
+
+/* Keeps the first n tokens' K/V (n ≤ n_past) and forgets the rest: the next eval continues
+ * at position n. CAIRN_EINVAL when n is out of range. */
+cairn_status cn_decoder_truncate(cn_decoder_ctx *c, int64_t n, cn_err *err);
 
 #endif
