@@ -36,7 +36,7 @@ VOCAB=$SHARED/models/vocab/ggml-vocab-gpt-2.gguf
 make -s all >/dev/null
 OUT=bench/out/decode
 mkdir -p "$OUT"
-PKGS="sqlite3 libutf8proc md4c libxml-2.0 jansson openblas"
+PKGS="sqlite3 libutf8proc md4c libxml-2.0 jansson openblas libcurl"
 cc -std=c17 -O2 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude -Isrc bench/bench_decode.c build/libcairn.a \
 	$(pkg-config --libs $PKGS) -lstemmer -lm -lpthread -o "$OUT/bench_decode"
 
