@@ -70,7 +70,6 @@ cairn_status kb_dense_search(cairn_kb *kb, kb_snapshot *snap, const char *query,
 typedef struct fused {
 	uint64_t key; /* seg << 32 | docnum */
 	float score;
-	float best; /* tie-break: the better of the two original ranks' scores */
 } fused;
 
 static int fused_cmp(const void *a, const void *b)
@@ -93,12 +92,20 @@ static void minmax(const cn_bm25_hit *h, size_t n, float *lo, float *hi)
 	}
 }
 
+static int key_cmp(const void *a, const void *b)
+{
+	const fused *x = a, *y = b;
+	return x->key < y->key ? -1 : x->key > y->key;
+}
+
 cairn_status kb_fuse(const cn_bm25_hit *a, size_t na, const cn_bm25_hit *b, size_t nb, bool weighted, int rrf_k,
                      double b_weight, cn_bm25_hit *out, size_t cap, size_t *n_out, cn_err *err)
 {
 	fused *f = cn_malloc((na + nb + 1) * sizeof *f);
 	if (!f)
 		return cn_err_set(err, CAIRN_ENOMEM, "out of memory");
+	/* every contribution as (chunk key, amount); sorting by key brings a chunk's two
+	 * contributions together, so fusing any number of candidates is O(n log n) */
 	size_t n = 0;
 	float alo, ahi, blo, bhi;
 	minmax(a, na, &alo, &ahi);
@@ -109,23 +116,22 @@ cairn_status kb_fuse(const cn_bm25_hit *a, size_t na, const cn_bm25_hit *b, size
 		float lo = side ? blo : alo, hi = side ? bhi : ahi;
 		double w = side ? b_weight : 1.0 - b_weight;
 		for (size_t i = 0; i < nh; i++) {
-			uint64_t key = (uint64_t)h[i].seg << 32 | h[i].docnum;
 			float contrib = weighted ? (float)(w * (hi > lo ? (h[i].score - lo) / (hi - lo) : 1.0))
 			                         : (float)(1.0 / (rrf_k + (double)(i + 1)));
-			size_t j = 0;
-			/* lists are short (hundreds): a linear probe over the first side is fine */
-			if (side)
-				while (j < n && f[j].key != key)
-					j++;
-			else
-				j = n;
-			if (j == n)
-				f[n++] = (fused){key, 0, 0};
-			f[j].score += contrib;
+			f[n++] = (fused){(uint64_t)h[i].seg << 32 | h[i].docnum, contrib};
 		}
 	}
-	qsort(f, n, sizeof *f, fused_cmp);
-	size_t m = n < cap ? n : cap;
+	qsort(f, n, sizeof *f, key_cmp);
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (m && f[m - 1].key == f[i].key)
+			f[m - 1].score += f[i].score;
+		else
+			f[m++] = f[i];
+	}
+	qsort(f, m, sizeof *f, fused_cmp);
+	if (m > cap)
+		m = cap;
 	for (size_t i = 0; i < m; i++)
 		out[i] = (cn_bm25_hit){f[i].score, (uint32_t)(f[i].key >> 32), (uint32_t)f[i].key};
 	*n_out = m;
