@@ -221,20 +221,6 @@ static int eval_answers_progress(const cairn_ingest_progress *p, void *ud)
 	return 0;
 }
 
-static void print_json_str(const char *s)
-{
-	putchar('"');
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			printf("\\%c", *p);
-		else if (*p < 0x20)
-			printf("\\u%04x", *p);
-		else
-			putchar(*p);
-	}
-	putchar('"');
-}
-
 int cli_cmd_eval_answers(const char *kbdir, int argc, char **argv)
 {
 	(void)kbdir;
@@ -288,7 +274,7 @@ int cli_cmd_eval_answers(const char *kbdir, int argc, char **argv)
 	bool squad = !strcmp(r.format, "squad");
 	if (json) {
 		printf("{\"dataset\":");
-		print_json_str(r.dataset);
+		cli_print_json_string(stdout, r.dataset);
 		printf(",\"format\":\"%s\",\"documents\":%lld,\"questions\":%lld,\"answer_rate\":%.4f,", r.format,
 		       (long long)r.documents, (long long)r.questions, r.answer_rate);
 		if (squad)

@@ -3,11 +3,15 @@
 #ifndef CAIRN_CLI_COMMANDS_H
 #define CAIRN_CLI_COMMANDS_H
 
+#include <stdio.h>
+
 extern const char *cli_prog;
 /* Prints "cairn: <message>" and the help hint, exits with status 2. */
 void cli_die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 /* The value after option argv[*i] (advancing *i), or a usage error. */
 const char *cli_need(int argc, char **argv, int *i);
+/* s as a JSON string literal (quotes included); invalid UTF-8 bytes become U+FFFD. */
+void cli_print_json_string(FILE *f, const char *s);
 /* v as an integer in lo..hi, or a usage error naming opt. */
 long cli_parse_long(const char *opt, const char *v, long lo, long hi);
 

@@ -35,36 +35,6 @@ static bool read_line(FILE *f, char **buf, size_t *cap)
 	return true;
 }
 
-/* A JSON string: escapes, and U+FFFD for bytes that are not valid UTF-8. */
-static void put_json_str(FILE *f, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	fputc('"', f);
-	while (*p) {
-		unsigned char c = *p;
-		if (c == '"' || c == '\\') {
-			fputc('\\', f), fputc(c, f), p++;
-		} else if (c < 0x20) {
-			fprintf(f, "\\u%04x", c), p++;
-		} else if (c < 0x80) {
-			fputc(c, f), p++;
-		} else {
-			size_t len = c >= 0xc2 && c < 0xe0 ? 2 : c >= 0xe0 && c < 0xf0 ? 3 : c >= 0xf0 && c < 0xf5 ? 4 : 0;
-			bool ok = len > 0;
-			for (size_t k = 1; ok && k < len; k++)
-				ok = (p[k] & 0xc0) == 0x80;
-			if (ok) {
-				fwrite(p, 1, len, f);
-				p += len;
-			} else {
-				fputs("\\ufffd", f);
-				p++;
-			}
-		}
-	}
-	fputc('"', f);
-}
-
 static cairn_encoder *open_encoder(const char *model, const cairn_encoder_params *p)
 {
 	cairn_encoder *enc = NULL;
@@ -262,12 +232,12 @@ int cli_cmd_rerank(int argc, char **argv)
 			qsort(order, n, sizeof(scored), by_score_desc);
 		if (json) {
 			printf("{\"query\":");
-			put_json_str(stdout, query);
+			cli_print_json_string(stdout, query);
 			printf(",\"results\":[");
 			for (size_t i = 0; i < n; i++) {
 				printf("%s{\"index\":%zu,\"score\":%.9g,\"passage\":", i ? "," : "", order[i].index,
 				       (double)order[i].score);
-				put_json_str(stdout, lines[order[i].index]);
+				cli_print_json_string(stdout, lines[order[i].index]);
 				printf("}");
 			}
 			printf("]}\n");

@@ -151,16 +151,32 @@ static cairn_kb *open_kb(const char *dir, bool create, bool read_only)
 	return open_kb_lang(dir, create, read_only, NULL);
 }
 
-static void print_json_string(FILE *f, const char *s)
+/* Output is always valid JSON: bytes that are not valid UTF-8 become U+FFFD. */
+void cli_print_json_string(FILE *f, const char *s)
 {
+	const unsigned char *p = (const unsigned char *)s;
 	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p < 0x20)
-			fprintf(f, "\\u%04x", *p);
-		else
-			fputc(*p, f);
+	while (*p) {
+		unsigned char c = *p;
+		if (c == '"' || c == '\\') {
+			fputc('\\', f), fputc(c, f), p++;
+		} else if (c < 0x20) {
+			fprintf(f, "\\u%04x", c), p++;
+		} else if (c < 0x80) {
+			fputc(c, f), p++;
+		} else {
+			size_t len = c >= 0xc2 && c < 0xe0 ? 2 : c >= 0xe0 && c < 0xf0 ? 3 : c >= 0xf0 && c < 0xf5 ? 4 : 0;
+			bool ok = len > 0;
+			for (size_t k = 1; ok && k < len; k++)
+				ok = (p[k] & 0xc0) == 0x80;
+			if (ok) {
+				fwrite(p, 1, len, f);
+				p += len;
+			} else {
+				fputs("\\ufffd", f);
+				p++;
+			}
+		}
 	}
 	fputc('"', f);
 }
@@ -529,7 +545,7 @@ static int cmd_eval(const char *kbdir_given, int argc, char **argv)
 		fprintf(stderr, "\r%60s\r", "");
 	if (json) {
 		printf("{\"dataset\":");
-		print_json_string(stdout, r.dataset);
+		cli_print_json_string(stdout, r.dataset);
 		printf(",\"format\":\"%s\",\"documents\":%lld,\"queries\":%lld,\"ndcg@10\":%.4f,\"mrr@10\":%.4f,"
 		       "\"recall@100\":%.4f,\"recall@1000\":%.4f,\"map\":%.4f,\"p@10\":%.4f,"
 		       "\"latency_p50_ms\":%.4f,\"latency_p95_ms\":%.4f,\"latency_mean_ms\":%.4f,\"index_build_s\":%.3f}\n",
@@ -573,9 +589,9 @@ static int cmd_stats(const char *kbdir, int argc, char **argv)
 		       (long long)s.documents, (long long)s.chunks, (long long)s.segments, (long long)s.terms,
 		       (long long)s.index_bytes, (long long)s.catalog_bytes, (long long)s.near_duplicate_chunks,
 		       (long long)s.vector_chunks, (long long)s.generation);
-		print_json_string(stdout, s.language);
+		cli_print_json_string(stdout, s.language);
 		printf(",\"embed_model\":");
-		print_json_string(stdout, s.embed_model);
+		cli_print_json_string(stdout, s.embed_model);
 		printf("}\n");
 	} else {
 		printf("knowledge base   %s\n", kbdir);
