@@ -20,7 +20,7 @@ BUILD   ?= build
 SANFLAGS =
 endif
 
-PKGS     = sqlite3 libutf8proc md4c libxml-2.0 jansson openblas libcurl
+PKGS     = sqlite3 libutf8proc md4c libxml-2.0 jansson openblas libcurl libpcre2-8 libsodium libmicrohttpd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
