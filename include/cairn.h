@@ -52,7 +52,8 @@ typedef enum cairn_status {
 	CAIRN_ETOOBIG = 9,     /* input exceeds a configured limit */
 	CAIRN_EEMPTY = 10,     /* input has no content */
 	CAIRN_EINTERRUPTED = 11, /* stopped by a callback */
-	CAIRN_EINTERNAL = 12   /* a bug: please report */
+	CAIRN_EINTERNAL = 12,  /* a bug: please report */
+	CAIRN_EPERM = 13       /* the principal lacks the permission this needs */
 } cairn_status;
 
 /* "CAIRN_ECORRUPT" → "corrupt data", never NULL. */
@@ -124,6 +125,100 @@ cairn_status cairn_kb_check(cairn_kb *kb);
 
 /* Merges index segments (all into one when max_segments is 1) and drops deleted chunks. */
 cairn_status cairn_kb_optimize(cairn_kb *kb, int max_segments);
+
+/* ---- access control: principals, API keys, ACL mode --------------------------------- */
+
+/* A principal is who asks: a name, the access groups whose documents it may see, and
+ * permissions. Documents carry groups (cairn_ingest_params.acl); every retrieval path
+ * filters by the principal's groups inside the index walk (docs/security.md). */
+enum {
+	CAIRN_PERM_ADMIN = 1u << 0,     /* sees every document (no group filter); manages principals */
+	CAIRN_PERM_REHYDRATE = 1u << 1, /* may turn redaction tokens back into the original values */
+	CAIRN_PERM_AUDIT = 1u << 2      /* may read the audit log */
+};
+
+typedef struct cairn_principal {
+	char *name;
+	char **groups;
+	size_t n_groups;
+	unsigned perms;           /* CAIRN_PERM_* */
+} cairn_principal;
+
+/* Creates or replaces a principal. Names and groups: 1–128 bytes of printable ASCII
+ * without spaces or commas. */
+cairn_status cairn_principal_set(cairn_kb *kb, const char *name, const char *const *groups, size_t n_groups,
+                                 unsigned perms);
+/* CAIRN_ENOTFOUND when there is no such principal. Free with cairn_principal_free. */
+cairn_status cairn_principal_get(cairn_kb *kb, const char *name, cairn_principal **out);
+/* Removes the principal and its API keys. */
+cairn_status cairn_principal_remove(cairn_kb *kb, const char *name);
+/* All principals, by name. Free each with cairn_principal_free and the array with cairn_free. */
+cairn_status cairn_principal_list(cairn_kb *kb, cairn_principal ***out, size_t *n);
+void cairn_principal_free(cairn_principal *p);
+/* Parses "rehydrate,audit,admin" into CAIRN_PERM_* bits (CAIRN_EINVAL naming an unknown one);
+ * and back (buf gets "" for none). */
+cairn_status cairn_perms_parse(const char *list, unsigned *perms);
+void cairn_perms_format(unsigned perms, char *buf, size_t size);
+
+/* A new API key for the principal: *key_out (free with cairn_free) is shown once; only its
+ * public id (the first 12 characters) and a hash are stored. */
+cairn_status cairn_api_key_create(cairn_kb *kb, const char *principal, char **key_out);
+/* The principal a key belongs to; CAIRN_ENOTFOUND for an unknown or revoked key (the
+ * comparison does not leak timing about stored keys). */
+cairn_status cairn_api_key_lookup(cairn_kb *kb, const char *key, cairn_principal **out);
+/* Revokes by public id (or whole key). CAIRN_ENOTFOUND when none matches. */
+cairn_status cairn_api_key_revoke(cairn_kb *kb, const char *id);
+
+/* ACL mode. Open (the default): a document without groups is visible to every principal.
+ * Closed: a document whose groups are unknown is hidden from every principal that is not
+ * an admin — fail closed; give public documents an explicit group. */
+cairn_status cairn_kb_set_acl_closed(cairn_kb *kb, int closed);
+int cairn_kb_acl_closed(cairn_kb *kb);
+
+/* ---- audit trail --------------------------------------------------------------------- */
+
+/* An append-only, hash-chained log in KB/audit.db (docs/security.md#audit-trail). When
+ * enabled, cairn_search and cairn_ask append a record per call (principal, question as
+ * redacted by the PII policy, retrieved chunk ids, answer, guard decisions); changes to
+ * principals and keys are recorded too. retention_days > 0 prunes older records (the
+ * chain's base moves, and the pruning is itself recorded); 0 keeps everything. */
+cairn_status cairn_audit_enable(cairn_kb *kb, int enabled, int retention_days);
+int cairn_audit_enabled(cairn_kb *kb);
+
+typedef struct cairn_audit_entry {
+	const char *action;       /* "ask", "search", "principal.set", … (required) */
+	const char *principal;    /* NULL = the local owner */
+	const char *question;     /* already redacted; NULL = none */
+	const int64_t *chunk_ids; /* retrieved chunks */
+	size_t n_chunks;
+	const char *answer;       /* already redacted; NULL = none */
+	const char *decisions_json; /* guard decisions as JSON (array or object); NULL = none */
+} cairn_audit_entry;
+
+/* Appends when the trail is enabled (else does nothing). Durable when it returns. */
+cairn_status cairn_audit_append(cairn_kb *kb, const cairn_audit_entry *entry);
+
+typedef struct cairn_audit_report {
+	int ok;                   /* 1: intact */
+	int64_t records;          /* records checked */
+	int64_t first_seq, last_seq;
+	char head[65];            /* hash of the last record: keep "last_seq head" elsewhere and
+	                             pass it as expect_head later to detect a rewritten log */
+	int64_t head_behind;      /* audit.head lagged this many records (a crash between commit
+	                             and head update; harmless, repaired by the next append) */
+	int64_t bad_seq;          /* the first record found wrong */
+	char problem[512];        /* what is wrong, when not ok */
+} cairn_audit_report;
+
+/* Recomputes the chain: CAIRN_ECORRUPT (and the report says where) when any record was
+ * edited, removed, reordered or the end cut off. expect_head: "SEQ HASH" from an earlier
+ * report, or NULL. */
+cairn_status cairn_audit_verify(cairn_kb *kb, const char *expect_head, cairn_audit_report *report);
+
+/* Calls fn for each record after after_seq (at most limit; 0 = all) with its canonical JSON
+ * and hash; fn returns non-zero to stop. */
+typedef int (*cairn_audit_fn)(int64_t seq, const char *record_json, const char *hash, void *user_data);
+cairn_status cairn_audit_read(cairn_kb *kb, int64_t after_seq, int64_t limit, cairn_audit_fn fn, void *user_data);
 
 /* ---- ingest ------------------------------------------------------------------------- */
 
@@ -218,6 +313,34 @@ typedef struct cairn_record {
 cairn_status cairn_kb_add_record(cairn_kb *kb, const cairn_record *record,
                                  const cairn_ingest_params *params);
 cairn_status cairn_kb_delete_document(cairn_kb *kb, const char *doc_id);
+
+/* ---- document fetch ---- */
+
+typedef struct cairn_doc_chunk {
+	int64_t chunk_id;
+	const char *heading;
+	int64_t byte_start, byte_end;
+	const char *text;
+} cairn_doc_chunk;
+
+typedef struct cairn_document {
+	const char *doc_id, *title, *source, *format;
+	int64_t mtime, size, ingested_at;
+	const char *const *groups;
+	size_t n_groups;
+	const char *const *tags;  /* "key=value" */
+	size_t n_tags;
+	const cairn_doc_chunk *chunks; /* in document order */
+	size_t n_chunks;
+} cairn_document;
+
+/* A document's metadata and chunks, for a principal with these access groups (groups NULL
+ * = unrestricted, as in cairn_search_params). A document the principal may not see is
+ * CAIRN_ENOTFOUND, exactly like one that does not exist. Free with cairn_document_free.
+ * principal names the caller for the audit trail (NULL = the local owner). */
+cairn_status cairn_kb_get_document(cairn_kb *kb, const char *doc_id, const char *const *groups, size_t n_groups,
+                                   const char *principal, cairn_document **out);
+void cairn_document_free(cairn_document *doc);
 /* Publishes everything added or deleted since the last commit, atomically. */
 cairn_status cairn_kb_commit(cairn_kb *kb);
 /* Drops uncommitted changes. */
@@ -269,6 +392,10 @@ typedef struct cairn_search_params {
 	double mmr_lambda;        /* in (0, 1): MMR diversity over the chunks' vectors (1 = relevance
 	                             only); 0 = off (default) */
 	int dedupe;               /* 1: drop chunks that are near-duplicates of a higher result */
+	const char *principal;    /* who asks, for the audit trail (NULL = the local owner); the
+	                             groups above are what restricts results */
+	int skip_audit;           /* 1: no audit record for this call (a caller that records the
+	                             whole operation itself, as cairn_ask does) */
 } cairn_search_params;
 
 cairn_search_params cairn_search_default_params(void);
@@ -360,6 +487,7 @@ typedef struct cairn_ask_params {
 	char *errbuf;             /* when cairn_ask fails, why (the endpoint and HTTP status or
 	                             transport error, for a generative answer); may be NULL */
 	size_t errbuf_size;
+	const char *principal;    /* who asks, for the audit trail (NULL = the local owner) */
 } cairn_ask_params;
 
 cairn_ask_params cairn_ask_default_params(void);

@@ -69,10 +69,13 @@ int cli_cmd_ask(const char *kbdir, int argc, char **argv)
 	const char **groups = NULL;
 	size_t n_groups = 0;
 	bool groups_given = false;
+	const char *as = NULL;
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "-k") || !strcmp(a, "--k"))
 			p.k = (int)cli_parse_long(a, cli_need(argc, argv, &i), 1, 1000);
+		else if (!strcmp(a, "--as"))
+			as = cli_need(argc, argv, &i);
 		else if (!strcmp(a, "--filter"))
 			p.filter = cli_need(argc, argv, &i);
 		else if (!strcmp(a, "--groups")) {
@@ -140,6 +143,8 @@ int cli_cmd_ask(const char *kbdir, int argc, char **argv)
 		cli_die_usage("ask needs a QUESTION");
 	if (!p.endpoint && (gen_opt || p.api_key_env || p.model_name))
 		cli_die_usage("ask: %s needs --endpoint", gen_opt ? gen_opt : p.api_key_env ? "--api-key-env" : "--llm-model");
+	if (as && groups_given)
+		cli_die_usage("ask: --as and --groups exclude each other (--as takes the principal's groups)");
 	static const char *no_groups[1];
 	if (groups_given) {
 		p.groups = n_groups ? groups : no_groups;
@@ -155,6 +160,11 @@ int cli_cmd_ask(const char *kbdir, int argc, char **argv)
 		free(groups);
 		free(groups_buf);
 		return 1;
+	}
+	cairn_principal *who = NULL;
+	if (as) {
+		who = cli_as_principal(kb, as, &p.groups, &p.n_groups);
+		p.principal = as;
 	}
 	cairn_answer *a = NULL;
 	int rc = 0;
@@ -205,6 +215,7 @@ int cli_cmd_ask(const char *kbdir, int argc, char **argv)
 			print_explain(a);
 	}
 	cairn_answer_free(a);
+	cairn_principal_free(who);
 	cairn_kb_close(kb);
 	free(groups);
 	free(groups_buf);

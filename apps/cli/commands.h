@@ -3,7 +3,10 @@
 #ifndef CAIRN_CLI_COMMANDS_H
 #define CAIRN_CLI_COMMANDS_H
 
+#include <stdbool.h>
 #include <stdio.h>
+
+#include "cairn.h"
 
 extern const char *cli_prog;
 /* Prints "cairn: <message>" and the help hint, exits with status 2. */
@@ -15,6 +18,16 @@ void cli_print_json_string(FILE *f, const char *s);
 /* v as an integer in lo..hi, or a usage error naming opt. */
 long cli_parse_long(const char *opt, const char *v, long lo, long hi);
 
+/* Opens the knowledge base or exits 1 with the message (main.c). */
+cairn_kb *cli_open_kb(const char *dir, bool create, bool read_only);
+/* --as NAME: the principal (free with cairn_principal_free) and the access groups to search
+ * with (NULL for an admin); exits 1 when there is no such principal (access.c). */
+cairn_principal *cli_as_principal(cairn_kb *kb, const char *name, const char *const **groups, size_t *n_groups);
+
+int cli_cmd_principal(const char *kbdir, int argc, char **argv); /* access.c */
+int cli_cmd_acl(const char *kbdir, int argc, char **argv);       /* access.c */
+int cli_cmd_audit(const char *kbdir, int argc, char **argv);     /* access.c */
+int cli_cmd_show(const char *kbdir, int argc, char **argv);      /* access.c */
 int cli_cmd_tokenize(int argc, char **argv); /* model.c */
 int cli_cmd_model(int argc, char **argv);    /* model.c */
 int cli_cmd_embed(int argc, char **argv);    /* encoder.c */

@@ -49,13 +49,14 @@ static void usage(FILE *f)
 	        "      --tokenizer FILE (count chunk tokens with this model's tokenizer)\n"
 	        "      --embed-model FILE (give chunks vectors with this GGUF embedding model; recorded)\n"
 	        "      --quiet  --json\n"
-	        "  search QUERY          -k N  --filter EXPR  --groups G1,G2  --json  --no-snippets  --exhaustive\n"
+	        "  search QUERY          -k N  --filter EXPR  --groups G1,G2 | --as PRINCIPAL  --json  --no-snippets\n"
+	        "                        --exhaustive\n"
 	        "                        --collapse (best chunk per document)  --rm3 (query expansion)\n"
 	        "                        --mode bm25|dense|hybrid  --fusion rrf|weighted  --dense-weight PCT\n"
 	        "                        --candidates N  --ef N  --rerank-model FILE  --rerank-top N\n"
 	        "                        --mmr PCT (diversity; 70 = 0.7 relevance)  --dedupe\n"
 	        "  ask QUESTION          an answer with citations from the documents, or an abstention\n"
-	        "                        -k N  --filter EXPR  --groups G1,G2  --json  --explain\n"
+	        "                        -k N  --filter EXPR  --groups G1,G2 | --as PRINCIPAL  --json  --explain\n"
 	        "                        --context-tokens N  --max-sentences N  --min-confidence X  --no-spans\n"
 	        "                        --lenient  --mode bm25|dense|hybrid  --rerank-model FILE\n"
 	        "                        --endpoint URL (generative, OpenAI-compatible)  --api-key-env NAME\n"
@@ -69,6 +70,13 @@ static void usage(FILE *f)
 	        "  check                 verify checksums and catalog/index agreement\n"
 	        "  optimize [--max-segments N]   merge segments, drop deleted chunks\n"
 	        "  delete DOC_ID...      remove documents\n"
+	        "  show DOC_ID           a document's metadata and chunks  [--as PRINCIPAL] [--json | --text]\n"
+	        "  principal add NAME [--groups G1,G2] [--perms admin,rehydrate,audit]   create or replace\n"
+	        "  principal list|show NAME|remove NAME [--json]   principals and their groups\n"
+	        "  principal key NAME    a new API key (printed once)   principal revoke KEY_ID\n"
+	        "  acl open|closed|status   closed: documents without groups are hidden from non-admins\n"
+	        "  audit enable [--retention-days N] | disable   the hash-chained audit trail (KB/audit.db)\n"
+	        "  audit verify [--expect \"SEQ HASH\"] [--json] | show [--after SEQ] [--limit N] [--json] | head\n"
 	        "  reembed [--embed-model FILE]   embed every chunk again (after changing the model)\n"
 	        "  tokenize --model FILE [TEXT...]   tokens of TEXT (or stdin) as the model splits it\n"
 	        "      --ids | --count | --json   --no-special (no BOS/EOS)  --parse-special  --pre NAME\n"
@@ -147,6 +155,11 @@ static cairn_kb *open_kb_lang(const char *dir, bool create, bool read_only, cons
 }
 
 static cairn_kb *open_kb(const char *dir, bool create, bool read_only)
+{
+	return open_kb_lang(dir, create, read_only, NULL);
+}
+
+cairn_kb *cli_open_kb(const char *dir, bool create, bool read_only)
 {
 	return open_kb_lang(dir, create, read_only, NULL);
 }
@@ -354,10 +367,13 @@ static int cmd_search(const char *kbdir, int argc, char **argv)
 	strlist groups = {0};
 	char *groups_buf = NULL;
 	bool groups_given = false;
+	const char *as = NULL;
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "-k") || !strcmp(a, "--k"))
 			p.k = (int)cli_parse_long(a, cli_need(argc, argv, &i), 1, 100000);
+		else if (!strcmp(a, "--as"))
+			as = cli_need(argc, argv, &i);
 		else if (!strcmp(a, "--filter"))
 			p.filter = cli_need(argc, argv, &i);
 		else if (!strcmp(a, "--groups")) {
@@ -419,6 +435,8 @@ static int cmd_search(const char *kbdir, int argc, char **argv)
 	}
 	if (!query)
 		cli_die_usage("search needs a QUERY");
+	if (as && groups_given)
+		cli_die_usage("search: --as and --groups exclude each other (--as takes the principal's groups)");
 	static const char *no_groups[1];
 	if (groups_given) {
 		p.groups = groups.n ? groups.v : no_groups;
@@ -429,6 +447,11 @@ static int cmd_search(const char *kbdir, int argc, char **argv)
 		p.highlight_close = "\033[0m";
 	}
 	cairn_kb *kb = open_kb(kbdir, false, true);
+	cairn_principal *who = NULL;
+	if (as) {
+		who = cli_as_principal(kb, as, &p.groups, &p.n_groups);
+		p.principal = as;
+	}
 	cairn_results *r = NULL;
 	int rc = 0;
 	if (cairn_search(kb, query, &p, &r) != CAIRN_OK) {
@@ -465,6 +488,7 @@ static int cmd_search(const char *kbdir, int argc, char **argv)
 		}
 	}
 	cairn_results_free(r);
+	cairn_principal_free(who);
 	cairn_kb_close(kb);
 	free(groups.v);
 	free(groups_buf);
@@ -742,6 +766,14 @@ int main(int argc, char **argv)
 		return cmd_reembed(kbdir, sub_argc, sub_argv);
 	if (!strcmp(cmd, "delete"))
 		return cmd_delete(kbdir, sub_argc, sub_argv);
+	if (!strcmp(cmd, "principal"))
+		return cli_cmd_principal(kbdir, sub_argc, sub_argv);
+	if (!strcmp(cmd, "acl"))
+		return cli_cmd_acl(kbdir, sub_argc, sub_argv);
+	if (!strcmp(cmd, "audit"))
+		return cli_cmd_audit(kbdir, sub_argc, sub_argv);
+	if (!strcmp(cmd, "show"))
+		return cli_cmd_show(kbdir, sub_argc, sub_argv);
 	if (!strcmp(cmd, "tokenize"))
 		return cli_cmd_tokenize(argc - i, argv + i);
 	if (!strcmp(cmd, "model"))

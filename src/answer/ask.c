@@ -327,6 +327,7 @@ static cairn_status build_context(cairn_kb *kb, cairn_answer *a, const cairn_ask
 	sp.mode = p->retrieval >= 0 ? (cairn_search_mode)p->retrieval
 	          : cairn_kb_has_embeddings(kb) ? CAIRN_SEARCH_HYBRID : CAIRN_SEARCH_BM25;
 	sp.rerank_model = p->rerank_model;
+	sp.skip_audit = 1; /* cairn_ask records the whole question (audit_ask) */
 	cairn_status st = cairn_search(kb, a->query, &sp, &a->res);
 	if (st)
 		return st;
@@ -793,6 +794,40 @@ cairn_status cn_ans_abstain(cairn_answer *a, const char *question, const char *r
 	return v->answer ? CAIRN_OK : CAIRN_ENOMEM;
 }
 
+/* The audit record of one question: who, what, which chunks were in the context, the
+ * answer and the decisions taken (abstention, confidence, verifier support). An audited
+ * knowledge base does not answer off the record: a failure here fails the call. */
+static cairn_status audit_ask(cairn_kb *kb, const cairn_answer *a, const cairn_ask_params *p)
+{
+	if (!cairn_audit_enabled(kb))
+		return CAIRN_OK;
+	const cairn_answer_view *v = &a->view;
+	int64_t *ids = a->nctx ? cn_malloc(a->nctx * sizeof *ids) : NULL;
+	if (a->nctx && !ids)
+		return CAIRN_ENOMEM;
+	size_t n = 0;
+	for (size_t i = 0; i < a->nctx; i++)
+		if (a->ctx[i].in_context)
+			ids[n++] = a->ctx[i].hit->chunk_id;
+	char decisions[256];
+	snprintf(decisions, sizeof decisions,
+	         "{\"mode\":\"%s\",\"abstained\":%s,\"confidence\":%.4f,\"support_rate\":%.4f}",
+	         v->mode, v->abstained ? "true" : "false", isfinite(v->confidence) ? v->confidence : 0.0,
+	         isfinite(v->support_rate) ? v->support_rate : 0.0);
+	cairn_audit_entry e = {
+		.action = "ask",
+		.principal = p->principal,
+		.question = v->question,
+		.chunk_ids = ids,
+		.n_chunks = n,
+		.answer = v->answer,
+		.decisions_json = decisions,
+	};
+	cairn_status st = cairn_audit_append(kb, &e);
+	cn_free(ids);
+	return st;
+}
+
 cairn_status cairn_ask(cairn_kb *kb, const char *question, const cairn_ask_params *params, cairn_answer **out)
 {
 	*out = NULL;
@@ -1089,6 +1124,9 @@ cairn_status cairn_ask(cairn_kb *kb, const char *question, const cairn_ask_param
 done:
 	work_free(&w);
 	v->seconds = (double)(cn_now_ns() - t0) / 1e9;
+	st = audit_ask(kb, a, &p);
+	if (st)
+		goto fail;
 	*out = a;
 	return CAIRN_OK;
 fail:

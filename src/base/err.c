@@ -21,6 +21,7 @@ const char *cairn_status_name(cairn_status status)
 	case CAIRN_EEMPTY: return "empty";
 	case CAIRN_EINTERRUPTED: return "interrupted";
 	case CAIRN_EINTERNAL: return "internal error";
+	case CAIRN_EPERM: return "permission denied";
 	}
 	return "unknown status";
 }

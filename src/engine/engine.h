@@ -110,9 +110,22 @@ struct cairn_kb {
 	/* A reranker kept open between searches (by path). */
 	char *rerank_path;
 	cairn_encoder *rerank;
+	/* The audit trail (audit.c): its own SQLite connection, opened on first use. */
+	struct {
+		pthread_mutex_t mu;
+		sqlite3 *db;
+	} audit;
 	uint64_t snap_checked_ns;/* when snap was last confirmed current (0 = check now) */
 	kb_writer w;
 };
+
+/* The knowledge base's ACL mode is closed (meta acl_mode; principal.c). Caller holds mu. */
+bool kb_acl_closed_locked(cairn_kb *kb);
+
+/* Appends to the audit trail regardless of the enabled setting (audit.c). */
+cairn_status kb_audit_append(cairn_kb *kb, const cairn_audit_entry *e, cn_err *err);
+/* Closes the audit connection and destroys its mutex (cairn_kb_close). */
+void kb_audit_close(cairn_kb *kb);
 
 /* Sets kb's error message from err and returns err->code. */
 cairn_status kb_fail(cairn_kb *kb, cn_err *err);

@@ -217,6 +217,11 @@ static void kb_job_embed_with(cairn_kb *kb, kb_job *j)
 static cairn_status embed_setup(cairn_kb *kb, const cairn_ingest_params *p, cn_err *err)
 {
 	cairn_status st = CAIRN_OK;
+	char abspath[PATH_MAX];
+	/* Already set up with this model (every record of an ingest passes it again). */
+	if (p->embed_model && kb->embed.ingest && kb->embed.enc && kb->embed.path &&
+	    realpath(p->embed_model, abspath) && strcmp(abspath, kb->embed.path) == 0)
+		return CAIRN_OK;
 	if (p->embed_model) {
 		bool first = kb->embed.path == NULL;
 		if (first) {

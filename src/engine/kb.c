@@ -106,6 +106,7 @@ cairn_status cairn_kb_open(const char *dir, const cairn_kb_params *params, cairn
 		goto fail_early;
 	}
 	pthread_mutex_init(&kb->mu, NULL);
+	pthread_mutex_init(&kb->audit.mu, NULL);
 	kb->read_only = params->read_only != 0;
 	cn_strmap_init(&kb->w.in_flight);
 	cairn_status st = cn_store_open(dir, params->create != 0, kb->read_only, &kb->store, &err);
@@ -167,6 +168,7 @@ void cairn_kb_close(cairn_kb *kb)
 	cn_analyzer_free(kb->analyzer);
 	cn_free(kb->analyzer_sig);
 	cn_store_close(kb->store);
+	kb_audit_close(kb);
 	pthread_mutex_destroy(&kb->mu);
 	cn_free(kb);
 }

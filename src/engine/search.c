@@ -238,6 +238,31 @@ static const char *arena_col(cn_arena *a, sqlite3_stmt *q, int col)
 	return cn_arena_strndup(a, s ? s : "", s ? (size_t)n : 0);
 }
 
+/* One "search" record when the trail is on; a failure to record fails the search (an
+ * audited knowledge base does not answer off the record). */
+static cairn_status audit_search(cairn_kb *kb, const char *query, const cairn_search_params *params,
+                                 const cairn_results *res)
+{
+	int64_t *ids = res->n ? cn_malloc(res->n * sizeof *ids) : NULL;
+	if (res->n && !ids) {
+		cn_err err;
+		cn_err_set(&err, CAIRN_ENOMEM, "out of memory");
+		return kb_fail(kb, &err);
+	}
+	for (size_t i = 0; i < res->n; i++)
+		ids[i] = res->hits[i].chunk_id;
+	cairn_audit_entry e = {
+		.action = "search",
+		.principal = params->principal,
+		.question = query,
+		.chunk_ids = ids,
+		.n_chunks = res->n,
+	};
+	cairn_status st = cairn_audit_append(kb, &e);
+	cn_free(ids);
+	return st;
+}
+
 cairn_status cairn_search(cairn_kb *kb, const char *query, const cairn_search_params *params, cairn_results **out)
 {
 	cn_err err;
@@ -278,6 +303,8 @@ cairn_status cairn_search(cairn_kb *kb, const char *query, const cairn_search_pa
 	cn_strmap_init(&q.map);
 	kb_snapshot *snap = NULL;
 	pthread_mutex_lock(&kb->mu);
+	if (!st && params->groups)
+		cn_filter_set_closed(filter, kb_acl_closed_locked(kb));
 	if (!st)
 		st = kb_snapshot_get(kb, &snap, &err);
 	if (!st) {
@@ -469,6 +496,13 @@ cairn_status cairn_search(cairn_kb *kb, const char *query, const cairn_search_pa
 		return kb_fail(kb, &err);
 	}
 	res->seconds = (double)(cn_now_ns() - t0) / 1e9;
+	if (!params->skip_audit) {
+		st = audit_search(kb, query, params, res);
+		if (st) {
+			cairn_results_free(res);
+			return st;
+		}
+	}
 	*out = res;
 	return CAIRN_OK;
 }

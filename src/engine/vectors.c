@@ -118,6 +118,13 @@ cairn_status kb_embed_configure(cairn_kb *kb, const char *path, bool reembed, cn
 	char abspath[PATH_MAX];
 	if (!realpath(path, abspath))
 		return cn_err_set(err, CAIRN_ENOTFOUND, "%s: embedding model not found", path);
+	/* The model already open, unchanged: keep the open encoder. Swapping it would pull it
+	 * from under an ingest worker or a search that is using it right now. */
+	if (kb->embed.enc && kb->embed.path && kb->embed.fingerprint && strcmp(abspath, kb->embed.path) == 0) {
+		char same[96];
+		if (!fingerprint(abspath, kb->embed.dim, same, sizeof same, err) && strcmp(same, kb->embed.fingerprint) == 0)
+			return CAIRN_OK;
+	}
 	cairn_encoder *enc = NULL;
 	cairn_status st = open_encoder(abspath, &enc, err);
 	if (st)

@@ -133,6 +133,7 @@ static cairn_status run_query(cairn_kb *kb, const cn_query *q, const cairn_eval_
 	sp.k = p->depth;
 	sp.snippets = 0;
 	sp.ids_only = 1;
+	sp.skip_audit = 1; /* a measurement, not someone's question */
 	sp.rm3 = p->rm3;
 	sp.mode = p->mode;
 	sp.rerank_model = p->rerank_model;

@@ -17,7 +17,9 @@
  *    it, `>=D` from its start, `<D` before its start, `<=D` up to its end. So
  *    `modified>2024-01-01` excludes all of January 1st, as a reader would expect.
  *  - Access control (groups) is a separate clause, always ANDed: a document passes when it
- *    has no "group:" label or shares one with the principal.
+ *    shares a "group:" label with the principal, or has none at all — unless the filter is
+ *    closed (cn_filter_set_closed, a knowledge base in closed ACL mode), where a document
+ *    whose groups are unknown is hidden from every restricted principal: fail closed.
  */
 #include "filter/filter.h"
 
@@ -43,6 +45,7 @@ struct cn_filter {
 	size_t n, cap;
 	int root; /* -1: no expression */
 	bool acl;
+	bool closed;   /* documents without groups are hidden from restricted principals */
 	char **groups; /* "group:<name>" */
 	size_t ngroups;
 };
@@ -415,6 +418,12 @@ cairn_status cn_filter_compile(const char *expr, const char *const *groups, size
 
 bool cn_filter_is_empty(const cn_filter *f) { return !f || (f->root < 0 && !f->acl); }
 
+void cn_filter_set_closed(cn_filter *f, bool closed)
+{
+	if (f)
+		f->closed = closed;
+}
+
 /* ---- binding ---- */
 
 static int cmp_label(const cn_label_source *src, uint32_t i, const char *s, size_t n)
@@ -641,8 +650,8 @@ bool cn_filter_eval(const cn_filter_bound *b, const uint32_t *labels, size_t n_l
 		size_t e = lo;
 		while (e < n_labels && labels[e] < b->ghi)
 			e++;
-		if (e > lo && !intersects(&b->groups, labels + lo, e - lo))
-			return false; /* restricted, and no shared group */
+		if (e == lo ? f->closed : !intersects(&b->groups, labels + lo, e - lo))
+			return false; /* restricted, and no shared group (or none known, when closed) */
 	}
 	return f->root < 0 || eval_node(b, f->root, labels, n_labels, mtime);
 }

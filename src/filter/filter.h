@@ -40,6 +40,9 @@ cairn_status cn_filter_compile(const char *expr, const char *const *groups, size
                                cn_filter **out, cn_err *err);
 void cn_filter_free(cn_filter *f);
 bool cn_filter_is_empty(const cn_filter *f); /* true when it can never reject */
+/* Closed access control: with a groups clause, a document without any group is rejected
+ * (instead of public). No effect on a filter compiled with groups NULL. */
+void cn_filter_set_closed(cn_filter *f, bool closed);
 
 /* What a segment exposes for binding. */
 typedef struct cn_label_source {

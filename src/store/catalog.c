@@ -76,6 +76,14 @@ static const char *const SCHEMA[] = {
 	" bytes INTEGER NOT NULL)",
 	"CREATE TABLE IF NOT EXISTS deleted(segment INTEGER NOT NULL, docnum INTEGER NOT NULL,"
 	" PRIMARY KEY(segment, docnum)) WITHOUT ROWID",
+	/* Access control: principals, their groups and permissions, and API keys (only a keyed
+	 * hash of each key is kept; id is the key's public prefix, shown in listings). */
+	"CREATE TABLE IF NOT EXISTS principals(name TEXT PRIMARY KEY, perms INTEGER NOT NULL,"
+	" created_at INTEGER NOT NULL)",
+	"CREATE TABLE IF NOT EXISTS principal_groups(name TEXT NOT NULL, grp TEXT NOT NULL,"
+	" PRIMARY KEY(name, grp)) WITHOUT ROWID",
+	"CREATE TABLE IF NOT EXISTS api_keys(id TEXT PRIMARY KEY, principal TEXT NOT NULL,"
+	" hash BLOB NOT NULL, created_at INTEGER NOT NULL)",
 	NULL,
 };
 
