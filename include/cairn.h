@@ -665,6 +665,17 @@ cairn_status cairn_chat_format(const cairn_chat_template *t, const cairn_chat_me
                                int add_generation_prompt, char **out, size_t *len, char *errbuf,
                                size_t errbuf_size);
 
+/* ---- local models: conversion ------------------------------------------------------------ */
+
+/* Writes the model in_path (a llama2.c checkpoint, or any file cairn reads) as a GGUF file at
+ * out_path, crash-safely (a temporary file renamed into place; on failure nothing is left).
+ * tokenizer_path (a llama2.c tokenizer.bin or any tokenizer file cairn reads; NULL = none)
+ * becomes the tokenizer.ggml.* keys. type: "f32" (NULL), "f16" or "q8_0" for the matrices
+ * (1-D tensors stay F32). What is written is what cairn reads from in_path: the same keys
+ * and tensors, as llama.cpp's convert-llama2c-to-ggml names them. */
+cairn_status cairn_model_convert(const char *in_path, const char *tokenizer_path, const char *out_path,
+                                 const char *type, char *errbuf, size_t errbuf_size);
+
 /* ---- evaluation --------------------------------------------------------------------- */
 
 typedef struct cairn_eval_params {
