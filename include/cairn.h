@@ -754,6 +754,56 @@ void cairn_generation_free(cairn_generation *g);
 /* Frees memory the library handed over (strings from *_to_json and the like). */
 void cairn_free(void *p);
 
+/* ---- local models: chat templates ------------------------------------------------------ */
+
+/* A conversation turned into the prompt an instruction-tuned model expects (docs/chat.md).
+ * The template comes from the model file's tokenizer.chat_template, recognised by its markers
+ * (cairn formats the families listed by cairn_chat_template_names; it does not run Jinja),
+ * or is named explicitly. The prompt never begins with the BOS token's text: generate it
+ * with add_bos = cairn_chat_template_adds_bos(t) ? 1 : -1 and parse_special = 1, so BOS is
+ * added once, and control-token texts in the template ("<|im_start|>") become tokens. */
+typedef struct cairn_chat_message {
+	const char *role;         /* "system", "user" or "assistant" */
+	const char *content;
+} cairn_chat_message;
+
+typedef struct cairn_chat_template cairn_chat_template;
+
+/* "chatml, llama3, llama2, …": the names cairn_chat_template_open accepts. */
+const char *cairn_chat_template_names(void);
+
+/* The template of model_path (a GGUF, or a llama2.c checkpoint whose tokenizer_path gives
+ * the vocabulary), or the one called name when name is not NULL. Fails with a message
+ * naming the problem and listing the known names when the model has no template or one
+ * cairn does not recognise (CAIRN_EUNSUPPORTED), or name is unknown (CAIRN_ENOTFOUND). */
+cairn_status cairn_chat_template_open(const char *model_path, const char *tokenizer_path, const char *name,
+                                      cairn_chat_template **out, char *errbuf, size_t errbuf_size);
+void cairn_chat_template_close(cairn_chat_template *t);
+const char *cairn_chat_template_name(const cairn_chat_template *t);
+/* The token that ends an assistant turn ("<|im_end|>", "<|eot_id|>", the EOS token for
+ * [INST] templates); -1 when the vocabulary has none. Stop generating when it comes. */
+int32_t cairn_chat_template_stop_token(const cairn_chat_template *t);
+/* 1 when the template opens with the BOS token (generate with add_bos = 1). */
+int cairn_chat_template_adds_bos(const cairn_chat_template *t);
+
+/* Formats msgs[0..n) (and, with add_generation_prompt, the header of the assistant's reply)
+ * into a malloc'd NUL-terminated prompt (cairn_free it); *len (may be NULL) gets its length.
+ * CAIRN_EINVAL for a conversation the template cannot express (roles out of order). */
+cairn_status cairn_chat_format(const cairn_chat_template *t, const cairn_chat_message *msgs, size_t n,
+                               int add_generation_prompt, char **out, size_t *len, char *errbuf,
+                               size_t errbuf_size);
+
+/* ---- local models: conversion ------------------------------------------------------------ */
+
+/* Writes the model in_path (a llama2.c checkpoint, or any file cairn reads) as a GGUF file at
+ * out_path, crash-safely (a temporary file renamed into place; on failure nothing is left).
+ * tokenizer_path (a llama2.c tokenizer.bin or any tokenizer file cairn reads; NULL = none)
+ * becomes the tokenizer.ggml.* keys. type: "f32" (NULL), "f16" or "q8_0" for the matrices
+ * (1-D tensors stay F32). What is written is what cairn reads from in_path: the same keys
+ * and tensors, as llama.cpp's convert-llama2c-to-ggml names them. */
+cairn_status cairn_model_convert(const char *in_path, const char *tokenizer_path, const char *out_path,
+                                 const char *type, char *errbuf, size_t errbuf_size);
+
 /* ---- evaluation --------------------------------------------------------------------- */
 
 typedef struct cairn_eval_params {

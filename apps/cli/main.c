@@ -82,6 +82,10 @@ static void usage(FILE *f)
 	        "      --ids | --count | --json   --no-special (no BOS/EOS)  --parse-special  --pre NAME\n"
 	        "      --decode (stdin/TEXT holds ids; prints the text)\n"
 	        "  model info FILE [--json]   metadata and tensor table of a GGUF or llama2.c file\n"
+	        "  convert --llama2c MODEL.bin --tokenizer TOKENIZER.bin -o OUT.gguf [--type f32|f16|q8_0]\n"
+	        "  chat --model FILE     a conversation on stdin (one user turn a line), replies on stdout\n"
+	        "      [--tokenizer FILE] [--system TEXT] [--chat-template NAME] [-n N] [--threads N]\n"
+	        "      [--ctx N] [--show-prompt (each formatted prompt to stderr)]\n"
 	        "  embed --model FILE    one embedding per stdin line: {\"index\":i,\"embedding\":[...]}\n"
 	        "      --query (query side: its prefix)  --prefix TEXT  --format jsonl|f32  --no-normalize\n"
 	        "      --threads N (0 = all CPUs)  --batch N (texts per batch, default 32)\n"
@@ -782,6 +786,10 @@ int main(int argc, char **argv)
 		return cli_cmd_embed(argc - i, argv + i);
 	if (!strcmp(cmd, "rerank"))
 		return cli_cmd_rerank(argc - i, argv + i);
+	if (!strcmp(cmd, "convert"))
+		return cli_cmd_convert(argc - i, argv + i);
+	if (!strcmp(cmd, "chat"))
+		return cli_cmd_chat(argc - i, argv + i);
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
 		printf("cairn %s\n", cairn_version());
 		return 0;

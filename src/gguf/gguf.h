@@ -201,4 +201,22 @@ const cn_gguf_tensor *cn_gguf_tensor_find(const cn_gguf *g, const char *name); /
  * table) — what `cairn model info` prints. */
 void cn_gguf_describe(const cn_gguf *g, cn_buf *out, bool json);
 
+/* ---- writing (gguf_write.c) ----------------------------------------------------------- */
+
+/* Collects key/values and tensors, then writes a GGUF v3 file crash-safely (temporary file,
+ * fsync, rename, directory fsync; on failure no file is left behind and an existing one is
+ * untouched). Keys, values (strings, arrays) and tensor data are borrowed: they must stay
+ * valid until cn_gguf_writer_write returns. general.alignment (u32, default 32) is written
+ * first unless the caller adds it; tensor data is padded to it. Numeric array elements are
+ * the raw little-endian bytes, as cn_gguf_array holds them. */
+typedef struct cn_gguf_writer cn_gguf_writer;
+
+cairn_status cn_gguf_writer_new(cn_gguf_writer **out, cn_err *err);
+void cn_gguf_writer_free(cn_gguf_writer *w);
+cairn_status cn_gguf_writer_add_kv(cn_gguf_writer *w, const char *key, const cn_gguf_value *value, cn_err *err);
+/* nbytes must be exactly what ne[0..n_dims) take in type (CAIRN_EINVAL otherwise). */
+cairn_status cn_gguf_writer_add_tensor(cn_gguf_writer *w, const char *name, uint32_t n_dims, const int64_t *ne,
+                                       cn_ggml_type type, const void *data, uint64_t nbytes, cn_err *err);
+cairn_status cn_gguf_writer_write(cn_gguf_writer *w, const char *path, cn_err *err);
+
 #endif

@@ -1,0 +1,154 @@
+/* chat.c — `cairn chat`: a conversation with a local model. User turns are read from stdin
+ * one line at a time (so a script can pipe a conversation in; the "> " marker appears only
+ * on a terminal), the whole history is formatted with the model's chat template each turn
+ * and generated from (cairn_generate keeps the cached prefix the turns share), and the reply
+ * is streamed to stdout until the template's end-of-turn token or EOS. */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cairn.h"
+#include "commands.h"
+
+typedef struct stream {
+	int32_t stop;
+} stream;
+
+static int on_token(int32_t token, const char *text, size_t len, void *user_data)
+{
+	const stream *s = user_data;
+	if (token == s->stop)
+		return 1; /* the end of the assistant's turn: not part of the reply */
+	fwrite(text, 1, len, stdout);
+	fflush(stdout);
+	return 0;
+}
+
+static char *dup_str(const char *s, size_t n)
+{
+	char *d = malloc(n + 1);
+	if (!d) {
+		fprintf(stderr, "%s: out of memory\n", cli_prog);
+		exit(1);
+	}
+	memcpy(d, s, n);
+	d[n] = '\0';
+	return d;
+}
+
+int cli_cmd_chat(int argc, char **argv)
+{
+	const char *model = NULL, *tok = NULL, *sys = NULL, *tmpl_name = NULL;
+	int show_prompt = 0;
+	cairn_generator_params gp = cairn_generator_default_params();
+	cairn_generate_params p = cairn_generate_default_params();
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--model") || !strcmp(a, "-m"))
+			model = cli_need(argc, argv, &i);
+		else if (!strcmp(a, "--tokenizer"))
+			tok = cli_need(argc, argv, &i);
+		else if (!strcmp(a, "--system"))
+			sys = cli_need(argc, argv, &i);
+		else if (!strcmp(a, "--chat-template"))
+			tmpl_name = cli_need(argc, argv, &i);
+		else if (!strcmp(a, "-n") || !strcmp(a, "--max-tokens"))
+			p.max_tokens = (int)cli_parse_long(a, cli_need(argc, argv, &i), 0, 1 << 20);
+		else if (!strcmp(a, "--threads"))
+			gp.n_threads = (int)cli_parse_long(a, cli_need(argc, argv, &i), 0, 1024);
+		else if (!strcmp(a, "--ctx"))
+			gp.n_ctx = (int)cli_parse_long(a, cli_need(argc, argv, &i), 0, 1 << 24);
+		else if (!strcmp(a, "--show-prompt") || !strcmp(a, "--verbose"))
+			show_prompt = 1;
+		else
+			cli_die_usage("chat: unknown option \"%s\"", a);
+	}
+	if (!model)
+		cli_die_usage("chat needs --model FILE");
+	char err[1024];
+	cairn_chat_template *t = NULL;
+	if (cairn_chat_template_open(model, tok, tmpl_name, &t, err, sizeof err) != CAIRN_OK) {
+		fprintf(stderr, "%s: %s\n", cli_prog, err);
+		return 1;
+	}
+	gp.tokenizer = tok;
+	cairn_generator *gen = NULL;
+	if (cairn_generator_open(model, &gp, &gen, err, sizeof err) != CAIRN_OK) {
+		fprintf(stderr, "%s: %s\n", cli_prog, err);
+		cairn_chat_template_close(t);
+		return 1;
+	}
+	stream st = {cairn_chat_template_stop_token(t)};
+	p.parse_special = 1; /* the template's control-token texts become those tokens */
+	p.add_bos = cairn_chat_template_adds_bos(t) ? 1 : -1;
+	p.on_token = on_token;
+	p.user_data = &st;
+
+	size_t n = 0, cap = 16;
+	cairn_chat_message *msgs = malloc(cap * sizeof(*msgs));
+	if (!msgs) {
+		fprintf(stderr, "%s: out of memory\n", cli_prog);
+		return 1;
+	}
+	if (sys)
+		msgs[n++] = (cairn_chat_message){"system", dup_str(sys, strlen(sys))};
+	bool tty = isatty(STDIN_FILENO);
+	char *line = NULL;
+	size_t line_cap = 0;
+	int rc = 0;
+	for (;;) {
+		if (tty) {
+			fputs("> ", stderr);
+			fflush(stderr);
+		}
+		ssize_t len = getline(&line, &line_cap, stdin);
+		if (len < 0)
+			break;
+		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+			line[--len] = '\0';
+		if (len == 0)
+			continue;
+		if (n + 2 > cap) {
+			cairn_chat_message *m2 = realloc(msgs, 2 * cap * sizeof(*msgs));
+			if (!m2) {
+				fprintf(stderr, "%s: out of memory\n", cli_prog);
+				rc = 1;
+				break;
+			}
+			msgs = m2;
+			cap *= 2;
+		}
+		msgs[n++] = (cairn_chat_message){"user", dup_str(line, (size_t)len)};
+		char *prompt = NULL;
+		if (cairn_chat_format(t, msgs, n, 1, &prompt, NULL, err, sizeof err) != CAIRN_OK) {
+			fprintf(stderr, "%s: %s\n", cli_prog, err);
+			rc = 1;
+			break;
+		}
+		if (show_prompt)
+			fprintf(stderr, "--- prompt ---\n%s\n--- end ---\n", prompt);
+		cairn_generation g;
+		cairn_status s = cairn_generate(gen, prompt, &p, &g);
+		cairn_free(prompt);
+		if (s != CAIRN_OK) {
+			fprintf(stderr, "%s: %s\n", cli_prog, cairn_generator_errmsg(gen));
+			rc = 1;
+			break;
+		}
+		fputc('\n', stdout);
+		fflush(stdout);
+		if (g.stop == CAIRN_STOP_CONTEXT)
+			fprintf(stderr, "%s: the context is full; start a new conversation or raise --ctx\n", cli_prog);
+		msgs[n++] = (cairn_chat_message){"assistant", dup_str(g.text, g.len)};
+		cairn_generation_free(&g);
+	}
+	free(line);
+	for (size_t i = 0; i < n; i++)
+		free((char *)msgs[i].content);
+	free(msgs);
+	cairn_generator_close(gen);
+	cairn_chat_template_close(t);
+	return rc;
+}
