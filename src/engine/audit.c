@@ -428,7 +428,7 @@ cairn_status cairn_audit_verify(cairn_kb *kb, const char *expect_head, cairn_aud
 			st = adb_err(db, &err, cn_store_dir(kb->store), "read");
 	}
 	char prev_hash[65];
-	snprintf(prev_hash, sizeof prev_hash, "%s", base_hash);
+	snprintf(prev_hash, sizeof prev_hash, "%.64s", base_hash);
 	int rc = SQLITE_DONE;
 	/* (seq, hash) of every record, to place a head file that lags behind the chain. */
 	char head_hash[65] = "";
@@ -481,7 +481,7 @@ cairn_status cairn_audit_verify(cairn_kb *kb, const char *expect_head, cairn_aud
 		if (seq == exp_seq && strcmp(hash, exp_hash) == 0)
 			exp_seen = true;
 		prev_seq = seq;
-		snprintf(prev_hash, sizeof prev_hash, "%s", hash);
+		snprintf(prev_hash, sizeof prev_hash, "%.64s", hash);
 	}
 	if (!st && rc != SQLITE_DONE)
 		st = adb_err(db, &err, cn_store_dir(kb->store), "read");
@@ -492,7 +492,7 @@ cairn_status cairn_audit_verify(cairn_kb *kb, const char *expect_head, cairn_aud
 	if (st)
 		return kb_fail(kb, &err);
 	r->last_seq = prev_seq;
-	snprintf(r->head, sizeof r->head, "%s", prev_hash);
+	snprintf(r->head, sizeof r->head, "%.64s", prev_hash);
 	if (head_seq < 0)
 		report(r, prev_seq, "record %lld: audit.head is missing or unreadable: cannot tell whether the end was cut "
 		       "off%s", NULL);
