@@ -189,3 +189,59 @@ cairn_status cn_pii_eval_file(const char *path, int split, float min_score, cn_p
 {
 	return cn_pii_eval_file_log(path, split, min_score, out, NULL, err);
 }
+
+/* A directory is searched for the dataset file (synth_dataset_v2.json or a part of it). */
+static cairn_status find_dataset(const char *path, char *out, size_t cap, cn_err *err)
+{
+	if (!cn_is_dir(path)) {
+		snprintf(out, cap, "%s", path);
+		return CAIRN_OK;
+	}
+	static const char *const names[] = {"synth_dataset_v2.json", "synth_dataset_v2.part-a.json",
+	                                    "synth_dataset_v2.part-b.json"};
+	for (size_t i = 0; i < CN_ARRAY_LEN(names); i++) {
+		snprintf(out, cap, "%s/%s", path, names[i]);
+		if (cn_path_exists(out))
+			return CAIRN_OK;
+	}
+	return cn_err_set(err, CAIRN_ENOTFOUND, "%s: no synth_dataset_v2*.json in this directory", path);
+}
+
+cairn_status cairn_eval_pii(const char *path, int split, double min_score, cairn_pii_eval_report *out,
+                            char *errbuf, size_t errbuf_size)
+{
+	cn_err err;
+	cn_err_clear(&err);
+	memset(out, 0, sizeof *out);
+	uint64_t t0 = cn_now_ns();
+	cn_pii_eval ev;
+	cairn_status st = CAIRN_OK;
+	if (split < 0 || split > 2 || !(min_score >= 0 && min_score <= 1))
+		st = cn_err_set(&err, CAIRN_EINVAL, "eval pii: split must be 0-2 and min_score in [0,1]");
+	if (st == CAIRN_OK)
+		st = find_dataset(path, out->path, sizeof out->path, &err);
+	if (st == CAIRN_OK)
+		st = cn_pii_eval_file(out->path, split, (float)min_score, &ev, &err);
+	if (st == CAIRN_OK) {
+		out->records = ev.records;
+		out->n_rows = CN_MIN(ev.nrows, CN_ARRAY_LEN(out->rows));
+		for (size_t i = 0; i < out->n_rows; i++) {
+			const cn_pii_eval_row *r = &ev.rows[i];
+			cairn_pii_eval_row *o = &out->rows[i];
+			memcpy(o->type, r->type, sizeof o->type);
+			o->gold = r->gold;
+			o->predicted = r->predicted;
+			o->tp_exact = r->tp_exact;
+			o->tp_overlap_gold = r->tp_overlap_gold;
+			o->tp_overlap_pred = r->tp_overlap_pred;
+			o->precision_exact = r->predicted ? (double)r->tp_exact / (double)r->predicted : 0;
+			o->recall_exact = r->gold ? (double)r->tp_exact / (double)r->gold : 0;
+			o->precision_overlap = r->predicted ? (double)r->tp_overlap_pred / (double)r->predicted : 0;
+			o->recall_overlap = r->gold ? (double)r->tp_overlap_gold / (double)r->gold : 0;
+		}
+	}
+	out->seconds = (double)(cn_now_ns() - t0) / 1e9;
+	if (errbuf && errbuf_size)
+		snprintf(errbuf, errbuf_size, "%s", st ? err.msg : "");
+	return st;
+}

@@ -353,8 +353,9 @@ static cairn_status addresses(const char *s, size_t n, const tokv *tv, cn_pii_ve
 					if (ss && (t[j].cap || ss == 2 || words > 1))
 						street_at = j + 1;
 					j++;
-				} else if (t[j].kind == 'p' && s[t[j].a] == '.' && j > i + 1 && t[j - 1].kind == 'w') {
-					if (street_at == j)
+				} else if (t[j].kind == 'p' && s[t[j].a] == '.' && j > i + 1 && t[j - 1].kind == 'w' &&
+				           t[j - 1].b - t[j - 1].a <= 4) {
+					if (street_at == j) /* "St." keeps its period, "Street." does not */
 						street_at = j + 1;
 					j++;
 				} else {
