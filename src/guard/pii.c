@@ -204,7 +204,7 @@ bool cn_pii_context(const char *s, size_t n, size_t start, size_t end, size_t be
 static const char *const ctx_phone[] = {"phone", "tel", "tel.", "telephone", "mobile", "mob", "cell", "fax",
                                         "call", "desk", "office", "contact", "whatsapp", "sms", "dial",
                                         "ring", "reach", "text", "message", "answer", "landline", "hotline",
-                                        "number", "home", "work", NULL};
+                                        "home", "work", NULL};
 static const char *const anti_phone[] = {"invoice", "order", "account", "acct", "isbn", "serial", "ref",
                                          "tracking", "zip", "postal", "postcode", "page", "version",
                                          "ssn", "social security", "card", "iban", "id", "case", NULL};
@@ -410,7 +410,7 @@ static float score_phone(const char *s, size_t n, size_t a, size_t b)
 	if (cn_pii_context(s, n, a, b, 40, 24, ctx_phone))
 		sc += 0.4f;
 	if (cn_pii_context(s, n, a, b, 24, 0, anti_phone))
-		sc -= 0.3f;
+		sc -= 0.4f;
 	/* house numbers: "17031 2202 Rissik St", "6556 106 Rue …" */
 	if (cn_pii_context(s, n, b, b, 0, 24, street_after))
 		sc -= 0.4f;
@@ -591,11 +591,11 @@ static cairn_status run_pattern(int p, const char *s, size_t n, pcre2_match_data
 		case P_DATE:
 			if (!date_fields_ok(s, a, b))
 				break;
-			sc = 0.6f + (cn_pii_context(s, n, a, b, 40, 0, ctx_dob) ? 0.3f : 0.0f);
+			sc = 0.6f + (cn_pii_context(s, n, a, b, 20, 0, ctx_dob) ? 0.3f : 0.0f);
 			break;
 		case P_YEAR:
 			if (prev_word_in(s, a, ctx_year))
-				sc = 0.5f + (cn_pii_context(s, n, a, b, 32, 0, ctx_dob) ? 0.3f : 0.0f);
+				sc = 0.5f + (cn_pii_context(s, n, a, b, 20, 0, ctx_dob) ? 0.3f : 0.0f);
 			break;
 		case P_WEEKDAY:
 			sc = 0.5f;

@@ -207,13 +207,15 @@ static bool place_phrase(const char *s, const tok *t, size_t i, size_t j)
 static cairn_status classify_run(const char *s, size_t n, const tok *t, size_t i, size_t j, cn_pii_vec *v)
 {
 	bool title = false;
-	/* title tokens: "Mr", "Mr." */
-	while (i < j && tok_in(s, &t[i], titles)) {
-		title = true;
-		i++;
-		if (i < j && t[i].kind == 'p')
-			i++;
-	}
+	/* a title anywhere in the run starts the name after it: "Yesterday Dr. Amelia Okafor" */
+	for (size_t m = j; m-- > i;)
+		if (tok_in(s, &t[m], titles) && m + 1 < j) {
+			title = true;
+			i = m + 1;
+			if (i < j && t[i].kind == 'p')
+				i++;
+			break;
+		}
 	/* sentence-initial function words: "The", "When" */
 	while (i < j && t[i].kind == 'w' && cn_lex_common_word(s + t[i].a, t[i].b - t[i].a) &&
 	       !cn_lex_given_name(s + t[i].a, t[i].b - t[i].a))
