@@ -117,7 +117,9 @@ static const struct {
 	           0, CN_PII_PRIVATE_KEY},
 	[P_SECRET_KV] = {"(?i)\\b(api[_\\-]?key|apikey|secret|token|passw(?:or)?d|pwd|access[_\\-]?key|auth[_\\-]?key|client[_\\-]?secret|bearer)[\\w\\-]{0,20}[\"']?\\s{0,3}(?:[:=]|:=|=>)\\s{0,3}[\"']?([^\\s\"',;<>]{6,200})",
 	                 0, CN_PII_SECRET},
-	[P_HIGHENT] = {"(?<![A-Za-z0-9+/_=\\-])[A-Za-z0-9+/_\\-]{24,512}={0,2}(?![A-Za-z0-9+/_=\\-])", 0, CN_PII_SECRET},
+	/* found by a byte-class scan in C (high_entropy_runs), not by PCRE2: a regex attempt at
+	 * every word start cost more than the whole rest of the secret detection */
+	[P_HIGHENT] = {"(*FAIL)", 0, CN_PII_SECRET},
 };
 
 static pcre2_code *g_code[P_COUNT];
@@ -179,7 +181,10 @@ static bool window_has(const char *s, size_t lo, size_t hi, const char *w)
 	size_t wl = strlen(w);
 	if (hi < lo + wl)
 		return false;
+	char c0 = (char)(w[0] | 0x20);
 	for (size_t i = lo; i + wl <= hi; i++) {
+		if ((char)(s[i] | 0x20) != c0) /* cheap first-byte filter before the full compare */
+			continue;
 		if (!strncasecmp(s + i, w, wl) && (i == 0 || !is_word_byte((unsigned char)s[i - 1])) &&
 		    (!is_word_byte((unsigned char)w[wl - 1]) || i + wl >= hi ||
 		     !is_word_byte((unsigned char)s[i + wl]) ||
@@ -488,7 +493,8 @@ static bool better(const cn_pii_finding *p, const cn_pii_finding *q)
  * inside one is quadratic in the cluster size only. */
 static cairn_status resolve(cn_pii_vec *v, float min_score, cn_pii_vec *out)
 {
-	qsort(v->v, v->n, sizeof *v->v, cmp_start);
+	if (v->n > 1)
+		qsort(v->v, v->n, sizeof *v->v, cmp_start);
 	size_t i = 0;
 	while (i < v->n) {
 		size_t j = i + 1;
@@ -521,7 +527,8 @@ static cairn_status resolve(cn_pii_vec *v, float min_score, cn_pii_vec *out)
 				return CAIRN_ENOMEM;
 			v->v[best].end = 0;
 		}
-		qsort(out->v + first_out, out->n - first_out, sizeof *out->v, cmp_start);
+		if (out->n - first_out > 1)
+			qsort(out->v + first_out, out->n - first_out, sizeof *out->v, cmp_start);
 		i = j;
 	}
 	return CAIRN_OK;
@@ -638,24 +645,52 @@ static cairn_status run_pattern(int p, const char *s, size_t n, pcre2_match_data
 				sc = 0.8f;
 			break;
 		}
-		case P_HIGHENT: {
-			size_t len = b - a;
-			int lo = 0, up = 0, dg = 0;
-			for (size_t i = a; i < b; i++) {
-				char c = s[i];
-				lo += c >= 'a' && c <= 'z';
-				up += c >= 'A' && c <= 'Z';
-				dg += c >= '0' && c <= '9';
-			}
-			if (!dg || (!lo && !up) || cn_entropy(s + a, len) < 4.0)
-				break;
-			sc = cn_pii_context(s, n, a, b, 48, 0, ctx_secret) ? 0.7f : 0.3f;
-			break;
-		}
 		default:
 			break;
 		}
 		if (sc > 0.05f && cn_pii_push(v, type, a, b, sc))
+			return CAIRN_ENOMEM;
+	}
+	return CAIRN_OK;
+}
+
+static bool b64_byte(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '+' || c == '/' ||
+	       c == '_' || c == '-';
+}
+
+/* Runs of 24–512 base64/base64url bytes (plus '=' padding) that look random, beside a
+ * key/secret/token word: SECRET. */
+static cairn_status high_entropy_runs(const char *s, size_t n, cn_pii_vec *v)
+{
+	size_t i = 0;
+	while (i < n) {
+		if (!b64_byte((unsigned char)s[i])) {
+			i++;
+			continue;
+		}
+		size_t a = i;
+		while (i < n && b64_byte((unsigned char)s[i]))
+			i++;
+		size_t b = i;
+		while (i < n && i - b < 2 && s[i] == '=')
+			i++;
+		if (i < n && (b64_byte((unsigned char)s[i]) || s[i] == '='))
+			continue; /* more than two '=' */
+		if (b - a < 24 || b - a > 512)
+			continue;
+		int lo = 0, up = 0, dg = 0;
+		for (size_t k = a; k < b; k++) {
+			char c = s[k];
+			lo += c >= 'a' && c <= 'z';
+			up += c >= 'A' && c <= 'Z';
+			dg += c >= '0' && c <= '9';
+		}
+		if (!dg || (!lo && !up) || cn_entropy(s + a, b - a) < 4.0)
+			continue;
+		float sc = cn_pii_context(s, n, a, b, 48, 0, ctx_secret) ? 0.7f : 0.3f;
+		if (cn_pii_push(v, CN_PII_SECRET, a, i, sc))
 			return CAIRN_ENOMEM;
 	}
 	return CAIRN_OK;
@@ -680,7 +715,10 @@ cairn_status cn_pii_scan(const char *s, size_t n, const cn_pii_opts *opts, cn_pi
 	cn_pii_vec cand = {0}, res = {0};
 	cairn_status st = CAIRN_OK;
 	for (int p = 0; p < P_COUNT && st == CAIRN_OK; p++)
-		st = run_pattern(p, s, n, md, o.type_mask, &cand);
+		if (p != P_HIGHENT)
+			st = run_pattern(p, s, n, md, o.type_mask, &cand);
+	if (st == CAIRN_OK && (!o.type_mask || (o.type_mask & (1u << CN_PII_SECRET))))
+		st = high_entropy_runs(s, n, &cand);
 	pcre2_match_data_free(md);
 	if (st == CAIRN_OK)
 		st = cn_pii_ner(s, n, o.type_mask, &cand);

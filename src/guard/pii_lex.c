@@ -299,7 +299,11 @@ typedef struct lexset {
 } lexset;
 
 static lexset g_given, g_sur, g_place, g_common, g_org, g_street;
+static char g_morph[32][16];
+static size_t g_morph_len[32], g_nmorph;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+
+static bool fold(const char *s, size_t n, char *buf, size_t cap, size_t *out);
 
 static void fill(lexset *ls, const char *list)
 {
@@ -332,6 +336,9 @@ static void init_all(void)
 	fill(&g_common, common);
 	fill(&g_org, org_suffixes);
 	fill(&g_street, street_suffixes);
+	for (const char *const *m = street_morphemes; *m && g_nmorph < 32; m++)
+		if (fold(*m, strlen(*m), g_morph[g_nmorph], sizeof g_morph[0], &g_morph_len[g_nmorph]))
+			g_nmorph++;
 }
 
 /* ASCII-lowercases s into buf; false when too long. Diacritics are folded to their base
@@ -398,15 +405,11 @@ int cn_lex_street_suffix(const char *s, size_t n)
 		return 1;
 	char buf[64];
 	size_t k;
+	pthread_once(&g_once, init_all);
 	if (!fold(s, n, buf, sizeof buf, &k))
 		return 0;
-	for (const char *const *m = street_morphemes; *m; m++) {
-		char mb[16];
-		size_t mk;
-		if (!fold(*m, strlen(*m), mb, sizeof mb, &mk))
-			continue;
-		if (k > mk + 2 && !memcmp(buf + k - mk, mb, mk))
+	for (size_t m = 0; m < g_nmorph; m++)
+		if (k > g_morph_len[m] + 2 && !memcmp(buf + k - g_morph_len[m], g_morph[m], g_morph_len[m]))
 			return 2;
-	}
 	return 0;
 }

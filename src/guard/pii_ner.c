@@ -62,8 +62,17 @@ static cairn_status tokenize(const char *s, size_t n, tokv *tv)
 		}
 		tok t = {.a = (uint32_t)i, .line_start = nl, .sent_start = sent, .space_before = sp && !nl};
 		int32_t cp;
-		size_t k = cn_utf8_decode(s + i, n - i, &cp);
-		utf8proc_category_t cat = cp >= 0 ? utf8proc_category(cp) : UTF8PROC_CATEGORY_CN;
+		size_t k;
+		utf8proc_category_t cat;
+		if (c < 0x80) { /* ASCII without a table lookup: most text is */
+			k = 1;
+			cat = (c >= 'A' && c <= 'Z') ? UTF8PROC_CATEGORY_LU
+			      : (c >= 'a' && c <= 'z') ? UTF8PROC_CATEGORY_LL
+			                               : UTF8PROC_CATEGORY_PO;
+		} else {
+			k = cn_utf8_decode(s + i, n - i, &cp);
+			cat = cp >= 0 ? utf8proc_category(cp) : UTF8PROC_CATEGORY_CN;
+		}
 		if (c >= '0' && c <= '9') {
 			size_t j = i;
 			while (j < n && s[j] >= '0' && s[j] <= '9')
@@ -75,6 +84,20 @@ static cairn_status tokenize(const char *s, size_t n, tokv *tv)
 			int letters = 0, uppers = 0;
 			t.cap = cat == UTF8PROC_CATEGORY_LU || cat == UTF8PROC_CATEGORY_LT;
 			for (;;) {
+				if (j < n && (unsigned char)s[j] < 0x80) {
+					char a = s[j];
+					if (a >= 'a' && a <= 'z') {
+						letters++;
+						j++;
+						continue;
+					}
+					if (a >= 'A' && a <= 'Z') {
+						letters++;
+						uppers++;
+						j++;
+						continue;
+					}
+				}
 				int32_t q;
 				size_t m = cn_utf8_decode(s + j, n - j, &q);
 				if (m == 0)
@@ -162,8 +185,13 @@ static bool phrase_before(const char *s, size_t a, const char *const *words)
 	size_t e = a;
 	while (e > 0 && (s[e - 1] == ' ' || s[e - 1] == '\t'))
 		e--;
+	if (e == 0)
+		return false;
+	char last = (char)(s[e - 1] | 0x20);
 	for (const char *const *w = words; *w; w++) {
 		size_t l = strlen(*w);
+		if (((*w)[l - 1] | 0x20) != last)
+			continue;
 		if (e >= l && !strncasecmp(s + e - l, *w, l) &&
 		    (e == l || !((s[e - l - 1] | 0x20) >= 'a' && (s[e - l - 1] | 0x20) <= 'z')))
 			return true;
