@@ -258,7 +258,17 @@ static const char common[] =
 	"christmas easter labor labour day night morning evening week month year "
 	"north south east west central upper lower new saint st mount lake river "
 	"university college school hospital church museum airport station park hotel "
-	"inc ltd llc corp company group bank";
+	"inc ltd llc corp company group bank "
+	/* generic nouns that head capitalised titles, institutions and places */
+	"act law bill rights civil orchestra band club choir weekly daily times news post journal "
+	"magazine records music love pleasures statement mission explorer data public private "
+	"transit transport force border royal princess prince king queen beach point pass port "
+	"union city town county state national federal international global world country "
+	"institute center centre council committee department ministry agency office service "
+	"museum gallery theatre theater festival award awards prize cup league championship "
+	"salesperson manager director engineer doctor nurse teacher officer assistant "
+	"guide tales stories book chapter volume edition series season episode song album "
+	"website web online internet app software system network platform";
 
 static const char org_suffixes[] =
 	"inc inc. incorporated ltd ltd. limited llc l.l.c. llp lp plc corp corp. corporation co co. "

@@ -161,6 +161,10 @@ static const char *const person_before[] = {"name is", "name:", "named", "called
                                             "thanks", "thank you", "by", "with", "from", "met", "meet", "ask",
                                             "asked", "told", "contact", "maiden name", "signed", "regards",
                                             "sincerely", "patient", "mr", "mrs", "ms", "dr", NULL};
+static const char *const the_words[] = {"the", NULL};
+static const char *const person_strong[] = {"name is", "name:", "name was", "named", "called", "calls me",
+                                            "last name?", "first name?", "surname", "dear", "mr.", "mrs.",
+                                            "ms.", "dr.", "user:", "maiden name is", NULL};
 static const char *const person_after[] = {"lives", "says", "said", "told", "wrote", "was born", "is a",
                                            "works", "who", "his", "her", NULL};
 static const char *const org_before[] = {"work for", "works for", "worked for", "working for", "work at",
@@ -232,7 +236,8 @@ static bool place_phrase(const char *s, const tok *t, size_t i, size_t j)
 
 /* ---- capitalised runs ------------------------------------------------------------------ */
 
-static cairn_status classify_run(const char *s, size_t n, const tok *t, size_t i, size_t j, cn_pii_vec *v)
+static cairn_status classify_run(const char *s, size_t n, const tok *t, size_t ntok, size_t i, size_t j,
+                                 cn_pii_vec *v)
 {
 	bool title = false;
 	/* a title anywhere in the run starts the name after it: "Yesterday Dr. Amelia Okafor" */
@@ -245,15 +250,21 @@ static cairn_status classify_run(const char *s, size_t n, const tok *t, size_t i
 			break;
 		}
 	/* sentence-initial function words: "The", "When" */
+	bool the = phrase_before(s, t[i].a, the_words);
 	while (i < j && t[i].kind == 'w' && cn_lex_common_word(s + t[i].a, t[i].b - t[i].a) &&
-	       !cn_lex_given_name(s + t[i].a, t[i].b - t[i].a))
+	       !cn_lex_given_name(s + t[i].a, t[i].b - t[i].a)) {
+		the = the || tok_is(s, &t[i], "the");
 		i++;
+	}
 	while (j > i && (t[j - 1].kind == 'p' || tok_in(s, &t[j - 1], particles)))
 		j--;
 	if (i >= j)
 		return CAIRN_OK;
 	size_t a = t[i].a, b = t[j - 1].b;
-	size_t nw = 0, given = 0, sur = 0, common = 0, place = 0, orgw = 0;
+	/* possessive: "Yefremova's" names Yefremova */
+	if (b - a > 3 && s[b - 1] == 's' && s[b - 2] == '\'')
+		b -= 2;
+	size_t nw = 0, given = 0, sur = 0, common = 0, place = 0, orgw = 0, namelike = 0;
 	for (size_t m = i; m < j; m++) {
 		if (t[m].kind != 'w')
 			continue;
@@ -262,7 +273,9 @@ static cairn_status classify_run(const char *s, size_t n, const tok *t, size_t i
 		nw++;
 		given += cn_lex_given_name(w, l);
 		sur += cn_lex_surname(w, l);
-		common += cn_lex_common_word(w, l) && !cn_lex_given_name(w, l) && !cn_lex_surname(w, l);
+		common += l > 1 && cn_lex_common_word(w, l) && !cn_lex_given_name(w, l) && !cn_lex_surname(w, l);
+		/* "Smith", "O'Brien", "McDonald": an upper-case first letter and lower case after it */
+		namelike += t[m].cap && !t[m].allcap && l >= 2;
 		place += cn_lex_place(w, l);
 		orgw += cn_lex_org_suffix(w, l) != 0;
 	}
@@ -278,6 +291,13 @@ static cairn_status classify_run(const char *s, size_t n, const tok *t, size_t i
 	if (place_phrase(s, t, i, j) || (nw == 1 && place)) {
 		return cn_pii_push(v, CN_PII_LOCATION, a, b, 0.7f);
 	}
+	/* a number right before or after on the line makes it a street name: "Victor Hugo u. 49",
+	 * "233 Erzsébet tér 19.", "Joaquin Suarez 2906" */
+	bool num_before = i > 0 && t[i - 1].kind == 'n' && !t[i].line_start;
+	bool num_after = j < ntok && !t[j].line_start &&
+	                 (t[j].kind == 'n' || (j + 1 < ntok && t[j].kind == 'w' && t[j].b - t[j].a <= 3 &&
+	                                       !t[j + 1].line_start && t[j + 1].kind == 'p' && s[t[j + 1].a] == '.' &&
+	                                       j + 2 < ntok && t[j + 2].kind == 'n'));
 	bool p_ctx = phrase_before(s, a, person_before) || phrase_after(s, n, b, person_after);
 	bool o_ctx = phrase_before(s, a, org_before) || phrase_after(s, n, b, org_after);
 	bool l_ctx = phrase_before(s, a, place_before);
@@ -292,15 +312,27 @@ static cairn_status classify_run(const char *s, size_t n, const tok *t, size_t i
 		ps = 0.55f;
 	else if (nw == 1 && sur)
 		ps = 0.45f;
+	else if (nw >= 2 && nw <= 4 && namelike >= 2 && !common && !place && !orgw)
+		ps = 0.5f; /* two or three name-shaped words in a row */
 	else
 		ps = nw >= 2 && nw <= 3 ? 0.4f : 0.2f;
 	if (p_ctx)
 		ps += 0.25f;
+	if (phrase_before(s, a, person_strong))
+		ps += 0.2f;
+	/* a line holding only the name: letter heads, signatures, address blocks */
+	bool line_alone = t[i].line_start && (j >= ntok || t[j].line_start) && nw >= 2 && nw <= 4;
+	if (line_alone && !common && !orgw && !place)
+		ps += 0.1f;
 	if (common)
 		ps -= 0.3f * (float)common;
 	if (t[i].sent_start && nw == 1 && !given && !title)
 		ps -= 0.15f;
 	if (orgw)
+		ps -= 0.3f;
+	if (the && !title) /* "the White Stripes", "The Garmin Orchestra" */
+		ps -= 0.25f;
+	if ((num_before || num_after) && !title && !p_ctx)
 		ps -= 0.3f;
 	if (l_ctx && !given && !title)
 		return cn_pii_push(v, CN_PII_LOCATION, a, b, 0.6f);
@@ -340,7 +372,7 @@ static cairn_status runs(const char *s, size_t n, const tokv *tv, cn_pii_vec *v)
 			}
 			break;
 		}
-		cairn_status st = classify_run(s, n, t, i, j, v);
+		cairn_status st = classify_run(s, n, t, tv->n, i, j, v);
 		if (st != CAIRN_OK)
 			return st;
 		i = j;
