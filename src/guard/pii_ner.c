@@ -169,14 +169,17 @@ static const char *const person_after[] = {"lives", "says", "said", "told", "wro
                                            "works", "who", "his", "her", NULL};
 static const char *const org_before[] = {"work for", "works for", "worked for", "working for", "work at",
                                          "works at", "worked at", "employed by", "employer", "company",
-                                         "joined", "firm", "client", "vendor", "at", "of", NULL};
+                                         "joined", "firm", "client", "vendor", "became", "acquired",
+                                         "acquired by", "founded", "partnered with", "subsidiary of",
+                                         "customer of", "year at", "support", NULL};
 static const char *const org_after[] = {"office", "offices", "invested", "is the", "headquarters", "employees",
                                         "announced", "stock", "shares", "ceo", NULL};
 static const char *const place_before[] = {"lives in", "live in", "living in", "lived in", "moved to",
                                            "moved from", "moved here from", "flew to", "travelled to",
                                            "traveled to", "returned to", "born in", "based in",
                                            "located in", "city of", "town of", "village of", "visit", "visited",
-                                           "near", NULL};
+                                           "near", "grew up in", "raised in", "am in", "stay in", "staying in",
+                                           "trip to", "arrived in", "arrived at", "headquartered in", NULL};
 static const char *const address_lead[] = {"address:", "address is", "lives at", "live at", "located at",
                                            "office is at", "offices are at", "his address", "her address",
                                            "my address", "address", "ship to", "deliver to", NULL};
@@ -249,6 +252,16 @@ static cairn_status classify_run(const char *s, size_t n, const tok *t, size_t n
 				i++;
 			break;
 		}
+	/* a known place, before function words are stripped: "South Africa", "New Zealand" */
+	for (size_t k = j; k > i; k--) {
+		if (t[k - 1].kind != 'w')
+			continue;
+		size_t i0 = i;
+		while (i0 < k && tok_is(s, &t[i0], "the"))
+			i0++;
+		if (i0 < k && k - i0 >= 2 && place_phrase(s, t, i0, k))
+			return cn_pii_push(v, CN_PII_LOCATION, t[i0].a, t[k - 1].b, 0.7f);
+	}
 	/* sentence-initial function words: "The", "When" */
 	bool the = phrase_before(s, t[i].a, the_words);
 	while (i < j && t[i].kind == 'w' && cn_lex_common_word(s + t[i].a, t[i].b - t[i].a) &&
@@ -336,7 +349,16 @@ static cairn_status classify_run(const char *s, size_t n, const tok *t, size_t n
 		ps -= 0.3f;
 	if (l_ctx && !given && !title)
 		return cn_pii_push(v, CN_PII_LOCATION, a, b, 0.6f);
-	if (o_ctx && !given && !sur && !title && !common)
+	/* towns in postal addresses are often written in capitals on a line of their own or
+	 * after a comma: "OULU", ", SEINÄJOKI" */
+	bool allcaps = true;
+	for (size_t m = i; m < j; m++)
+		allcaps = allcaps && (t[m].kind != 'w' || t[m].allcap);
+	bool after_comma = i > 0 && t[i - 1].kind == 'p' && s[t[i - 1].a] == ',';
+	bool line_only = t[i].line_start && (j >= ntok || t[j].line_start);
+	if (allcaps && nw <= 3 && !common && (line_only || after_comma) && b - a >= 3)
+		return cn_pii_push(v, CN_PII_LOCATION, a, b, 0.55f);
+	if (o_ctx && !given && !sur && !title && !common && b - a >= 2)
 		return cn_pii_push(v, CN_PII_ORG, a, b, phrase_before(s, a, org_before + 0) ? 0.6f : 0.5f);
 	if (ps >= 0.3f)
 		return cn_pii_push(v, CN_PII_PERSON, a, b, ps);
@@ -376,6 +398,52 @@ static cairn_status runs(const char *s, size_t n, const tokv *tv, cn_pii_vec *v)
 		if (st != CAIRN_OK)
 			return st;
 		i = j;
+	}
+	return CAIRN_OK;
+}
+
+/* Partnerships named after their partners: "Clark, Romero and Hall", "Baker & McKenzie",
+ * "Skadden, Arps, Slate, Meagher & Flom". Two or more capitalised names joined by commas and
+ * a final "and"/"&". */
+static cairn_status firms(const char *s, const tokv *tv, cn_pii_vec *v)
+{
+	const tok *t = tv->v;
+	for (size_t i = 0; i + 2 < tv->n; i++) {
+		if (t[i].kind != 'w' || !t[i].cap || t[i].allcap || cn_lex_common_word(s + t[i].a, t[i].b - t[i].a))
+			continue;
+		if (i > 0 && t[i - 1].kind == 'p' && (s[t[i - 1].a] == ',' || s[t[i - 1].a] == ':'))
+			continue; /* not the first name, or an enumeration after a colon */
+		size_t j = i + 1, names = 1;
+		bool joined = false;
+		while (j + 1 < tv->n && !t[j].line_start && names < 6) {
+			bool comma = t[j].kind == 'p' && s[t[j].a] == ',';
+			bool conj = tok_is(s, &t[j], "and") || (t[j].kind == 'p' && s[t[j].a] == '&');
+			if (!comma && !conj)
+				break;
+			size_t k = j + 1;
+			if (comma && k < tv->n && (tok_is(s, &t[k], "and") || (t[k].kind == 'p' && s[t[k].a] == '&'))) {
+				conj = true;
+				k++;
+			}
+			if (k >= tv->n || t[k].line_start || t[k].kind != 'w' || !t[k].cap ||
+			    cn_lex_common_word(s + t[k].a, t[k].b - t[k].a))
+				break;
+			names++;
+			j = k + 1;
+			if (conj) {
+				joined = true;
+				break;
+			}
+		}
+		/* a list with a given name in it lists people ("Anna, Derek and Andrew") */
+		bool given = false;
+		for (size_t k = i; k < j && !given; k++)
+			given = t[k].kind == 'w' && cn_lex_given_name(s + t[k].a, t[k].b - t[k].a);
+		if (joined && names >= 3 && names <= 4 && !given) {
+			if (cn_pii_push(v, CN_PII_ORG, t[i].a, t[j - 1].b, 0.65f))
+				return CAIRN_ENOMEM;
+			i = j - 1;
+		}
 	}
 	return CAIRN_OK;
 }
@@ -495,6 +563,8 @@ cairn_status cn_pii_ner(const char *s, size_t n, uint32_t type_mask, cn_pii_vec 
 	cairn_status st = tokenize(s, n, &tv);
 	if (st == CAIRN_OK)
 		st = runs(s, n, &tv, v);
+	if (st == CAIRN_OK)
+		st = firms(s, &tv, v);
 	if (st == CAIRN_OK)
 		st = addresses(s, n, &tv, v);
 	cn_free(tv.v);
