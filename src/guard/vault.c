@@ -329,7 +329,7 @@ cairn_status cn_key_parse(const char *text, size_t n, uint8_t key[CN_VAULT_KEY_B
 		for (size_t i = 0; i < CN_VAULT_KEY_BYTES && ok; i++) {
 			int h = hexv(text[a + 2 * i]), l = hexv(text[a + 2 * i + 1]);
 			ok = h >= 0 && l >= 0;
-			key[i] = (uint8_t)(h << 4 | (l & 15));
+			key[i] = ok ? (uint8_t)(h << 4 | l) : 0;
 		}
 		if (ok)
 			return CAIRN_OK;
