@@ -410,7 +410,7 @@ static float score_phone(const char *s, size_t n, size_t a, size_t b)
 	} else if (ng >= 2) {
 		sc = 0.25f;
 	} else {
-		sc = k >= 10 ? 0.25f : 0.1f; /* an unbroken digit run */
+		sc = k >= 10 ? 0.25f : 0.05f; /* an unbroken digit run: ten digits at least */
 	}
 	if (cn_pii_context(s, n, a, b, 40, 24, ctx_phone))
 		sc += 0.4f;

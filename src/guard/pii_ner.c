@@ -200,7 +200,8 @@ static bool phrase_before(const char *s, size_t a, const char *const *words)
 		if (((*w)[l - 1] | 0x20) != last)
 			continue;
 		if (e >= l && !strncasecmp(s + e - l, *w, l) &&
-		    (e == l || !((s[e - l - 1] | 0x20) >= 'a' && (s[e - l - 1] | 0x20) <= 'z')))
+		    (e == l || !(((s[e - l - 1] | 0x20) >= 'a' && (s[e - l - 1] | 0x20) <= 'z') ||
+		                 (s[e - l - 1] >= '0' && s[e - l - 1] <= '9') || s[e - l - 1] == '_')))
 			return true;
 	}
 	return false;
@@ -354,10 +355,25 @@ static cairn_status classify_run(const char *s, size_t n, const tok *t, size_t n
 	bool allcaps = true;
 	for (size_t m = i; m < j; m++)
 		allcaps = allcaps && (t[m].kind != 'w' || t[m].allcap);
-	bool after_comma = i > 0 && t[i - 1].kind == 'p' && s[t[i - 1].a] == ',';
+	bool after_comma = i > 1 && t[i - 1].kind == 'p' && s[t[i - 1].a] == ',' && t[i - 2].kind == 'n';
 	bool line_only = t[i].line_start && (j >= ntok || t[j].line_start);
-	if (allcaps && nw <= 3 && !common && (line_only || after_comma) && b - a >= 3)
+	/* ... but only inside an address block (a line with a number just above), not acronyms */
+	bool below_number = false;
+	if (line_only && i > 0) {
+		size_t m = i;
+		while (m > 0 && !t[m - 1].line_start)
+			m--;
+		for (size_t q = m ? m - 1 : 0; q < i && !below_number; q++)
+			below_number = t[q].kind == 'n';
+		/* the previous line is t[m-1]'s line: scan back to its start */
+		size_t q = m ? m - 1 : 0;
+		while (q > 0 && !t[q].line_start && !below_number)
+			below_number = t[--q].kind == 'n';
+	}
+	if (allcaps && nw <= 3 && !common && ((line_only && below_number) || after_comma) && b - a >= 4)
 		return cn_pii_push(v, CN_PII_LOCATION, a, b, 0.55f);
+	if (allcaps && !title && !p_ctx) /* "LISA", "JSON": acronyms far more often than names */
+		ps -= 0.3f;
 	if (o_ctx && !given && !sur && !title && !common && b - a >= 2)
 		return cn_pii_push(v, CN_PII_ORG, a, b, phrase_before(s, a, org_before + 0) ? 0.6f : 0.5f);
 	if (ps >= 0.3f)
@@ -480,7 +496,7 @@ static cairn_status addresses(const char *s, size_t n, const tokv *tv, cn_pii_ve
 				if (t[j].kind == 'w') {
 					words++;
 					int ss = cn_lex_street_suffix(s + t[j].a, t[j].b - t[j].a);
-					if (ss && (t[j].cap || ss == 2 || words > 1))
+					if (ss && t[j].cap && (words == 1 ? ss == 2 || t[j].b - t[j].a > 4 : t[i + 1].cap))
 						street_at = j + 1;
 					j++;
 				} else if (t[j].kind == 'p' && s[t[j].a] == '.' && j > i + 1 && t[j - 1].kind == 'w' &&
@@ -536,7 +552,9 @@ static cairn_status addresses(const char *s, size_t n, const tokv *tv, cn_pii_ve
 		if (!phrase_before(s, t[i].a, address_lead))
 			continue;
 		size_t j = i, b = t[i].b;
-		while (j < tv->n && !(j > i && t[j].line_start)) {
+		while (j < tv->n && !(j > i && t[j].line_start) && t[j].b - t[i].a <= 160) {
+			if (t[j].kind == 'p' && strchr("|`<>\"{}[]", s[t[j].a]))
+				break; /* markup, not an address */
 			if (t[j].kind == 'p' && (s[t[j].a] == '.' || s[t[j].a] == '!' || s[t[j].a] == '?') &&
 			    (j + 1 >= tv->n || t[j + 1].line_start || t[j + 1].space_before) &&
 			    !(j > 0 && t[j - 1].b - t[j - 1].a <= 3))

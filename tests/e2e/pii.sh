@@ -84,7 +84,7 @@ contains "$WORK/out" "<EMAIL_ADDRESS:830cb7855b6a8b88>"   # hashlib.blake2b, key
 export PII_TEST_KEY=$(cat "$WORK/key")
 expect_rc 0 "$CAIRN" redact "$IN" --mode token --key-env PII_TEST_KEY --vault "$WORK/v"
 cp "$WORK/out" "$WORK/red.txt"
-if grep -q "alice\|4111\|536-22" "$WORK/red.txt"; then fail "token mode leaked a value"; fi
+if grep -q "alice@\|4111 1111\|536-22-1234\|415 555" "$WORK/red.txt"; then fail "token mode leaked a value"; fi
 expect_rc 1 "$CAIRN" rehydrate "$WORK/red.txt" --vault "$WORK/v" --key-env PII_TEST_KEY
 contains "$WORK/err" "permission"
 expect_rc 0 "$CAIRN" rehydrate "$WORK/red.txt" --vault "$WORK/v" --key-env PII_TEST_KEY --allow

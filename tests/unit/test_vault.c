@@ -122,7 +122,7 @@ static void test_token_round_trip(void **state)
 	assert_int_equal(cairn_redact(s, strlen(s), &p, &r, eb, sizeof eb), CAIRN_OK);
 	assert_int_equal(r.n_items, 4);
 	assert_null(strstr(r.text, "alice"));
-	assert_null(strstr(r.text, "4111"));
+	assert_null(strstr(r.text, "4111111111111111")); /* ids are random hex: "4111" alone could occur */
 	/* the same value gets the same token; different values differ */
 	size_t l0 = r.items[0].out_end - r.items[0].out_start, l2 = r.items[2].out_end - r.items[2].out_start;
 	assert_int_equal(l0, l2);
