@@ -277,8 +277,6 @@ static float score_card(const char *s, size_t n, size_t a, size_t b)
  * for its country, so a trailing word is not swallowed. Returns the end, or 0. */
 static size_t iban_end(const char *s, size_t a, size_t b)
 {
-	static const char tbl_probe[] = "XX";
-	(void)tbl_probe;
 	char tmp[48];
 	size_t k = 0, i = a;
 	/* collect up to 34 alnum chars and try every prefix whose length is registered */
@@ -543,8 +541,17 @@ static cairn_status run_pattern(int p, const char *s, size_t n, pcre2_match_data
 	size_t off = 0;
 	while (off < n) {
 		int rc = pcre2_match(g_code[p], (PCRE2_SPTR)s, n, off, 0, md, g_mctx);
-		if (rc < 0)
-			break; /* no match, or a limit: the rest of this pattern is skipped */
+		if (rc == PCRE2_ERROR_NOMATCH)
+			break;
+		if (rc < 0) {
+			/* a match or JIT-stack limit on hostile input: give up on this line only, so
+			 * the rest of the text is still scanned and the total work stays bounded */
+			const char *nl = memchr(s + off, '\n', n - off);
+			if (!nl)
+				break;
+			off = (size_t)(nl - s) + 1;
+			continue;
+		}
 		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
 		size_t a = ov[0], b = ov[1];
 		off = b > a ? b : a + 1;

@@ -184,7 +184,7 @@ bool cn_ipv6_ok(const char *s, size_t n)
 	if (n < 2 || n > 45)
 		return false;
 	int groups = 0, nonempty = 0;
-	bool dcolon = false, v4 = false;
+	bool dcolon = false;
 	size_t i = 0;
 	if (s[0] == ':') {
 		if (s[1] != ':')
@@ -203,7 +203,6 @@ bool cn_ipv6_ok(const char *s, size_t n)
 				return false;
 			groups += 2;
 			nonempty++;
-			v4 = true;
 			break;
 		}
 		if (j == i || j - i > 4)
@@ -227,7 +226,6 @@ bool cn_ipv6_ok(const char *s, size_t n)
 				return false; /* trailing single colon */
 		}
 	}
-	(void)v4;
 	if (dcolon ? groups > 7 : groups != 8)
 		return false;
 	return nonempty >= 2;
