@@ -900,6 +900,110 @@ typedef struct cairn_answer_eval_report {
 cairn_status cairn_eval_answers(const char *dataset, const cairn_answer_eval_params *params,
                                 cairn_answer_eval_report *out, char *errbuf, size_t errbuf_size);
 
+/* ---- guard: PII --------------------------------------------------------------------- */
+/*
+ * Detection of personal data and secrets in any bytes (invalid UTF-8 and NULs are fine;
+ * offsets are byte offsets into the input), redaction, and a reversible token vault.
+ * Types are named as Microsoft Presidio names them where it has a name (EMAIL_ADDRESS,
+ * PHONE_NUMBER, US_SSN, CREDIT_CARD, IBAN_CODE, IP_ADDRESS, MAC_ADDRESS, DATE_TIME,
+ * US_DRIVER_LICENSE, PERSON, ORGANIZATION, LOCATION, STREET_ADDRESS) plus API_KEY, JWT,
+ * PRIVATE_KEY and SECRET for credentials. docs/guard.md lists the rules and measured accuracy.
+ */
+
+typedef struct cairn_pii_finding {
+	const char *type;   /* static string, e.g. "CREDIT_CARD" */
+	size_t start, end;  /* byte range [start, end) in the scanned text */
+	double score;       /* confidence in [0, 1] */
+} cairn_pii_finding;
+
+typedef struct cairn_pii_params {
+	double min_score;   /* findings below are not reported (default 0.5) */
+	const char *types;  /* comma-separated type names to report; NULL or "" = all */
+} cairn_pii_params;
+
+cairn_pii_params cairn_pii_default_params(void);
+
+/* Scans text[0..len). *findings (free with cairn_pii_findings_free; NULL when none) is sorted
+ * by start and never overlapping. Unknown names in params->types: CAIRN_EINVAL. */
+cairn_status cairn_pii_scan(const char *text, size_t len, const cairn_pii_params *params,
+                            cairn_pii_finding **findings, size_t *count, char *errbuf,
+                            size_t errbuf_size);
+void cairn_pii_findings_free(cairn_pii_finding *findings);
+
+typedef enum cairn_redact_mode {
+	CAIRN_REDACT_MASK = 0,  /* "[EMAIL_ADDRESS]" */
+	CAIRN_REDACT_HASH = 1,  /* "<EMAIL_ADDRESS:3f9a0c1d2e4b5a69>": keyed BLAKE2b, stable per key */
+	CAIRN_REDACT_TOKEN = 2  /* "<EMAIL_ADDRESS_3f9a0c1d2e4b5a69>": random id, original in the vault */
+} cairn_redact_mode;
+
+#define CAIRN_KEY_BYTES 32
+
+typedef struct cairn_redact_params {
+	cairn_pii_params pii;
+	cairn_redact_mode mode;
+	const uint8_t *key;      /* CAIRN_KEY_BYTES bytes; required for HASH and TOKEN */
+	const char *vault_path;  /* TOKEN: the encrypted vault file (created when missing) */
+} cairn_redact_params;
+
+cairn_redact_params cairn_redact_default_params(void);
+
+/* Where one replacement landed: the original's byte range in the input and the
+ * replacement's byte range in the output, so citations into either can be mapped. */
+typedef struct cairn_redaction {
+	const char *type;
+	size_t src_start, src_end;
+	size_t out_start, out_end;
+	double score;
+} cairn_redaction;
+
+typedef struct cairn_redacted {
+	char *text;      /* NUL-terminated; len excludes the NUL */
+	size_t len;
+	cairn_redaction *items;
+	size_t n_items;
+} cairn_redacted;
+
+cairn_status cairn_redact(const char *text, size_t len, const cairn_redact_params *params,
+                          cairn_redacted *out, char *errbuf, size_t errbuf_size);
+void cairn_redacted_free(cairn_redacted *r);
+
+/* Loads a 32-byte key from a file (key_file) or from the value of an environment variable
+ * (env_name): 64 hex digits or 32 raw bytes. Exactly one of the two. The key never appears
+ * in error messages; callers wipe it (cairn_key_wipe) when done. */
+cairn_status cairn_key_load(const char *key_file, const char *env_name, uint8_t key[CAIRN_KEY_BYTES],
+                            char *errbuf, size_t errbuf_size);
+void cairn_key_wipe(uint8_t key[CAIRN_KEY_BYTES]);
+
+/* Replaces every "<TYPE_id>" token found in the vault with its original value. Access
+ * control is not built yet: the caller states whether the requesting principal holds the
+ * rehydration permission, and `allowed` = 0 is refused (CAIRN_EINVAL) without reading the
+ * vault. Tokens not in the vault are left as they are. *out: NUL-terminated, cairn_free it. */
+cairn_status cairn_rehydrate(const char *text, size_t len, const char *vault_path,
+                             const uint8_t key[CAIRN_KEY_BYTES], int allowed, char **out,
+                             size_t *out_len, char *errbuf, size_t errbuf_size);
+
+/* Span-level evaluation on a presidio-research synthetic PII file (or a directory holding
+ * synth_dataset_v2*.json). split: 0 all records, 1 even indices, 2 odd. */
+typedef struct cairn_pii_eval_row {
+	char type[32];
+	int64_t gold, predicted;
+	int64_t tp_exact;                  /* same type and byte range */
+	int64_t tp_overlap_gold;           /* gold spans touched by a same-type prediction */
+	int64_t tp_overlap_pred;           /* predictions touching a same-type gold span */
+	double precision_exact, recall_exact, precision_overlap, recall_overlap;
+} cairn_pii_eval_row;
+
+typedef struct cairn_pii_eval_report {
+	char path[512];
+	int64_t records;
+	size_t n_rows;
+	cairn_pii_eval_row rows[40];
+	double seconds;
+} cairn_pii_eval_report;
+
+cairn_status cairn_eval_pii(const char *path, int split, double min_score, cairn_pii_eval_report *out,
+                            char *errbuf, size_t errbuf_size);
+
 #ifdef __cplusplus
 }
 #endif

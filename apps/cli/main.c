@@ -66,6 +66,12 @@ static void usage(FILE *f)
 	        "                        [--embed-model FILE] [--rerank-model FILE]\n"
 	        "  eval answers DATASET  SQuAD-format JSON or SciFact dir: EM/F1, rationale P/R, abstention\n"
 	        "                        [--json] [--max N] [--claims FILE] [--features FILE] [--no-unanswerable]\n"
+	        "  eval pii [--data DIR] PII detection P/R per type on presidio-synth-pii [--split all|even|odd] [--json]\n"
+	        "  scan FILE|-           PII (and prompt-injection) findings with byte offsets\n"
+	        "                        --json  --types T1,T2  --min-score S  --fail-on-find\n"
+	        "  redact FILE|-         --mode mask|hash|token  --key-file F | --key-env VAR  --vault FILE\n"
+	        "                        --types T1,T2  --min-score S  --json (text + where each replacement landed)\n"
+	        "  rehydrate FILE|-      --vault FILE  --key-file F | --key-env VAR  --allow  (token mode originals)\n"
 	        "  stats [--json]        what the knowledge base holds\n"
 	        "  check                 verify checksums and catalog/index agreement\n"
 	        "  optimize [--max-segments N]   merge segments, drop deleted chunks\n"
@@ -514,6 +520,8 @@ static int cmd_eval(const char *kbdir_given, int argc, char **argv)
 {
 	if (argc >= 1 && !strcmp(argv[0], "answers"))
 		return cli_cmd_eval_answers(kbdir_given, argc, argv);
+	if (argc >= 1 && !strcmp(argv[0], "pii"))
+		return cli_cmd_eval_pii(argc, argv);
 	if (argc < 1 || strcmp(argv[0], "retrieval") != 0)
 		cli_die_usage("eval: `eval retrieval DATASET_DIR` or `eval answers DATASET`");
 	cairn_eval_params p = cairn_eval_default_params();
@@ -790,6 +798,12 @@ int main(int argc, char **argv)
 		return cli_cmd_convert(argc - i, argv + i);
 	if (!strcmp(cmd, "chat"))
 		return cli_cmd_chat(argc - i, argv + i);
+	if (!strcmp(cmd, "scan"))
+		return cli_cmd_scan(sub_argc, sub_argv);
+	if (!strcmp(cmd, "redact"))
+		return cli_cmd_redact(sub_argc, sub_argv);
+	if (!strcmp(cmd, "rehydrate"))
+		return cli_cmd_rehydrate(sub_argc, sub_argv);
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
 		printf("cairn %s\n", cairn_version());
 		return 0;
