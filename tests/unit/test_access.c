@@ -115,7 +115,7 @@ static int setup(void **state)
 	snprintf(W.rr, sizeof W.rr, "%s/rr.gguf", W.dir);
 	struct stat sb;
 	if (*vocab && stat(vocab, &sb) == 0 && access(PY, X_OK) == 0) {
-		char cmd[2048];
+		char cmd[4096];
 		const char *small = "--layers 1 --hidden 32 --heads 2 --ff 64 --ctx 128";
 		snprintf(cmd, sizeof cmd,
 		         PY " tests/reference/make_encoder_gguf.py model '%s' --vocab '%s' --type F32 %s >/dev/null && "
@@ -467,7 +467,7 @@ static void test_audit_chain_and_tampering(void **state)
 	assert_non_null(strstr(c.last, "\"answer\":"));
 	assert_non_null(strstr(c.last, "\"principal\":\"carol\""));
 	assert_int_equal(cairn_audit_verify(kb, head, &r), CAIRN_OK); /* an earlier head is still in the chain */
-	char kbdir[300], db[400], copy[400], cmd[1200];
+	char kbdir[300], db[400], copy[400], cmd[4096];
 	snprintf(kbdir, sizeof kbdir, "%s/kb-audit", W.dir);
 	snprintf(db, sizeof db, "%s/audit.db", kbdir);
 	cairn_kb_close(kb);
