@@ -21,8 +21,10 @@
  *  - Retention: records older than the configured days are pruned in one transaction that
  *    moves the chain's base (base_seq, base_hash in the audit meta table) to the last pruned
  *    record, and appends an "audit.prune" record saying what went. Verify starts at base.
- *  - Callers pass texts already redacted by their PII policy; this file stores what it is
- *    given and never logs record contents.
+ *  - Personal data never reaches the log: questions and answers are masked here (guard's
+ *    detectors, AUDIT_REDACT_TYPES, "[EMAIL_ADDRESS]" style) on top of whatever policy the
+ *    caller applied, and a text that cannot be masked is not written at all. Record
+ *    contents are never logged.
  */
 #include <jansson.h>
 #include <sodium.h>
@@ -317,6 +319,29 @@ static json_t *str_or_null(const char *s)
 	return s ? json_string(s) : json_null();
 }
 
+/* Identifiers, secrets, names and addresses; dates and places stay (they are what many
+ * questions are about, and rarely identify anyone alone). */
+#define AUDIT_REDACT_TYPES "EMAIL_ADDRESS,PHONE_NUMBER,US_SSN,CREDIT_CARD,IBAN_CODE,IP_ADDRESS,MAC_ADDRESS," \
+	"US_DRIVER_LICENSE,API_KEY,JWT,PRIVATE_KEY,SECRET,PERSON,STREET_ADDRESS"
+
+/* s with personal data masked, as a JSON string (NULL on failure: the caller refuses). */
+static json_t *masked(const char *s, cn_err *err)
+{
+	cairn_redact_params rp = cairn_redact_default_params();
+	rp.mode = CAIRN_REDACT_MASK;
+	rp.pii.types = AUDIT_REDACT_TYPES;
+	cairn_redacted r = {0};
+	char msg[256];
+	if (cairn_redact(s, strlen(s), &rp, &r, msg, sizeof msg) != CAIRN_OK) {
+		cn_err_set(err, CAIRN_ENOMEM, "audit: cannot mask personal data: %s", msg);
+		return NULL;
+	}
+	/* json_string refuses invalid UTF-8: say so rather than lose the record. */
+	json_t *j = json_string(r.text);
+	cairn_redacted_free(&r);
+	return j ? j : json_string("(invalid UTF-8)");
+}
+
 cairn_status kb_audit_append(cairn_kb *kb, const cairn_audit_entry *e, cn_err *err)
 {
 	if (!e->action || !*e->action)
@@ -324,16 +349,24 @@ cairn_status kb_audit_append(cairn_kb *kb, const cairn_audit_entry *e, cn_err *e
 	json_t *obj = json_object();
 	json_object_set_new(obj, "action", json_string(e->action));
 	json_object_set_new(obj, "principal", str_or_null(e->principal));
-	if (e->question)
-		json_object_set_new(obj, "question", json_string(e->question));
+	json_t *q = e->question ? masked(e->question, err) : NULL;
+	json_t *ans = e->answer ? masked(e->answer, err) : NULL;
+	if ((e->question && !q) || (e->answer && !ans)) {
+		json_decref(q);
+		json_decref(ans);
+		json_decref(obj);
+		return err->code ? err->code : cn_err_set(err, CAIRN_ENOMEM, "audit: out of memory");
+	}
+	if (q)
+		json_object_set_new(obj, "question", q);
 	if (e->n_chunks) {
 		json_t *a = json_array();
 		for (size_t i = 0; i < e->n_chunks; i++)
 			json_array_append_new(a, json_integer(e->chunk_ids[i]));
 		json_object_set_new(obj, "chunks", a);
 	}
-	if (e->answer)
-		json_object_set_new(obj, "answer", json_string(e->answer));
+	if (ans)
+		json_object_set_new(obj, "answer", ans);
 	if (e->decisions_json && *e->decisions_json) {
 		json_error_t je;
 		json_t *d = json_loads(e->decisions_json, JSON_DECODE_ANY, &je);
@@ -343,12 +376,6 @@ cairn_status kb_audit_append(cairn_kb *kb, const cairn_audit_entry *e, cn_err *e
 		}
 		json_object_set_new(obj, "decisions", d);
 	}
-	/* json_string rejects invalid UTF-8 by returning NULL, which json_object_set_new
-	 * drops: record that the text was unrepresentable rather than lose the record. */
-	if (e->question && !json_object_get(obj, "question"))
-		json_object_set_new(obj, "question", json_string("(invalid UTF-8)"));
-	if (e->answer && !json_object_get(obj, "answer"))
-		json_object_set_new(obj, "answer", json_string("(invalid UTF-8)"));
 
 	pthread_mutex_lock(&kb->audit.mu);
 	cairn_status st = adb_open(kb, true, err);

@@ -568,6 +568,53 @@ static void test_audit_retention(void **state)
 	cairn_kb_close(kb);
 }
 
+/* Personal data in questions never reaches the audit files (the log, its WAL, the head). */
+static bool file_contains(const char *path, const char *needle)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return false;
+	static char buf[4 << 20];
+	size_t n = fread(buf, 1, sizeof buf, f);
+	fclose(f);
+	size_t m = strlen(needle);
+	for (size_t i = 0; i + m <= n; i++)
+		if (memcmp(buf + i, needle, m) == 0)
+			return true;
+	return false;
+}
+
+static void test_audit_never_holds_pii(void **state)
+{
+	(void)state;
+	cairn_kb *kb = audited_kb("kb-pii", 2);
+	static const char *const secrets[] = {"jane.doe@example.com", "4111 1111 1111 1111", "078-05-1121",
+	                                      "+44 20 7946 0958"};
+	cairn_search_params sp = cairn_search_default_params();
+	cairn_results *res;
+	char q[256];
+	snprintf(q, sizeof q, "lunch for %s card %s ssn %s phone %s", secrets[0], secrets[1], secrets[2], secrets[3]);
+	assert_int_equal(cairn_search(kb, q, &sp, &res), CAIRN_OK);
+	cairn_results_free(res);
+	cairn_ask_params ap = cairn_ask_default_params();
+	cairn_answer *a;
+	assert_int_equal(cairn_ask(kb, q, &ap, &a), CAIRN_OK);
+	cairn_answer_free(a);
+	rec_count c = {0};
+	assert_int_equal(cairn_audit_read(kb, 0, 0, count_rec, &c), CAIRN_OK);
+	assert_non_null(strstr(c.last, "[EMAIL_ADDRESS]"));
+	assert_non_null(strstr(c.last, "[CREDIT_CARD]"));
+	cairn_kb_close(kb);
+	char path[512];
+	static const char *const files[] = {"audit.db", "audit.db-wal", "audit.head"};
+	for (size_t f = 0; f < 3; f++) {
+		snprintf(path, sizeof path, "%s/kb-pii/%s", W.dir, files[f]);
+		for (size_t i = 0; i < 4; i++)
+			if (file_contains(path, secrets[i]))
+				fail_msg("%s holds \"%s\"", files[f], secrets[i]);
+	}
+}
+
 static void test_audit_disabled_writes_nothing(void **state)
 {
 	(void)state;
@@ -596,6 +643,7 @@ int main(void)
 		cmocka_unit_test(test_principals_and_keys),
 		cmocka_unit_test(test_audit_chain_and_tampering),
 		cmocka_unit_test(test_audit_retention),
+		cmocka_unit_test(test_audit_never_holds_pii),
 		cmocka_unit_test(test_audit_disabled_writes_nothing),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
