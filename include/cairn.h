@@ -488,6 +488,12 @@ typedef struct cairn_ask_params {
 	                             transport error, for a generative answer); may be NULL */
 	size_t errbuf_size;
 	const char *principal;    /* who asks, for the audit trail (NULL = the local owner) */
+	int redact_remote;        /* 1 (default): personal data in the question and passages (e-mail
+	                             addresses, phone numbers, card numbers, secrets, names, …) leaves
+	                             for an endpoint only as placeholders ("[EMAIL_ADDRESS_1]"), restored
+	                             in the reply locally; 0 sends the text as it is */
+	int redact_output;        /* 1: mask personal data in the answer, its sentences and quotes
+	                             before they are returned (output DLP); default 0 */
 } cairn_ask_params;
 
 cairn_ask_params cairn_ask_default_params(void);

@@ -76,6 +76,10 @@ int cli_cmd_ask(const char *kbdir, int argc, char **argv)
 			p.k = (int)cli_parse_long(a, cli_need(argc, argv, &i), 1, 1000);
 		else if (!strcmp(a, "--as"))
 			as = cli_need(argc, argv, &i);
+		else if (!strcmp(a, "--no-redact-remote"))
+			p.redact_remote = 0;
+		else if (!strcmp(a, "--redact-output"))
+			p.redact_output = 1;
 		else if (!strcmp(a, "--filter"))
 			p.filter = cli_need(argc, argv, &i);
 		else if (!strcmp(a, "--groups")) {

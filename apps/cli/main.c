@@ -61,6 +61,8 @@ static void usage(FILE *f)
 	        "                        --lenient  --mode bm25|dense|hybrid  --rerank-model FILE\n"
 	        "                        --endpoint URL (generative, OpenAI-compatible)  --api-key-env NAME\n"
 	        "                        --llm-model NAME  --temperature T  --max-tokens N  --timeout-ms N\n"
+	        "                        --no-redact-remote (send personal data to the endpoint as it is)\n"
+	        "                        --redact-output (mask personal data in the answer)\n"
 	        "  eval retrieval DIR    [--kb DIR] [--run FILE] [--json] [--depth N] [--per-query FILE]\n"
 	        "                        [--chunked] [--split NAME] [--rm3] [--mode bm25|dense|hybrid]\n"
 	        "                        [--embed-model FILE] [--rerank-model FILE]\n"

@@ -178,6 +178,25 @@ cairn_status cn_generate(cn_gen_run *run, const char *question, const cn_gen_pas
                          int max_sentences, cn_gen_send_fn send, void *ud, cn_err *err);
 void cn_gen_run_free(cn_gen_run *run);
 
+/* ---- pseudonyms for prompts that leave the machine (pseudonym.c) ---- */
+
+typedef struct cn_pseudo {
+	cn_strmap values;   /* original value → id */
+	cn_strmap labels;   /* "[TYPE_n]" → id */
+	uint32_t *label_of; /* value id → label id */
+	uint32_t *value_of; /* label id → value id */
+	size_t cap;
+	size_t replaced;    /* distinct values replaced */
+} cn_pseudo;
+
+void cn_pseudo_init(cn_pseudo *p);
+void cn_pseudo_free(cn_pseudo *p);
+/* Appends text to out with each personal-data finding replaced by its placeholder (the same
+ * value always by the same one). */
+cairn_status cn_pseudo_apply(cn_pseudo *p, const char *text, size_t len, cn_buf *out, cn_err *err);
+/* Appends text to out with every placeholder p made replaced by its value. */
+cairn_status cn_pseudo_restore(const cn_pseudo *p, const char *text, size_t len, cn_buf *out, cn_err *err);
+
 /* ---- SQuAD v1.1 metrics (squad.c) ---- */
 
 /* The official normalize_answer: lower-case, drop ASCII punctuation, drop the words

@@ -71,6 +71,7 @@ typedef struct gen_info {
 	size_t n_sents;
 	size_t np;              /* passages in the prompt */
 	size_t *passage_ctx;    /* passage id − 1 → index into ctx */
+	size_t pseudonymised;   /* personal-data values sent to the endpoint as placeholders */
 } gen_info;
 
 struct cairn_answer {

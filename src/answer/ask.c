@@ -68,6 +68,7 @@ cairn_ask_params cairn_ask_default_params(void)
 		.min_confidence = 0.2,
 		.strict = 1,
 		.spans = 1,
+		.redact_remote = 1,
 		.retrieval = -1,
 		.temperature = 0.0,
 		.max_tokens = 1024,
@@ -794,6 +795,45 @@ cairn_status cn_ans_abstain(cairn_answer *a, const char *question, const char *r
 	return v->answer ? CAIRN_OK : CAIRN_ENOMEM;
 }
 
+/* Output DLP: personal data masked in everything the caller reads of the answer — the
+ * answer, its sentences, the quotes of its citations and the --explain candidates. */
+#define DLP_TYPES "EMAIL_ADDRESS,PHONE_NUMBER,US_SSN,CREDIT_CARD,IBAN_CODE,IP_ADDRESS,MAC_ADDRESS," \
+	"US_DRIVER_LICENSE,API_KEY,JWT,PRIVATE_KEY,SECRET,PERSON,STREET_ADDRESS"
+
+static cairn_status dlp_mask(cairn_answer *a, const char **s)
+{
+	if (!*s || !**s)
+		return CAIRN_OK;
+	cairn_redact_params rp = cairn_redact_default_params();
+	rp.mode = CAIRN_REDACT_MASK;
+	rp.pii.types = DLP_TYPES;
+	cairn_redacted r = {0};
+	if (cairn_redact(*s, strlen(*s), &rp, &r, NULL, 0) != CAIRN_OK)
+		return CAIRN_ENOMEM;
+	if (r.n_items)
+		*s = astrndup(a, r.text, r.len);
+	cairn_redacted_free(&r);
+	return *s ? CAIRN_OK : CAIRN_ENOMEM;
+}
+
+static cairn_status dlp_answer(cairn_answer *a)
+{
+	cairn_answer_view *v = &a->view;
+	cairn_status st = dlp_mask(a, &v->answer);
+	cairn_answer_sentence *sents = (cairn_answer_sentence *)v->sentences; /* our arena's */
+	for (size_t i = 0; !st && i < v->n_sentences; i++)
+		st = dlp_mask(a, &sents[i].text);
+	cairn_citation *cites = (cairn_citation *)v->citations;
+	for (size_t i = 0; !st && i < v->n_citations; i++)
+		st = dlp_mask(a, &cites[i].quote);
+	for (size_t i = 0; !st && i < a->ntop; i++) {
+		st = dlp_mask(a, &a->top_text[i]);
+		if (!st && a->top_span[i])
+			st = dlp_mask(a, &a->top_span[i]);
+	}
+	return st;
+}
+
 /* The audit record of one question: who, what, which chunks were in the context, the
  * answer and the decisions taken (abstention, confidence, verifier support). An audited
  * knowledge base does not answer off the record: a failure here fails the call. */
@@ -1124,7 +1164,9 @@ cairn_status cairn_ask(cairn_kb *kb, const char *question, const cairn_ask_param
 done:
 	work_free(&w);
 	v->seconds = (double)(cn_now_ns() - t0) / 1e9;
-	st = audit_ask(kb, a, &p);
+	st = p.redact_output ? dlp_answer(a) : CAIRN_OK;
+	if (!st)
+		st = audit_ask(kb, a, &p);
 	if (st)
 		goto fail;
 	*out = a;

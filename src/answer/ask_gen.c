@@ -80,7 +80,28 @@ typedef struct transport {
 	cairn_answer *a;
 	cn_remote_params rp;
 	cn_chat_request rq;
+	cn_pseudo *pseudo;      /* non-NULL: personal data leaves only as placeholders */
 } transport;
+
+/* The messages with personal data replaced (pseudonym.c); their texts live in bufs. */
+static cairn_status pseudonymise(transport *t, const cn_chat_msg *msgs, size_t n, cn_chat_msg *out, cn_buf *bufs,
+                                 cn_err *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		out[i] = msgs[i];
+		cn_buf_init(&bufs[i]);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!msgs[i].content)
+			continue;
+		cn_buf_reserve(&bufs[i], 1);
+		cairn_status st = cn_pseudo_apply(t->pseudo, msgs[i].content, strlen(msgs[i].content), &bufs[i], err);
+		if (st)
+			return st;
+		out[i].content = bufs[i].data ? bufs[i].data : "";
+	}
+	return CAIRN_OK;
+}
 
 static cairn_status send_remote(void *ud, const cn_chat_msg *msgs, size_t n, char **content, cn_err *err)
 {
@@ -89,8 +110,43 @@ static cairn_status send_remote(void *ud, const cn_chat_msg *msgs, size_t n, cha
 	cn_chat_request rq = t->rq;
 	rq.messages = msgs;
 	rq.n_messages = n;
+	cn_chat_msg masked[8];
+	cn_buf bufs[8];
+	size_t nb = 0;
+	if (t->pseudo) {
+		if (n > 8)
+			return cn_err_set(err, CAIRN_EINTERNAL, "too many chat messages");
+		nb = n;
+		cairn_status st = pseudonymise(t, msgs, n, masked, bufs, err);
+		if (st) {
+			for (size_t i = 0; i < nb; i++)
+				cn_buf_free(&bufs[i]);
+			return st;
+		}
+		rq.messages = masked;
+	}
 	cn_chat_result r;
 	cairn_status st = cn_remote_chat(&t->rp, &rq, &r, err);
+	for (size_t i = 0; i < nb; i++)
+		cn_buf_free(&bufs[i]);
+	if (!st && t->pseudo && r.content) {
+		/* the reply speaks in placeholders: back to the real values before validation */
+		cn_buf back;
+		cn_buf_init(&back);
+		cn_buf_reserve(&back, 1);
+		st = cn_pseudo_restore(t->pseudo, r.content, strlen(r.content), &back, err);
+		if (!st) {
+			char *c = cn_malloc(back.len + 1);
+			if (!c) {
+				st = cn_err_set(err, CAIRN_ENOMEM, "out of memory");
+			} else {
+				memcpy(c, back.data ? back.data : "", back.len + 1);
+				cn_free(r.content);
+				r.content = c;
+			}
+		}
+		cn_buf_free(&back);
+	}
 	if (g->n_calls < CN_GEN_MAX_ATTEMPTS) {
 		gen_call *c = &g->calls[g->n_calls++];
 		c->http_status = r.http_status;
@@ -225,7 +281,13 @@ cairn_status cn_ans_generative(cairn_answer *a, cn_analyzer *an, cand *c, size_t
 	t.rq.json_schema = cn_gen_schema();
 	t.rq.schema_name = "cairn_answer";
 	g->called = true;
+	cn_pseudo pseudo;
+	cn_pseudo_init(&pseudo);
+	if (p->redact_remote)
+		t.pseudo = &pseudo;
 	cairn_status st = cn_generate(&g->run, question, ps, np, p->max_sentences, send_remote, &t, err);
+	g->pseudonymised = pseudo.replaced;
+	cn_pseudo_free(&pseudo);
 	cn_free(ps);
 	if (st)
 		return st;
@@ -407,6 +469,9 @@ void cn_ans_gen_explain_text(cn_buf *b, const cairn_answer *a)
 		cn_buf_puts(b, "   --- user ---\n");
 		indent(b, g->run.user, "   ");
 	}
+	if (g->pseudonymised)
+		cn_buf_printf(b, "   (sent with %zu personal-data value%s replaced by placeholders, restored in the reply)\n",
+		              g->pseudonymised, g->pseudonymised == 1 ? "" : "s");
 	cn_buf_puts(b, "4. model replies\n");
 	for (int i = 0; i < g->run.n_attempts; i++) {
 		const cn_gen_attempt *at = &g->run.attempts[i];
@@ -507,7 +572,8 @@ void cn_ans_gen_explain_json(cn_buf *b, const cairn_answer *a)
 		}
 		cn_buf_putc(b, '}');
 	}
-	cn_buf_printf(b, "],\"used_reply\":%d,\"model_confidence\":", g->run.chosen + 1);
+	cn_buf_printf(b, "],\"used_reply\":%d,\"pseudonymised_values\":%zu,\"model_confidence\":", g->run.chosen + 1,
+	              g->pseudonymised);
 	jnum(b, g->model_confidence);
 	cn_buf_puts(b, ",\"sentences\":[");
 	for (size_t i = 0; i < g->n_sents; i++) {

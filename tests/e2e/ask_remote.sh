@@ -16,6 +16,11 @@ unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy
 
 # ---- a small knowledge base ----
 mkdir -p "$WORK/docs"
+cat >"$WORK/docs/contacts.md" <<'EOF'
+# Benefits contacts
+
+The benefits officer for expense claims is reachable at dana.whitfield@example.com or on +1 415 555 0134 during office hours.
+EOF
 cat >"$WORK/docs/leave.md" <<'EOF'
 # Parental leave
 
@@ -233,6 +238,23 @@ expect_rc 1 "$CAIRN" --kb "$KB" ask "$Q" --endpoint "http://user:hunter2pw@127.0
 contains "$WORK/err" "endpoint http://127.0.0.1:$CLOSED/v1/chat/completions"
 contains "$WORK/err" "(3 attempts)"
 ! grep -q hunter2pw "$WORK/err" || fail "the URL's password was shown"
+
+# personal data leaves only as placeholders, and comes back restored in the answer
+CQ="at which e-mail address is the benefits officer for expense claims reachable"
+reset
+expect_rc 0 "$CAIRN" --kb "$KB" ask "$CQ" --endpoint "$URL" --llm-model grounded --json --explain
+check grounded 'assert "dana.whitfield@example.com" in r["answer"], r["answer"]; assert r["explain"]["generator"]["pseudonymised_values"] >= 2'
+stat 's["last"]' > "$WORK/sent"
+grep -q "dana.whitfield@example.com\|555 0134" "$WORK/sent" && fail "personal data reached the endpoint"
+contains "$WORK/sent" "[EMAIL_ADDRESS_"
+reset
+expect_rc 0 "$CAIRN" --kb "$KB" ask "$CQ" --endpoint "$URL" --llm-model grounded --json --no-redact-remote
+stat 's["last"]' > "$WORK/sent"
+contains "$WORK/sent" "dana.whitfield@example.com"
+# output DLP masks it in what the user gets
+expect_rc 0 "$CAIRN" --kb "$KB" ask "$CQ" --endpoint "$URL" --llm-model grounded --json --redact-output
+grep -q "dana.whitfield@example.com" "$WORK/out" && fail "--redact-output let an e-mail address through"
+contains "$WORK/out" "[EMAIL_ADDRESS]"
 
 # the extractive answerer is untouched without --endpoint
 expect_rc 0 "$CAIRN" --kb "$KB" ask "$Q" --json
