@@ -19,6 +19,7 @@ int cli_cmd_tokenize(int argc, char **argv); /* model.c */
 int cli_cmd_model(int argc, char **argv);    /* model.c */
 int cli_cmd_embed(int argc, char **argv);    /* encoder.c */
 int cli_cmd_rerank(int argc, char **argv);   /* encoder.c */
+int cli_cmd_generate(int argc, char **argv); /* generate.c */
 int cli_cmd_ask(const char *kbdir, int argc, char **argv);        /* ask.c */
 int cli_cmd_eval_answers(const char *kbdir, int argc, char **argv); /* ask.c: argv[0] = "answers" */
 

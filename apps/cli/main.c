@@ -79,6 +79,10 @@ static void usage(FILE *f)
 	        "      --threads N (0 = all CPUs)  --batch N (texts per batch, default 32)\n"
 	        "  rerank --model FILE QUERY   score each stdin line (a passage) against QUERY:\n"
 	        "      \"score<TAB>passage\" in input order;  --sort (best first)  --json  --threads N  --batch N\n"
+	        "  generate --model FILE [PROMPT]   continue PROMPT (or stdin) with a local decoder, streamed\n"
+	        "      -n N  --temp T  --top-k K  --top-p P  --min-p P  --repeat-penalty R  --repeat-last-n N\n"
+	        "      --presence-penalty X  --frequency-penalty X  --seed S  --json-schema FILE  --stop STR...\n"
+	        "      --tokenizer FILE  --threads N  --ctx N  --ignore-eos  --verbose (timing on stderr)\n"
 	        "  version | help\n"
 	        "\n"
 	        "Documentation: docs/README.md\n",
@@ -750,6 +754,8 @@ int main(int argc, char **argv)
 		return cli_cmd_embed(argc - i, argv + i);
 	if (!strcmp(cmd, "rerank"))
 		return cli_cmd_rerank(argc - i, argv + i);
+	if (!strcmp(cmd, "generate"))
+		return cli_cmd_generate(argc - i, argv + i);
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
 		printf("cairn %s\n", cairn_version());
 		return 0;
