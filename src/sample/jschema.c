@@ -684,6 +684,9 @@ static cairn_status compile_node(comp *c, json_t *s, int depth, uint32_t *out)
 	if (!type) {
 		if (json_object_get(s, "enum") || json_object_get(s, "const"))
 			return compile_enum(c, s, NULL, out);
+		static const char *const none[] = {NULL};
+		if ((rc = check_keywords(c, s, none, NULL)) != CAIRN_OK)
+			return rc;
 		return cerr(c, CAIRN_EUNSUPPORTED, "a schema without type, enum, const or anyOf (any value)", NULL);
 	}
 	if (json_is_string(type))
@@ -722,7 +725,7 @@ cairn_status cn_jschema_compile(const char *text, size_t len, cn_jschema **out, 
 {
 	*out = NULL;
 	json_error_t je;
-	json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+	json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
 	if (!root)
 		return cn_err_set(err, CAIRN_EINVAL, "json_schema: not valid JSON: %s (line %d, column %d)", je.text,
 		                  je.line, je.column);

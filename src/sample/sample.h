@@ -93,6 +93,9 @@ void cn_sampler_free(cn_sampler *s);
 void cn_sampler_accept(cn_sampler *s, int32_t id);
 /* Applies the chain to logits (changed in place by the penalties) and draws a token. */
 int32_t cn_sampler_sample(cn_sampler *s, float *logits);
+/* The chain without the draw: the candidates left, with their final probabilities (valid
+ * until the next call). Greedy leaves one candidate of probability 1. */
+const cn_cands *cn_sampler_apply(cn_sampler *s, float *logits);
 
 /* ---- token byte index --------------------------------------------------------------------- */
 

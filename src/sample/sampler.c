@@ -302,11 +302,11 @@ int32_t cn_sample_dist(cn_cands *c, cn_rng *r)
 
 int32_t cn_sample_greedy(const float *logits, int32_t n_vocab)
 {
-	int32_t best = 0;
-	for (int32_t i = 1; i < n_vocab; i++)
-		if (logits[i] > logits[best] || logits[best] != logits[best])
+	int32_t best = -1;
+	for (int32_t i = 0; i < n_vocab; i++)
+		if (logits[i] == logits[i] && (best < 0 || logits[i] > logits[best]))
 			best = i;
-	return best;
+	return best < 0 ? 0 : best;
 }
 
 /* ---- the chain ------------------------------------------------------------------------- */
@@ -372,22 +372,32 @@ void cn_sampler_accept(cn_sampler *s, int32_t id)
 		s->hist_n++;
 }
 
-int32_t cn_sampler_sample(cn_sampler *s, float *logits)
+const cn_cands *cn_sampler_apply(cn_sampler *s, float *logits)
 {
 	const cn_sampler_params *p = &s->p;
-	if (s->hist_n) {
-		/* the window in order (the ring's order does not matter to counts) */
+	cn_cands *c = &s->cands;
+	if (s->hist_n)
 		cn_sample_penalties(logits, s->n_vocab, s->hist, s->hist_n, p->repeat_penalty, p->frequency_penalty,
 		                    p->presence_penalty, s->scratch);
+	if (p->temperature <= 0.0f || !cn_cands_from_logits(c, logits, s->n_vocab)) {
+		/* greedy, or nothing finite (as greedy decoding did): one certain candidate */
+		c->data[0] = (cn_cand){cn_sample_greedy(logits, s->n_vocab), 0.0f, 1.0f};
+		c->n = 1;
+		c->sorted = true;
+		return c;
 	}
-	if (p->temperature <= 0.0f)
-		return cn_sample_greedy(logits, s->n_vocab);
-	cn_cands *c = &s->cands;
-	if (!cn_cands_from_logits(c, logits, s->n_vocab))
-		return cn_sample_greedy(logits, s->n_vocab); /* nothing finite: as greedy decoding did */
 	cn_sample_top_k(c, p->top_k);
 	cn_sample_top_p(c, p->top_p, 1);
 	cn_sample_min_p(c, p->min_p, 1);
 	cn_sample_temp(c, p->temperature);
-	return cn_sample_dist(c, &s->rng);
+	cn_cands_softmax(c);
+	return c;
+}
+
+int32_t cn_sampler_sample(cn_sampler *s, float *logits)
+{
+	cn_sampler_apply(s, logits);
+	if (s->cands.n == 1)
+		return s->cands.data[0].id;
+	return cn_sample_dist(&s->cands, &s->rng);
 }
