@@ -301,7 +301,8 @@ static void test_errors(void **state)
 	p = cairn_generate_default_params();
 	p.json_schema = "{\"type\":\"null\"}";
 	assert_int_equal(cairn_generate(g, "Once", &p, &out), CAIRN_OK);
-	assert_string_equal(out.text, "null");
+	assert_string_equal(out.text + strspn(out.text, " \n"), "null"); /* at most 2 spaces before */
+	assert_true(strspn(out.text, " \n") <= 2);
 	assert_int_equal(out.stop, CAIRN_STOP_EOG);
 	cairn_generation_free(&out);
 	cairn_generator_close(g);
