@@ -1441,6 +1441,19 @@ bool cn_jmatch_feed(cn_jmatch *m, const uint8_t *b, size_t n)
 	return true;
 }
 
+bool cn_jmatch_try(cn_jmatch *m, const uint8_t *b, size_t n, int64_t *after)
+{
+	m->nlog = 0;
+	bool ok = true;
+	for (size_t i = 0; i < n && ok; i++)
+		ok = feed_byte(m, b[i]) && !m->oom;
+	if (ok && after)
+		*after = cn_jmatch_min_bytes(m);
+	rollback(m, 0);
+	m->oom = false;
+	return ok;
+}
+
 size_t cn_jmatch_mask(cn_jmatch *m, const cn_tokindex *t, int64_t budget, float *logits, int32_t n_vocab)
 {
 	if (!m->keep || m->n_keep != n_vocab) {

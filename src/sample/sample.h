@@ -133,6 +133,9 @@ void cn_jmatch_free(cn_jmatch *m);
 void cn_jmatch_reset(cn_jmatch *m);
 /* Feeds bytes; false (state unchanged) when they cannot extend a valid document. */
 bool cn_jmatch_feed(cn_jmatch *m, const uint8_t *b, size_t n);
+/* Whether the bytes would be accepted, and the fewest bytes to go after them (*after may be
+ * NULL); the state is left as it was. */
+bool cn_jmatch_try(cn_jmatch *m, const uint8_t *b, size_t n, int64_t *after);
 /* Fewest bytes that complete the document from here (0 when it may end now). */
 int64_t cn_jmatch_min_bytes(const cn_jmatch *m);
 bool cn_jmatch_can_end(const cn_jmatch *m); /* the bytes so far are a valid document */
