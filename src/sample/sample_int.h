@@ -9,7 +9,11 @@ typedef struct cn_tokent {
 	uint32_t off, len; /* the token's bytes: bytes[off .. off + len) */
 	int32_t id;
 	uint32_t lcp;      /* bytes in common with the entry before (0 for the first) */
+	uint32_t nchars;   /* "plain" string content — whole UTF-8 characters, no '"', '\\' or
+	                      control bytes — has this many characters; CN_TOK_NOT_PLAIN if not */
 } cn_tokent;
+
+#define CN_TOK_NOT_PLAIN UINT32_MAX
 
 struct cn_tokindex {
 	int32_t n_vocab;

@@ -26,6 +26,41 @@ static int cmp_ent(const void *pa, const void *pb, void *ctx)
 	return a->id < b->id ? -1 : a->id > b->id;
 }
 
+/* Characters of b[0..n) when it is plain JSON string content (strict UTF-8 as the matcher
+ * checks it: no overlong forms, surrogates or code points above U+10FFFF). */
+static uint32_t plain_chars(const uint8_t *b, uint32_t n)
+{
+	uint32_t chars = 0;
+	for (uint32_t i = 0; i < n; chars++) {
+		uint8_t c = b[i];
+		if (c < 0x80) {
+			if (c < 0x20 || c == '"' || c == '\\')
+				return CN_TOK_NOT_PLAIN;
+			i++;
+			continue;
+		}
+		uint32_t k;
+		uint8_t lo = 0x80, hi = 0xbf;
+		if (c >= 0xc2 && c <= 0xdf)
+			k = 1;
+		else if (c >= 0xe0 && c <= 0xef)
+			k = 2, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+		else if (c >= 0xf0 && c <= 0xf4)
+			k = 3, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+		else
+			return CN_TOK_NOT_PLAIN;
+		if (i + k >= n) /* a character cut at the end of the token */
+			return CN_TOK_NOT_PLAIN;
+		if (b[i + 1] < lo || b[i + 1] > hi)
+			return CN_TOK_NOT_PLAIN;
+		for (uint32_t j = 2; j <= k; j++)
+			if (b[i + j] < 0x80 || b[i + j] > 0xbf)
+				return CN_TOK_NOT_PLAIN;
+		i += k + 1;
+	}
+	return chars;
+}
+
 cairn_status cn_tokindex_build(const cn_vocab *v, int32_t n_vocab, cn_tokindex **out, cn_err *err)
 {
 	*out = NULL;
@@ -57,7 +92,8 @@ cairn_status cn_tokindex_build(const cn_vocab *v, int32_t n_vocab, cn_tokindex *
 			rc = cn_err_set(err, CAIRN_ETOOBIG, "token index: the vocabulary's text exceeds 4 GiB");
 			break;
 		}
-		t->ent[t->n] = (cn_tokent){(uint32_t)blob.len, (uint32_t)piece.len, id, 0};
+		t->ent[t->n] = (cn_tokent){(uint32_t)blob.len, (uint32_t)piece.len, id, 0,
+		                           plain_chars((const uint8_t *)piece.data, (uint32_t)piece.len)};
 		t->n++;
 		cn_buf_append(&blob, piece.data, piece.len);
 		if (piece.len == 1 && t->byte_tok[(uint8_t)piece.data[0]] < 0)

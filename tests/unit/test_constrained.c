@@ -184,7 +184,7 @@ static void generate_many(const char *label, cairn_generator *g, int per_schema)
 			p.json_schema = schema;
 			p.temperature = 1.0f;
 			p.seed = (uint64_t)(1000 * si + i);
-			p.max_tokens = minb + (i % 4 == 0 ? 0 : i % 4 == 1 ? 10 : 40 + i % 100);
+			p.max_tokens = minb + (i % 4 == 0 ? 0 : i % 4 == 1 ? 10 : 20 + i % 60);
 			if (i % 5 == 4) { /* the rest of the chain on too */
 				p.top_k = 40;
 				p.top_p = 0.95f;
