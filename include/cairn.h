@@ -578,7 +578,10 @@ void cairn_generator_get_info(const cairn_generator *gen, cairn_generator_info *
 
 /* Streaming: called once per generated token (the end-of-generation token that stops the
  * loop excepted) with the bytes it adds to the text; a UTF-8 character may be split across
- * calls, and control tokens add none. Return non-zero to stop generating. */
+ * calls, and control tokens add none. Return non-zero to stop generating. With stop
+ * strings, bytes that may begin one are held back (calls that would pass nothing are
+ * skipped), and what is still held when generation ends comes in a last call with token
+ * -1 (its return value ignored); the calls' bytes always concatenate to the text. */
 typedef int (*cairn_token_fn)(int32_t token, const char *text, size_t len, void *user_data);
 /* Called before each token is chosen with the n_vocab logits of the next token; it may
  * change them (-INFINITY forbids a token). The hook samplers and constrained decoding
