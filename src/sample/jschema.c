@@ -1480,10 +1480,10 @@ size_t cn_jmatch_mask(cn_jmatch *m, const cn_tokindex *t, int64_t budget, float 
 		/* Inside a string, plain content tokens (most of a vocabulary) are decided from their
 		 * character count alone: accepted while the string has room, and only the string's
 		 * own rest changes. */
-		const frame *top = &m->st[m->depth - 1];
-		const jnode *sn = top->node != ROOT_NODE ? &m->s->nodes[top->node] : NULL;
-		bool fast = sn && sn->kind == K_STRING && top->ph == S_IN;
-		int64_t base = fast ? cn_jmatch_min_bytes(m) - rest(m, top) : 0;
+		const frame top = m->st[m->depth - 1]; /* a copy: the walk below changes the stack */
+		const jnode *sn = top.node != ROOT_NODE ? &m->s->nodes[top.node] : NULL;
+		bool fast = sn && sn->kind == K_STRING && top.ph == S_IN;
+		int64_t base = fast ? cn_jmatch_min_bytes(m) - rest(m, &top) : 0;
 		uint32_t cur = 0;           /* bytes of the last walked token fed and accepted */
 		uint32_t run = UINT32_MAX;  /* common prefix with the last walked token */
 		for (size_t e = 0; e < t->n; e++) {
@@ -1491,7 +1491,7 @@ size_t cn_jmatch_mask(cn_jmatch *m, const cn_tokindex *t, int64_t budget, float 
 			uint32_t l = te->lcp < run ? te->lcp : run;
 			if (fast && te->nchars != CN_TOK_NOT_PLAIN) {
 				run = l;
-				uint64_t chars = (uint64_t)top->i + te->nchars;
+				uint64_t chars = (uint64_t)top.i + te->nchars;
 				if (chars <= sn->max && te->id < n_vocab) {
 					int64_t after = base + (chars < sn->min ? (int64_t)(sn->min - chars) : 0) + 1;
 					if (after <= budget - 1) {

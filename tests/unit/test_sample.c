@@ -577,6 +577,55 @@ static int validate(const char *schema_path, const char *docs_path)
 	return 0;
 }
 
+/* Every token's bytes, for the brute-force check of masks. */
+typedef struct pieces {
+	char *blob;
+	size_t *off;
+	uint32_t n;
+} pieces;
+
+static void pieces_build(pieces *p, const cn_vocab *v, uint32_t n)
+{
+	cn_buf b;
+	cn_buf_init(&b);
+	p->off = malloc((n + 1) * sizeof(size_t));
+	p->n = n;
+	cn_err err;
+	for (uint32_t i = 0; i < n; i++) {
+		p->off[i] = b.len;
+		assert_int_equal(cn_vocab_piece(v, (int32_t)i, 0, &b, &err), CAIRN_OK);
+	}
+	p->off[n] = b.len;
+	p->blob = cn_buf_take(&b);
+}
+
+/* The mask (sorted walk, shared prefixes, the plain-string shortcut) against trying every
+ * token's bytes on their own. */
+static void check_mask(cn_jmatch *m, const cn_tokindex *ti, const cn_vocab *v, const pieces *pc, int64_t budget,
+                       float *logits)
+{
+	for (uint32_t i = 0; i < pc->n; i++)
+		logits[i] = 0;
+	size_t n = cn_jmatch_mask(m, ti, budget, logits, (int32_t)pc->n);
+	size_t brute = 0;
+	for (uint32_t i = 0; i < pc->n; i++) {
+		bool ok;
+		size_t len = pc->off[i + 1] - pc->off[i];
+		if (cn_vocab_is_eog(v, (int32_t)i)) {
+			ok = cn_jmatch_can_end(m);
+		} else {
+			int64_t after;
+			ok = len > 0 && cn_jmatch_try(m, (const uint8_t *)pc->blob + pc->off[i], len, &after) &&
+			     after <= budget - 1;
+		}
+		brute += ok;
+		if (ok != (logits[i] == 0))
+			fail_msg("token %u (\"%.*s\"): mask %d, brute force %d (budget %lld)", i, (int)len,
+			         pc->blob + pc->off[i], logits[i] == 0, ok, (long long)budget);
+	}
+	assert_int_equal(n, brute);
+}
+
 static void walk_vocab(const char *vocab_name, int per_schema)
 {
 	const char *shared = cn_test_shared_dir();
@@ -604,6 +653,9 @@ static void walk_vocab(const char *vocab_name, int per_schema)
 	cn_buf_init(&piece);
 	cn_rng r;
 	cn_rng_seed(&r, 99);
+	pieces pc;
+	pieces_build(&pc, v, vi.n_tokens);
+	long checked = 0;
 	for (int si = 0; si < N_SCHEMAS; si++) {
 		char sp[512], dp[512];
 		snprintf(sp, sizeof sp, "tests/data/schemas/%s.json", SCHEMAS[si]);
@@ -626,6 +678,10 @@ static void walk_vocab(const char *vocab_name, int per_schema)
 			cn_buf_init(&doc);
 			int64_t k = 0;
 			for (; k < budget; k++) {
+				if (d < (SAN_BUILD ? 1 : 3) && k % 5 == 2) {
+					check_mask(m, ti, v, &pc, budget - k, logits);
+					checked++;
+				}
 				for (uint32_t i = 0; i < vi.n_tokens; i++)
 					logits[i] = 0;
 				size_t n = cn_jmatch_mask(m, ti, budget - k, logits, (int32_t)vi.n_tokens);
@@ -664,6 +720,10 @@ static void walk_vocab(const char *vocab_name, int per_schema)
 		cn_jmatch_free(m);
 		cn_jschema_free(s);
 	}
+	print_message("  %ld masks equal to trying each of the %u tokens alone\n", checked, vi.n_tokens);
+	assert_true(checked > 20);
+	free(pc.blob);
+	free(pc.off);
 	cn_buf_free(&piece);
 	free(logits);
 	free(ok);
