@@ -1511,6 +1511,10 @@ size_t cn_jmatch_mask(cn_jmatch *m, const cn_tokindex *t, int64_t budget, float 
 				cur++;
 				m->marks[cur] = m->nlog;
 			}
+			if (cur == 0 && !fast) { /* the first byte failed: skip every token it begins */
+				e = t->first_end[b[0]] - 1;
+				continue;
+			}
 			if (cur == te->len && te->id < n_vocab && cn_jmatch_min_bytes(m) <= budget - 1) {
 				m->keep[te->id] = 1;
 				allowed++;

@@ -24,6 +24,7 @@ struct cn_tokindex {
 	int32_t *eog;   /* end-of-generation ids */
 	size_t n_eog;
 	int32_t byte_tok[256];
+	uint32_t first_end[256]; /* entries beginning with byte b end before first_end[b] */
 };
 
 #endif

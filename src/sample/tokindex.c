@@ -130,6 +130,8 @@ cairn_status cn_tokindex_build(const cn_vocab *v, int32_t n_vocab, cn_tokindex *
 		e->lcp = l;
 	}
 	t->max_len = maxlen;
+	for (size_t i = 0; i < t->n; i++)
+		t->first_end[t->bytes[t->ent[i].off]] = (uint32_t)i + 1;
 	*out = t;
 	return CAIRN_OK;
 }
