@@ -671,9 +671,10 @@ cairn_status cairn_rerank(cairn_encoder *enc, const char *query, const char *con
 /* A Llama- or Qwen2-family decoder (Llama 1/2/3, Mistral, TinyLlama, SmolLM, Qwen1.5/2/2.5;
  * llama2.c checkpoints) loaded from a GGUF file, validated before any compute like an
  * encoder. It owns its KV cache; one call at a time per handle (calls from several threads
- * are serialised). Decoding is greedy for now: sampling (temperature, top-k/p, seed),
- * constrained output (JSON schema, grammar), stop strings and chat templates are coming,
- * as fields added to cairn_generate_params. */
+ * are serialised). Decoding is greedy by default; cairn_generate_params holds the sampler
+ * chain (llama.cpp's definitions), JSON-schema constrained output and stop strings
+ * (docs/sample.md). The cache keeps the tokens of the last call, and a new prompt reuses
+ * the longest prefix it shares with them. Chat templates are coming. */
 typedef struct cairn_generator cairn_generator;
 
 typedef struct cairn_generator_params {
@@ -711,7 +712,10 @@ void cairn_generator_get_info(const cairn_generator *gen, cairn_generator_info *
 
 /* Streaming: called once per generated token (the end-of-generation token that stops the
  * loop excepted) with the bytes it adds to the text; a UTF-8 character may be split across
- * calls, and control tokens add none. Return non-zero to stop generating. */
+ * calls, and control tokens add none. Return non-zero to stop generating. With stop
+ * strings, bytes that may begin one are held back (calls that would pass nothing are
+ * skipped), and what is still held when generation ends comes in a last call with token
+ * -1 (its return value ignored); the calls' bytes always concatenate to the text. */
 typedef int (*cairn_token_fn)(int32_t token, const char *text, size_t len, void *user_data);
 /* Called before each token is chosen with the n_vocab logits of the next token; it may
  * change them (-INFINITY forbids a token). The hook samplers and constrained decoding
@@ -725,8 +729,31 @@ typedef struct cairn_generate_params {
 	                             those tokens (default 0: plain text) */
 	int ignore_eos;           /* 1: do not stop at end-of-generation tokens (default 0) */
 	cairn_token_fn on_token;
-	cairn_logits_fn on_logits;
+	cairn_logits_fn on_logits; /* runs first: before the schema mask and the samplers */
 	void *user_data;          /* passed to both callbacks */
+	/* Sampling, in llama.cpp's order: penalties, top-k, top-p, min-p, temperature, draw.
+	 * The defaults leave greedy decoding. */
+	float temperature;        /* 0 = greedy: the largest logit, ties to the lowest id (default) */
+	int top_k;                /* keep the k most likely (0 = off, default) */
+	float top_p;              /* keep the smallest head holding this much probability (1 = off) */
+	float min_p;              /* keep tokens with p ≥ min_p · p(most likely) (0 = off) */
+	float repeat_penalty;     /* tokens in the last repeat_last_n: positive logits divided by it,
+	                             negative ones multiplied (1 = off, default) */
+	int repeat_last_n;        /* the penalties' window, prompt included (default 64; -1 = the
+	                             whole context; 0 = off) */
+	float presence_penalty;   /* OpenAI's: subtracted once from tokens in the window (0 = off) */
+	float frequency_penalty;  /* OpenAI's: subtracted per occurrence in the window (0 = off) */
+	uint64_t seed;            /* the draw's PRNG seed; the same seed gives the same text */
+	/* A JSON Schema (the subset of docs/sample.md) the output must satisfy, as JSON text;
+	 * NULL = free text. Generation ends when the document is complete; max_tokens below the
+	 * schema's shortest document is CAIRN_EINVAL, and above it the output is always valid. */
+	const char *json_schema;
+	/* Stop strings: generation ends where the text first contains one; it is not returned.
+	 * Text that may be the start of one is held back from on_token until it is not. Not
+	 * with json_schema. */
+	const char *const *stop;
+	int n_stop;
+	int no_prefix_reuse;      /* 1: start from an empty cache (default 0: reuse the common prefix) */
 } cairn_generate_params;
 
 cairn_generate_params cairn_generate_default_params(void);
@@ -735,7 +762,8 @@ typedef enum cairn_stop_reason {
 	CAIRN_STOP_EOG = 0,        /* the model ended its turn (EOS, EOT) */
 	CAIRN_STOP_MAX_TOKENS = 1, /* max_tokens reached */
 	CAIRN_STOP_CONTEXT = 2,    /* the KV cache is full */
-	CAIRN_STOP_CALLBACK = 3    /* on_token asked to stop */
+	CAIRN_STOP_CALLBACK = 3,   /* on_token asked to stop */
+	CAIRN_STOP_STRING = 4      /* a stop string appeared (it is not part of the text) */
 } cairn_stop_reason;
 
 typedef struct cairn_generation {
@@ -747,12 +775,15 @@ typedef struct cairn_generation {
 	cairn_stop_reason stop;
 	double prompt_ms;         /* time to evaluate the prompt */
 	double generate_ms;       /* time for the generated tokens */
+	int n_cached_tokens;      /* prompt tokens whose state was kept from the previous call */
 } cairn_generation;
 
-/* Continues prompt (empty allowed when the model adds BOS) with greedy decoding. The
- * cache starts empty on every call. *out is filled on success (free it with
+/* Continues prompt (empty allowed when the model adds BOS). The prompt's longest common
+ * prefix with the tokens the cache holds from the previous call is not evaluated again
+ * (n_cached_tokens), unless no_prefix_reuse. *out is filled on success (free it with
  * cairn_generation_free) and zeroed on failure. A prompt that leaves no room in the cache
- * is CAIRN_ETOOBIG. */
+ * is CAIRN_ETOOBIG; a bad sampler value, stop list or schema is CAIRN_EINVAL, and a schema
+ * keyword outside the supported subset CAIRN_EUNSUPPORTED (the message names it). */
 cairn_status cairn_generate(cairn_generator *gen, const char *prompt, const cairn_generate_params *params,
                             cairn_generation *out);
 void cairn_generation_free(cairn_generation *g);

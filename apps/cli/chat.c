@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cairn.h"
@@ -42,6 +43,7 @@ int cli_cmd_chat(int argc, char **argv)
 {
 	const char *model = NULL, *tok = NULL, *sys = NULL, *tmpl_name = NULL;
 	int show_prompt = 0;
+	bool seeded = false;
 	cairn_generator_params gp = cairn_generator_default_params();
 	cairn_generate_params p = cairn_generate_default_params();
 	for (int i = 1; i < argc; i++) {
@@ -62,11 +64,15 @@ int cli_cmd_chat(int argc, char **argv)
 			gp.n_ctx = (int)cli_parse_long(a, cli_need(argc, argv, &i), 0, 1 << 24);
 		else if (!strcmp(a, "--show-prompt") || !strcmp(a, "--verbose"))
 			show_prompt = 1;
+		else if (cli_sampling_option(argc, argv, &i, &p, &seeded))
+			;
 		else
 			cli_die_usage("chat: unknown option \"%s\"", a);
 	}
 	if (!model)
 		cli_die_usage("chat needs --model FILE");
+	if (!seeded)
+		p.seed = (uint64_t)time(NULL) ^ ((uint64_t)clock() << 32);
 	char err[1024];
 	cairn_chat_template *t = NULL;
 	if (cairn_chat_template_open(model, tok, tmpl_name, &t, err, sizeof err) != CAIRN_OK) {

@@ -34,6 +34,10 @@ int cli_cmd_embed(int argc, char **argv);    /* encoder.c */
 int cli_cmd_rerank(int argc, char **argv);   /* encoder.c */
 int cli_cmd_convert(int argc, char **argv);  /* convert.c */
 int cli_cmd_chat(int argc, char **argv);     /* chat.c */
+int cli_cmd_generate(int argc, char **argv); /* generate.c */
+/* --temp, --top-k, --top-p, --min-p, --repeat-penalty, --repeat-last-n, --presence-penalty,
+ * --frequency-penalty, --seed: true when argv[*i] was one (its value consumed) (generate.c). */
+bool cli_sampling_option(int argc, char **argv, int *i, cairn_generate_params *p, bool *seeded);
 int cli_cmd_ask(const char *kbdir, int argc, char **argv);        /* ask.c */
 int cli_cmd_eval_answers(const char *kbdir, int argc, char **argv); /* ask.c: argv[0] = "answers" */
 int cli_cmd_scan(int argc, char **argv);      /* guard.c */

@@ -93,12 +93,17 @@ static void usage(FILE *f)
 	        "  convert --llama2c MODEL.bin --tokenizer TOKENIZER.bin -o OUT.gguf [--type f32|f16|q8_0]\n"
 	        "  chat --model FILE     a conversation on stdin (one user turn a line), replies on stdout\n"
 	        "      [--tokenizer FILE] [--system TEXT] [--chat-template NAME] [-n N] [--threads N]\n"
+	        "      [--temp T] [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S]\n"
 	        "      [--ctx N] [--show-prompt (each formatted prompt to stderr)]\n"
 	        "  embed --model FILE    one embedding per stdin line: {\"index\":i,\"embedding\":[...]}\n"
 	        "      --query (query side: its prefix)  --prefix TEXT  --format jsonl|f32  --no-normalize\n"
 	        "      --threads N (0 = all CPUs)  --batch N (texts per batch, default 32)\n"
 	        "  rerank --model FILE QUERY   score each stdin line (a passage) against QUERY:\n"
 	        "      \"score<TAB>passage\" in input order;  --sort (best first)  --json  --threads N  --batch N\n"
+	        "  generate --model FILE [PROMPT]   continue PROMPT (or stdin) with a local decoder, streamed\n"
+	        "      -n N  --temp T  --top-k K  --top-p P  --min-p P  --repeat-penalty R  --repeat-last-n N\n"
+	        "      --presence-penalty X  --frequency-penalty X  --seed S  --json-schema FILE  --stop STR...\n"
+	        "      --tokenizer FILE  --threads N  --ctx N  --ignore-eos  --verbose (timing on stderr)\n"
 	        "  version | help\n"
 	        "\n"
 	        "Documentation: docs/README.md\n",
@@ -806,6 +811,8 @@ int main(int argc, char **argv)
 		return cli_cmd_redact(sub_argc, sub_argv);
 	if (!strcmp(cmd, "rehydrate"))
 		return cli_cmd_rehydrate(sub_argc, sub_argv);
+	if (!strcmp(cmd, "generate"))
+		return cli_cmd_generate(argc - i, argv + i);
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
 		printf("cairn %s\n", cairn_version());
 		return 0;
