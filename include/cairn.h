@@ -271,6 +271,16 @@ typedef struct cairn_ingest_params {
 	cairn_ingest_event_fn on_event;
 	cairn_progress_fn on_progress;
 	void *user_data;
+	/* PII policy for this run's documents (docs/guard.md#redaction-at-ingest): with redact,
+	 * personal data in chunk texts and headings is replaced before anything is indexed or
+	 * stored, so neither search nor answers can reveal it. The setting is part of what makes
+	 * a document re-index when it changes. */
+	int redact;                /* 1: redact (default 0) */
+	int redact_mode;           /* a cairn_redact_mode: MASK (default), HASH or TOKEN */
+	const char *redact_types;  /* comma-separated types (NULL = every type) */
+	double redact_min_score;   /* findings below are kept (0 = the default 0.5) */
+	const uint8_t *redact_key; /* HASH and TOKEN: CAIRN_KEY_BYTES bytes (copied) */
+	const char *redact_vault;  /* TOKEN: the vault file (NULL = KB/vault/pii.vault) */
 } cairn_ingest_params;
 
 cairn_ingest_params cairn_ingest_default_params(void);

@@ -42,7 +42,7 @@ int cli_cmd_ask(const char *kbdir, int argc, char **argv);        /* ask.c */
 int cli_cmd_eval_answers(const char *kbdir, int argc, char **argv); /* ask.c: argv[0] = "answers" */
 int cli_cmd_scan(int argc, char **argv);      /* guard.c */
 int cli_cmd_redact(int argc, char **argv);    /* guard.c */
-int cli_cmd_rehydrate(int argc, char **argv); /* guard.c */
+int cli_cmd_rehydrate(const char *kbdir, int argc, char **argv); /* guard.c */
 int cli_cmd_eval_pii(int argc, char **argv);  /* guard.c: argv[0] = "pii" */
 
 #endif

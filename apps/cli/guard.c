@@ -347,9 +347,9 @@ int cli_cmd_redact(int argc, char **argv)
 	return fail_on_find && n ? 1 : 0;
 }
 
-int cli_cmd_rehydrate(int argc, char **argv)
+int cli_cmd_rehydrate(const char *kbdir, int argc, char **argv)
 {
-	const char *path = NULL, *key_file = NULL, *key_env = NULL, *vault = NULL;
+	const char *path = NULL, *key_file = NULL, *key_env = NULL, *vault = NULL, *as = NULL;
 	bool allow = false;
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
@@ -361,6 +361,8 @@ int cli_cmd_rehydrate(int argc, char **argv)
 			vault = cli_need(argc, argv, &i);
 		else if (!strcmp(a, "--allow"))
 			allow = true;
+		else if (!strcmp(a, "--as"))
+			as = cli_need(argc, argv, &i);
 		else if (a[0] == '-' && a[1])
 			cli_die_usage("rehydrate: unknown option %s", a);
 		else if (path)
@@ -368,13 +370,46 @@ int cli_cmd_rehydrate(int argc, char **argv)
 		else
 			path = a;
 	}
-	if (!path || !vault || !key_file == !key_env)
-		cli_die_usage("rehydrate: `rehydrate FILE|- --vault FILE (--key-file F | --key-env VAR) --allow`");
-	/* Until principals and permissions exist (issue 8, access control), the operator states
-	 * the permission explicitly; without it nothing is decrypted. */
-	if (!allow) {
-		fprintf(stderr, "%s: rehydrate: restoring originals needs the rehydration permission; "
-		                "pass --allow to state you hold it\n",
+	if (!path || !key_file == !key_env)
+		cli_die_usage("rehydrate: `rehydrate FILE|- (--key-file F | --key-env VAR) (--as PRINCIPAL | --allow) "
+		              "[--vault FILE]`");
+	if (as && allow)
+		cli_die_usage("rehydrate: --as and --allow exclude each other");
+	/* Who may see the originals: a principal of the knowledge base holding the rehydrate
+	 * permission (--as), or the operator who holds the key and says so (--allow). */
+	char default_vault[4096];
+	if (!vault) {
+		snprintf(default_vault, sizeof default_vault, "%s/vault/pii.vault", kbdir);
+		vault = default_vault;
+	}
+	if (as) {
+		cairn_kb_params kp = cairn_kb_default_params();
+		kp.create = 0;
+		kp.read_only = 1;
+		cairn_kb *kb = NULL;
+		char kerr[1024];
+		if (cairn_kb_open(kbdir, &kp, &kb, kerr, sizeof kerr) != CAIRN_OK) {
+			fprintf(stderr, "%s: %s\n", cli_prog, kerr);
+			return EXIT_ERR;
+		}
+		cairn_principal *who = NULL;
+		cairn_status pst = cairn_principal_get(kb, as, &who);
+		bool may = pst == CAIRN_OK && (who->perms & CAIRN_PERM_REHYDRATE);
+		cairn_audit_entry e = {.action = may ? "rehydrate" : "rehydrate.denied", .principal = as};
+		cairn_status ast = cairn_audit_append(kb, &e);
+		if (pst != CAIRN_OK)
+			fprintf(stderr, "%s: rehydrate: --as %s: %s\n", cli_prog, as, cairn_kb_errmsg(kb));
+		else if (!may)
+			fprintf(stderr, "%s: rehydrate: principal %s lacks the rehydrate permission\n", cli_prog, as);
+		else if (ast != CAIRN_OK)
+			fprintf(stderr, "%s: rehydrate: audit: %s\n", cli_prog, cairn_kb_errmsg(kb));
+		cairn_principal_free(who);
+		cairn_kb_close(kb);
+		if (!may || ast != CAIRN_OK)
+			return EXIT_ERR;
+	} else if (!allow) {
+		fprintf(stderr, "%s: rehydrate: restoring originals needs the rehydrate permission: pass --as PRINCIPAL "
+		                "(a principal holding it), or --allow as the key's holder\n",
 		        cli_prog);
 		return EXIT_ERR;
 	}

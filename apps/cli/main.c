@@ -47,6 +47,8 @@ static void usage(FILE *f)
 	        "      --max-file-mb N  --commit-every N (files per commit, default 2000; 0 = one commit)\n"
 	        "      --language NAME (stemmer of a new KB: porter, english, german, …, none)\n"
 	        "      --tokenizer FILE (count chunk tokens with this model's tokenizer)\n"
+	        "      --redact mask|hash|token (personal data replaced before indexing)  --redact-types T1,T2\n"
+	        "      --key-file FILE | --key-env VAR (hash/token key)  --vault FILE (token; default KB/vault/)\n"
 	        "      --embed-model FILE (give chunks vectors with this GGUF embedding model; recorded)\n"
 	        "      --quiet  --json\n"
 	        "  search QUERY          -k N  --filter EXPR  --groups G1,G2 | --as PRINCIPAL  --json  --no-snippets\n"
@@ -73,7 +75,8 @@ static void usage(FILE *f)
 	        "                        --json  --types T1,T2  --min-score S  --fail-on-find\n"
 	        "  redact FILE|-         --mode mask|hash|token  --key-file F | --key-env VAR  --vault FILE\n"
 	        "                        --types T1,T2  --min-score S  --json (text + where each replacement landed)\n"
-	        "  rehydrate FILE|-      --vault FILE  --key-file F | --key-env VAR  --allow  (token mode originals)\n"
+	        "  rehydrate FILE|-      token-mode originals back: --as PRINCIPAL (holding rehydrate) | --allow\n"
+	        "                        --key-file F | --key-env VAR  [--vault FILE (default KB/vault/pii.vault)]\n"
 	        "  stats [--json]        what the knowledge base holds\n"
 	        "  check                 verify checksums and catalog/index agreement\n"
 	        "  optimize [--max-segments N]   merge segments, drop deleted chunks\n"
@@ -271,7 +274,7 @@ static int cmd_ingest(const char *kbdir, int argc, char **argv)
 	cairn_ingest_params p = cairn_ingest_default_params();
 	strlist paths = {0}, tags = {0}, acl = {0}, excl = {0};
 	ingest_ui ui = {.tty = isatty(2) != 0};
-	const char *language = NULL, *tokenizer_path = NULL;
+	const char *language = NULL, *tokenizer_path = NULL, *key_file = NULL, *key_env = NULL;
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
 		if (!strcmp(a, "--exclude"))
@@ -306,6 +309,20 @@ static int cmd_ingest(const char *kbdir, int argc, char **argv)
 			tokenizer_path = cli_need(argc, argv, &i);
 		else if (!strcmp(a, "--embed-model"))
 			p.embed_model = cli_need(argc, argv, &i);
+		else if (!strcmp(a, "--redact")) {
+			const char *m = cli_need(argc, argv, &i);
+			p.redact = 1;
+			p.redact_mode = !strcmp(m, "mask") ? CAIRN_REDACT_MASK : !strcmp(m, "hash") ? CAIRN_REDACT_HASH
+			              : !strcmp(m, "token") ? CAIRN_REDACT_TOKEN
+			                                    : (cli_die_usage("--redact is mask, hash or token, not \"%s\"", m), 0);
+		} else if (!strcmp(a, "--redact-types"))
+			p.redact_types = cli_need(argc, argv, &i);
+		else if (!strcmp(a, "--key-file"))
+			key_file = cli_need(argc, argv, &i);
+		else if (!strcmp(a, "--key-env"))
+			key_env = cli_need(argc, argv, &i);
+		else if (!strcmp(a, "--vault"))
+			p.redact_vault = cli_need(argc, argv, &i);
 		else if (!strcmp(a, "--quiet") || !strcmp(a, "-q"))
 			ui.quiet = true;
 		else if (!strcmp(a, "--json"))
@@ -317,6 +334,22 @@ static int cmd_ingest(const char *kbdir, int argc, char **argv)
 	}
 	if (!paths.n)
 		cli_die_usage("ingest needs at least one PATH");
+	if ((key_file || key_env || p.redact_vault || p.redact_types) && !p.redact)
+		cli_die_usage("ingest: --key-file, --key-env, --vault and --redact-types go with --redact MODE");
+	if (key_file && key_env)
+		cli_die_usage("ingest: --key-file and --key-env exclude each other");
+	uint8_t key[CAIRN_KEY_BYTES];
+	if (p.redact && p.redact_mode != CAIRN_REDACT_MASK) {
+		char kerr[512];
+		if (!key_file && !key_env)
+			cli_die_usage("ingest: --redact %s needs --key-file FILE or --key-env VAR",
+			              p.redact_mode == CAIRN_REDACT_HASH ? "hash" : "token");
+		if (cairn_key_load(key_file, key_env, key, kerr, sizeof kerr) != CAIRN_OK) {
+			fprintf(stderr, "%s: %s\n", cli_prog, kerr);
+			return 1;
+		}
+		p.redact_key = key;
+	}
 	p.tags = tags.v;
 	p.n_tags = tags.n;
 	p.acl = acl.v;
@@ -366,6 +399,7 @@ static int cmd_ingest(const char *kbdir, int argc, char **argv)
 		       (double)s.bytes_read / 1e6);
 	}
 	cairn_kb_close(kb);
+	cairn_key_wipe(key);
 	cairn_tokenizer_close(tok);
 	free(paths.v);
 	free(tags.v);
@@ -810,7 +844,7 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "redact"))
 		return cli_cmd_redact(sub_argc, sub_argv);
 	if (!strcmp(cmd, "rehydrate"))
-		return cli_cmd_rehydrate(sub_argc, sub_argv);
+		return cli_cmd_rehydrate(kbdir, sub_argc, sub_argv);
 	if (!strcmp(cmd, "generate"))
 		return cli_cmd_generate(argc - i, argv + i);
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {

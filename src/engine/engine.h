@@ -184,9 +184,20 @@ struct kb_job {
 	cn_err prep_err;
 	cairn_encoder *enc;      /* embed the chunks with this model (NULL: no vectors) */
 	uint32_t dim;
+	/* PII redaction of chunk texts (kb_job_set_redact); a copy, since jobs outlive calls */
+	bool redact;
+	int redact_mode;
+	char *redact_types;      /* in arena; NULL = all */
+	double redact_min_score;
+	uint8_t redact_key[32];  /* wiped with the job */
+	char *redact_vault;      /* in arena */
 };
 
 kb_job *kb_job_new(void);
+/* Copies p's redaction policy into j (pipeline.c). */
+cairn_status kb_job_set_redact(cairn_kb *kb, kb_job *j, const cairn_ingest_params *p, cn_err *err);
+/* The policy as a line for the document's meta hash ("" when off). */
+void kb_redact_signature(const cairn_ingest_params *p, char *out, size_t size);
 void kb_job_free(kb_job *j);
 /* Queues j (taking ownership) and commits whatever the worker has finished. */
 cairn_status kb_pipeline_submit(cairn_kb *kb, kb_job *j, cn_err *err);

@@ -558,6 +558,9 @@ static void meta_hash_of(const cairn_kb *kb, const cairn_ingest_params *p, const
 	cn_chunk_params cp = chunk_params_from(kb, p);
 	cn_buf_printf(&b, "c:%d/%d/%d/%d/%d\n", cp.target_tokens, cp.min_tokens, cp.max_tokens, cp.overlap_pct,
 	              cp.whole);
+	char rs[600];
+	kb_redact_signature(p, rs, sizeof rs);
+	cn_buf_puts(&b, rs);
 	if (extra)
 		cn_buf_puts(&b, extra);
 	kb_content_hash(b.data ? b.data : "", b.len, out);
@@ -722,6 +725,11 @@ static cairn_status add_record_locked(cairn_kb *kb, const cairn_record *r, const
 	}
 	j->fmt = CN_FMT_TEXT;
 	j->cp = chunk_params_from(kb, p);
+	cairn_status rst = kb_job_set_redact(kb, j, p, err);
+	if (rst) {
+		kb_job_free(j);
+		return rst;
+	}
 	j->existed = exists;
 	j->stats = ctx->stats;
 	*changed = true;
@@ -1135,6 +1143,11 @@ static cairn_status ingest_file(ingest_run *r, const walk_file *f, cn_err *err)
 	j->fmt = fmt;
 	j->lang = lang;
 	j->cp = chunk_params_from(r->kb, r->p);
+	st = kb_job_set_redact(r->kb, j, r->p, err);
+	if (st) {
+		kb_job_free(j);
+		goto done;
+	}
 	j->existed = exists;
 	j->is_file = true;
 	j->title_from_doc = true;

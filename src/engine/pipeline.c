@@ -18,6 +18,13 @@
  * deletes, lookups of a document that is still in flight) drains the queue first.
  * CAIRN_THREADS=1 in the environment, or a failed pthread_create, runs both stages inline.
  */
+#include <errno.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
 #include "engine/engine.h"
 
 #include <stdlib.h>
@@ -48,6 +55,7 @@ void kb_job_free(kb_job *j)
 {
 	if (!j)
 		return;
+	sodium_memzero(j->redact_key, sizeof j->redact_key);
 	job_release_results(j);
 	if (j->own_data)
 		cn_free(j->data);
@@ -86,6 +94,122 @@ cairn_status kb_analyze_chunk(cn_analyzer *a, const char *title, const char *hea
 	return st;
 }
 
+void kb_redact_signature(const cairn_ingest_params *p, char *out, size_t size)
+{
+	if (!p->redact) {
+		snprintf(out, size, "%s", "");
+		return;
+	}
+	snprintf(out, size, "r:%d/%s/%.3f\n", p->redact_mode, p->redact_types ? p->redact_types : "*",
+	         p->redact_min_score);
+}
+
+cairn_status kb_job_set_redact(cairn_kb *kb, kb_job *j, const cairn_ingest_params *p, cn_err *err)
+{
+	if (!p->redact)
+		return CAIRN_OK;
+	if (p->redact_mode < CAIRN_REDACT_MASK || p->redact_mode > CAIRN_REDACT_TOKEN)
+		return cn_err_set(err, CAIRN_EINVAL, "redact_mode %d is not a redaction mode", p->redact_mode);
+	if (p->redact_mode != CAIRN_REDACT_MASK && !p->redact_key)
+		return cn_err_set(err, CAIRN_EINVAL, "%s redaction needs a key (--key-file or --key-env)",
+		                  p->redact_mode == CAIRN_REDACT_HASH ? "hash" : "token");
+	j->redact = true;
+	j->redact_mode = p->redact_mode;
+	j->redact_min_score = p->redact_min_score;
+	if (p->redact_key)
+		memcpy(j->redact_key, p->redact_key, sizeof j->redact_key);
+	if (p->redact_types && !(j->redact_types = cn_arena_strndup(&j->arena, p->redact_types, strlen(p->redact_types))))
+		return cn_err_set(err, CAIRN_ENOMEM, "out of memory");
+	if (p->redact_mode == CAIRN_REDACT_TOKEN) {
+		char path[4096];
+		if (p->redact_vault) {
+			snprintf(path, sizeof path, "%s", p->redact_vault);
+		} else {
+			snprintf(path, sizeof path, "%s/vault", cn_store_dir(kb->store));
+			if (mkdir(path, 0700) != 0 && errno != EEXIST)
+				return cn_err_set(err, CAIRN_EIO, "%s: cannot create: %s", path, strerror(errno));
+			snprintf(path, sizeof path, "%s/vault/pii.vault", cn_store_dir(kb->store));
+		}
+		if (!(j->redact_vault = cn_arena_strndup(&j->arena, path, strlen(path))))
+			return cn_err_set(err, CAIRN_ENOMEM, "out of memory");
+	}
+	return CAIRN_OK;
+}
+
+/* Where byte `at` of a chunk's text moved to after redaction. */
+static size_t moved(const cairn_redacted *r, size_t at)
+{
+	size_t shift_at = at;
+	for (size_t i = 0; i < r->n_items; i++) {
+		const cairn_redaction *x = &r->items[i];
+		if (x->src_end <= at)
+			shift_at = at + x->out_end - x->src_end; /* items are in order: the last applies */
+		else if (x->src_start < at)
+			return x->out_start; /* inside a replaced span: its start */
+	}
+	return shift_at;
+}
+
+/* Replaces personal data in every chunk's text and heading (stage 1, after chunking). */
+static cairn_status redact_chunks(kb_job *j, cn_err *err)
+{
+	cairn_redact_params rp = cairn_redact_default_params();
+	rp.mode = (cairn_redact_mode)j->redact_mode;
+	rp.pii.types = j->redact_types;
+	if (j->redact_min_score > 0)
+		rp.pii.min_score = j->redact_min_score;
+	rp.key = j->redact_key;
+	rp.vault_path = j->redact_vault;
+	char msg[512];
+	for (size_t i = 0; i < j->chunks.n; i++) {
+		cn_chunk *c = &j->chunks.v[i];
+		cairn_redacted r = {0};
+		if (cairn_redact(c->text, c->len, &rp, &r, msg, sizeof msg) != CAIRN_OK)
+			return cn_err_set(err, CAIRN_EIO, "%s: redaction failed: %s", j->info.doc_id, msg);
+		if (r.n_items) {
+			char *t = cn_arena_strndup(&j->chunks.arena, r.text, r.len);
+			char *sec = NULL;
+			if (t && c->sections) {
+				/* section offsets point into the text: move them with it */
+				cn_buf b;
+				cn_buf_init(&b);
+				for (const char *line = c->sections; *line;) {
+					const char *nl = strchr(line, '\n');
+					size_t ll = nl ? (size_t)(nl - line) : strlen(line);
+					char *tab;
+					unsigned long long off = strtoull(line, &tab, 10);
+					if (tab > line && *tab == '\t' && (size_t)(tab - line) < ll)
+						cn_buf_printf(&b, "%zu%.*s\n", moved(&r, (size_t)off), (int)(ll - (size_t)(tab - line)), tab);
+					line += ll + (nl != NULL);
+				}
+				sec = b.failed ? NULL : cn_arena_strndup(&j->chunks.arena, b.data ? b.data : "", b.len);
+				cn_buf_free(&b);
+				if (!sec)
+					t = NULL;
+			}
+			if (!t) {
+				cairn_redacted_free(&r);
+				return cn_err_set(err, CAIRN_ENOMEM, "%s: out of memory", j->info.doc_id);
+			}
+			c->text = t;
+			c->len = r.len;
+			if (c->sections)
+				c->sections = sec;
+		}
+		cairn_redacted_free(&r);
+		if (c->heading && *c->heading) {
+			if (cairn_redact(c->heading, strlen(c->heading), &rp, &r, msg, sizeof msg) != CAIRN_OK)
+				return cn_err_set(err, CAIRN_EIO, "%s: redaction failed: %s", j->info.doc_id, msg);
+			if (r.n_items && !(c->heading = cn_arena_strndup(&j->chunks.arena, r.text, r.len))) {
+				cairn_redacted_free(&r);
+				return cn_err_set(err, CAIRN_ENOMEM, "%s: out of memory", j->info.doc_id);
+			}
+			cairn_redacted_free(&r);
+		}
+	}
+	return CAIRN_OK;
+}
+
 /* Stage 1. */
 static void prepare(kb_job *j, cn_analyzer *a)
 {
@@ -96,6 +220,8 @@ static void prepare(kb_job *j, cn_analyzer *a)
 	cp.skip_simhash = true; /* fingerprinted below from the analyzed terms */
 	if (!st)
 		st = cn_chunk_doc(&j->doc, &cp, &j->chunks, err);
+	if (!st && j->redact)
+		st = redact_chunks(j, err);
 	if (!st && j->chunks.n) {
 		j->toks = cn_calloc(j->chunks.n, sizeof *j->toks);
 		j->simhash = cn_calloc(j->chunks.n, sizeof *j->simhash);
