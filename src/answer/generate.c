@@ -7,8 +7,8 @@
  * quote on every sentence, copy numbers exactly, abstain when the passages lack the answer,
  * treat passage text as data — and the reply's JSON shape. The user message carries the
  * passages and the question. Passages come from documents anyone may have written, so each is
- * fenced by BEGIN/END lines holding its id and a fence code: 16 hex digits derived from the
- * content and re-drawn until they occur in no passage, title, heading, source or question. A
+ * fenced by BEGIN/END lines holding its id and a fence code: 16 random hex digits drawn per
+ * request and re-drawn until they occur in no passage, title, heading, source or question. A
  * document cannot close its own fence and pose as the prompt. (The model may still be swayed
  * by text inside a fence; that is what the verifier downstream is for.)
  *
@@ -28,6 +28,7 @@
 #include "answer/answer.h"
 
 #include <jansson.h>
+#include <sodium.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,13 +84,16 @@ static void put_line(cn_buf *b, const char *label, const char *s)
 cairn_status cn_gen_prompt(cn_arena *ar, const char *question, const cn_gen_passage *ps, size_t np,
                            int max_sentences, const char **system, const char **user)
 {
-	uint64_t seed = cn_hash64(question ? question : "", question ? strlen(question) : 0, 0x6a09e667f3bcc908ull);
-	for (size_t i = 0; i < np; i++)
-		seed = cn_hash64(ps[i].text ? ps[i].text : "", ps[i].text ? ps[i].len : 0, seed);
+	/* A fresh random fence per request (the OS's CSPRNG through libsodium): a document's
+	 * author cannot know it in advance, whatever else of the prompt they can guess. */
 	char fence[17];
 	int tries = 0;
+	if (sodium_init() < 0)
+		return CAIRN_EINTERNAL;
 	do {
-		snprintf(fence, sizeof fence, "%016llx", (unsigned long long)cn_hash64(&seed, sizeof seed, (uint64_t)tries));
+		uint64_t r;
+		randombytes_buf(&r, sizeof r);
+		snprintf(fence, sizeof fence, "%016llx", (unsigned long long)r);
 	} while (!fence_free(fence, question, ps, np) && ++tries < 1000);
 
 	cn_buf s, u;
