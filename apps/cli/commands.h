@@ -21,5 +21,6 @@ int cli_cmd_embed(int argc, char **argv);    /* encoder.c */
 int cli_cmd_rerank(int argc, char **argv);   /* encoder.c */
 int cli_cmd_ask(const char *kbdir, int argc, char **argv);        /* ask.c */
 int cli_cmd_eval_answers(const char *kbdir, int argc, char **argv); /* ask.c: argv[0] = "answers" */
+int cli_cmd_eval_injection(int argc, char **argv); /* inject_eval.c: argv[0] = "injection" */
 
 #endif

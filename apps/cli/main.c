@@ -65,6 +65,9 @@ static void usage(FILE *f)
 	        "                        [--embed-model FILE] [--rerank-model FILE]\n"
 	        "  eval answers DATASET  SQuAD-format JSON or SciFact dir: EM/F1, rationale P/R, abstention\n"
 	        "                        [--json] [--max N] [--claims FILE] [--features FILE] [--no-unanswerable]\n"
+	        "  eval injection        prompt-injection detection and false-positive rates, tuning/held-out\n"
+	        "                        [--data-root DIR (default $CAIRN_SHARED/data)] [--docs DIR] [--json]\n"
+	        "                        [--show-misses (tuning half only)]\n"
 	        "  stats [--json]        what the knowledge base holds\n"
 	        "  check                 verify checksums and catalog/index agreement\n"
 	        "  optimize [--max-segments N]   merge segments, drop deleted chunks\n"
@@ -486,8 +489,10 @@ static int cmd_eval(const char *kbdir_given, int argc, char **argv)
 {
 	if (argc >= 1 && !strcmp(argv[0], "answers"))
 		return cli_cmd_eval_answers(kbdir_given, argc, argv);
+	if (argc >= 1 && !strcmp(argv[0], "injection"))
+		return cli_cmd_eval_injection(argc, argv);
 	if (argc < 1 || strcmp(argv[0], "retrieval") != 0)
-		cli_die_usage("eval: `eval retrieval DATASET_DIR` or `eval answers DATASET`");
+		cli_die_usage("eval: `eval retrieval DATASET_DIR`, `eval answers DATASET` or `eval injection`");
 	cairn_eval_params p = cairn_eval_default_params();
 	bool json = false;
 	const char *dir = NULL;
