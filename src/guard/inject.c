@@ -49,13 +49,13 @@ typedef struct inj_pat {
 } inj_pat;
 
 static const char *const override_verbs =
-	"(?:ignore|ignoring|disregard|disregarding|forget|forgetting|skip|bypass|override|overwrite|overlook|neglect|discard|abandon|dismiss|drop|erase|delete|clear|reset|cancel|void|scrap|ditch)";
+	"(?:ignore|ignoring|disregard|disregarding|forget|forgetting|bypass|override|overlook|neglect|discard|abandon|dismiss)";
 
 /* clang-format off */
 static const inj_pat pats[] = {
 	/* ---- instruction override ---- */
 	{CAIRN_INJ_OVERRIDE, 4.5f, 4.5f, true,
-	 "\\b%V\\b" GAP(4) "(?:all|any|every|each|the|your|my|these|those|previous|prior|above|preceding|earlier|former|initial|original|old|system|foregoing|following|other|existing|current|default)\\b" NOSENT "{0,40}?\\b(?:instructions?|prompts?|directions?|directives?|rules?|guidelines?|commands?|orders?|context|messages?|constraints?|restrictions?|programming|guidance|polic(?:y|ies)|conversation|training|filters?|limitations?|everything)\\b"},
+	 "\\b%V\\b" GAP(4) "(?:all|any|every|each|the|your|my|these|those|previous|prior|above|preceding|earlier|former|initial|original|old|system|foregoing|following|other|existing|current|default)\\b" NOSENT "{0,40}?\\b(?:instructions?|prompts?|directions?|directives?|rules?|guidelines?|commands?|orders?|context|messages?|constraints?|restrictions?|programming|guidance|conversation|everything)\\b"},
 	{CAIRN_INJ_OVERRIDE, 4.0f, 4.0f, true,
 	 "\\b%V" SP "(?:everything|all(?:" SP "of" SP "(?:that|this|it))?|that|what" SP "(?:you|i)" SP "(?:were|was|have been)" SP "(?:told|said|given))\\b" NOSENT "{0,30}(?:\\b(?:before|above|previously|earlier|so far|until now|up to now)\\b|[.!:,]|$)"},
 	{CAIRN_INJ_OVERRIDE, 3.5f, 3.0f, true,
@@ -163,7 +163,9 @@ static const inj_pat pats[] = {
 	{CAIRN_INJ_TASK, 1.5f, 4.5f, false,
 	 "\\b(?:the|this)" SP "(?:following|subsequent|below|above|given|provided|next)" SP "(?:code|snippet|code" SP "(?:block|snippet|excerpt|section|segment|fragment)|excerpt|script|payload|function)\\b" NOSENT "{0,80}?\\byour" SP "(?:[a-z]+" SP "){0,2}?(?:code|implementation|solution|codebase|script|program|app|application|answer|response|elucidation|algorithm|project|logic)\\b|\\byour" SP "(?:[a-z]+" SP "){0,2}?(?:code|implementation|solution|codebase|script|program|answer|response|algorithm)\\b" NOSENT "{0,60}?\\b(?:the|this)" SP "(?:following|subsequent|below)" SP "(?:code|snippet|code" SP "(?:block|snippet|excerpt|section)|excerpt)\\b"},
 	{CAIRN_INJ_TASK, 0.5f, 3.75f, false,
-	 "(?m)(?:^|[.!?]" SP ")[ >*-]*(?:please" SP ")?(?:explain|translate|summari[sz]e|draft|compose|describe|outline|brainstorm|break" SP "down|tell" SP "me|give" SP "me|define|teach" SP "me|show" SP "me|write" SP "(?:a|an|me|some|three|two|five|ten)|create" SP "(?:a|an)|generate" SP "(?:a|an|some)|recommend|suggest" SP "(?:a|an|some)|list" SP "(?:the" SP ")?(?:top|best|main|three|five|ten|some))\\b" NOSENT "{2,160}[.!?:]?" SP "*$"},
+	 "(?m)(?:^|[.!?]" SP ")[ >*-]*(?:please" SP ")?(?:explain|translate|summari[sz]e|draft|compose|describe|outline|brainstorm|break" SP "down|tell" SP "me|give" SP "me|define|teach" SP "me|show" SP "me|write" SP "(?:a|an|me|some|three|two|five|ten)|create" SP "(?:a|an)|generate" SP "(?:a|an|some)|recommend|suggest|list" SP "(?:the" SP ")?(?:top|best|main|three|five|ten|some)|provide" SP "(?:a|an|me|some|insights?|information|examples?|details|an" SP "overview|the" SP "(?:[a-z]+" SP ")?(?:equivalent|translation|definition|meaning|steps|history))|determine" SP "(?:the|whether|if)|identify" SP "(?:the|all)|calculate|solve|classify|analy[sz]e" SP "(?:the|this)|evaluate" SP "(?:the|this))\\b[^\\n]{2,200}$"},
+	{CAIRN_INJ_OUTPUT, 1.0f, 3.75f, false,
+	 "\\b(?:reply|respond|answer|write|speak|talk|output|communicate)" SP "(?:only" SP "|exclusively" SP "|solely" SP ")?(?:in|using|with)" SP "(?:reverse|reversed|backwards|all" SP "caps|capital" SP "letters|uppercase|lowercase|pig" SP "latin|emojis?|morse|base64|rhymes?|riddles?|verse|haikus?|[a-z]+" SP "(?:language|dialect|slang|accent)|german|french|spanish|italian|chinese|japanese|russian|portuguese|arabic|hindi|korean|dutch|swedish|polish|turkish|greek|latin)\\b"},
 	{CAIRN_INJ_TASK, 0.5f, 2.0f, false,
 	 "(?:^|[.!?\\n]" SP "*)(?:please" SP ")?(?:translate|summari[sz]e|draft|compose|generate|explain|describe|write|create|rearrange|replace|introduce|recommend|suggest|provide|give|tell|show|list|ensure|emphasi[sz]e|encourage|urge|promote|respond|answer|reply|answer|output|calculate|solve|analy[sz]e|correct|rewrite|paraphrase|convert|encrypt|decode|encode|add|include|insert)" SP "(?:me" SP "|us" SP "|the" SP "user" SP "|users" SP "|readers" SP ")?(?:a|an|the|this|that|these|your|my|in|how|what|why|all|some|each|every|one|two|three|following|random|simple|short|brief|detailed|compelling|sentence|sentences|letters|words|response|answer|reply|it)\\b"},
 	{CAIRN_INJ_TASK, 0.5f, 1.5f, false,
@@ -328,16 +330,16 @@ static void add_feature(cairn_injection_result *r, cairn_injection_feature f, do
 		r->weight[f] = w;
 }
 
-/* Runs the patterns (all, or the strong ones) over a view; spans map through v->map, or all
- * to [span_s, span_e) when the view belongs to a decoded segment. Returns the number of
- * strong matches. */
+/* Runs the patterns over a view (spans map through v->map): all of them, recording which
+ * matched in hit[], or (strong_only, for the rot13 view) the strong ones that did not match
+ * the plain view, each counted as feature `as`. Returns the number of strong matches. */
 static size_t run_patterns(scan_ctx *c, const cn_inj_view *v, bool strong_only, cairn_injection_feature as,
-                           bool remap, size_t span_s, size_t span_e)
+                           bool hit[NPATS])
 {
 	size_t strong = 0;
 	for (size_t i = 0; i < NPATS; i++) {
-		if (strong_only && !pats[i].strong)
-			continue;
+		if (strong_only && (!pats[i].strong || hit[i]))
+			continue; /* rot13: only what the plain text did not already say */
 		int rc = pcre2_match(compiled[i], (PCRE2_SPTR)v->s, v->n, 0, PCRE2_NO_UTF_CHECK, c->md, mctx);
 		if (rc < 0)
 			continue;
@@ -347,20 +349,21 @@ static size_t run_patterns(scan_ctx *c, const cn_inj_view *v, bool strong_only, 
 			continue;
 		if (pats[i].strong)
 			strong++;
+		if (!strong_only)
+			hit[i] = true;
 		double w = c->kind == CAIRN_INJECTION_QUESTION ? pats[i].wq : pats[i].wd;
 		cairn_injection_feature f = strong_only ? as : pats[i].f;
 		if (strong_only)
 			w = w_encoded[c->kind];
+		/* a control token quoted as inline code (`<|eot_id|>`) is usually writing about it */
+		if (f == CAIRN_INJ_DELIMITER && ms > 0 && me < v->n && v->s[ms - 1] == '`' && v->s[me] == '`')
+			w *= 0.5;
 		add_feature(c->r, f, w);
-		if (remap) {
-			size_t s = v->map[ms], e = me < v->n ? v->map[me] : v->map[v->n];
-			/* the end maps to the first byte after the match: extend past a multi-byte character */
-			if (me > ms && e <= v->map[me - 1])
-				e = v->map[me - 1] + 1;
-			add_span(c->r, f, s, e);
-		} else {
-			add_span(c->r, f, span_s, span_e);
-		}
+		size_t s = v->map[ms], e = me < v->n ? v->map[me] : v->map[v->n];
+		/* the end maps to the first byte after the match: extend past a multi-byte character */
+		if (me > ms && e <= v->map[me - 1])
+			e = v->map[me - 1] + 1;
+		add_span(c->r, f, s, e);
 	}
 	return strong;
 }
@@ -564,7 +567,8 @@ static cairn_status scan_depth(scan_ctx *c, const char *text, size_t len)
 		return st;
 	cairn_injection_result *r = c->r;
 	int k = c->kind;
-	run_patterns(c, &v, false, CAIRN_INJ_OVERRIDE, true, 0, 0);
+	bool hit[NPATS] = {false};
+	run_patterns(c, &v, false, CAIRN_INJ_OVERRIDE, hit);
 
 	/* rot13: the strong patterns on the rotated view; a hit there is an encoded attack */
 	cn_inj_view rv = v;
@@ -579,7 +583,7 @@ static cairn_status scan_depth(scan_ctx *c, const char *text, size_t len)
 			ch = (char)('a' + (ch - 'a' + 13) % 26);
 		rv.s[i] = ch;
 	}
-	run_patterns(c, &rv, true, CAIRN_INJ_ENCODED, true, 0, 0);
+	run_patterns(c, &rv, true, CAIRN_INJ_ENCODED, hit);
 	cn_free(rv.s);
 
 	size_t fs, fe;
