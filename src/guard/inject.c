@@ -51,6 +51,15 @@ typedef struct inj_pat {
 static const char *const override_verbs =
 	"(?:ignore|ignoring|disregard|disregarding|forget|forgetting|bypass|override|overlook|neglect|discard|abandon|dismiss)";
 
+/* words that start a sentence without making it an imperative (%N) */
+static const char *const non_imperative =
+	"thank|thanks|we|i|you|they|he|she|it|this|that|these|those|the|a|an|my|our|their|his|her|its|if|when|as|"
+	"since|because|after|before|once|while|so|and|but|or|with|for|from|of|on|at|by|about|did|do|does|have|has|"
+	"had|was|were|is|are|am|will|would|should|could|can|may|might|must|all|any|some|what|who|how|why|where|"
+	"which|there|here|also|just|dear|hi|hello|hey|regards|best|sincerely|cheers|looking|hope|appreciate|"
+	"received|attached|enclosed|following|per|re|fwd|subject|in|to|note|sorry|unfortunately|yes|no|ok|okay|"
+	"glad|happy|great|congratulations|welcome|sent|got|see|saw|seen|read|want|need|like|love|let|get|keep";
+
 /* clang-format off */
 static const inj_pat pats[] = {
 	/* ---- instruction override ---- */
@@ -58,8 +67,10 @@ static const inj_pat pats[] = {
 	 "\\b%V\\b" GAP(4) "(?:all|any|every|each|the|your|my|these|those|previous|prior|above|preceding|earlier|former|initial|original|old|system|foregoing|following|other|existing|current|default)\\b" NOSENT "{0,40}?\\b(?:instructions?|prompts?|directions?|directives?|rules?|guidelines?|commands?|orders?|context|messages?|constraints?|restrictions?|programming|guidance|conversation|everything)\\b"},
 	{CAIRN_INJ_OVERRIDE, 4.0f, 4.0f, true,
 	 "\\b%V" SP "(?:everything|all(?:" SP "of" SP "(?:that|this|it))?|that|what" SP "(?:you|i)" SP "(?:were|was|have been)" SP "(?:told|said|given))\\b" NOSENT "{0,30}(?:\\b(?:before|above|previously|earlier|so far|until now|up to now)\\b|[.!:,]|$)"},
-	{CAIRN_INJ_OVERRIDE, 3.5f, 3.0f, true,
-	 "\\b(?:new|updated|revised|real|actual|true|changed|additional|overriding|secret|hidden|special|important|urgent|different|latest|modified|correct)" SP "(?:system" SP ")?(?:instructions?|directives?|rules|tasks?|prompts?|orders|commands?|objectives?|goals?)" SP "?(?:[:!]|-" SP "|follow\\b|are\\b|is\\b|from\\b)"},
+	{CAIRN_INJ_OVERRIDE, 4.0f, 4.0f, true,
+	 "\\b(?:new|updated|revised|real|actual|true|changed|additional|overriding|secret|hidden|special|urgent|latest|modified|correct)" SP "(?:system" SP ")?(?:instructions?|directives?|rules|tasks?|prompts?|orders|commands?|objectives?)" SP "?(?:[:!]|-" SP ")"},
+	{CAIRN_INJ_OVERRIDE, 3.0f, 2.5f, true,
+	 "\\b(?:new|updated|revised|real|actual|true|changed|overriding|secret|hidden|latest|modified|correct)" SP "(?:system" SP ")?(?:instructions?|directives?|prompts?|orders|commands?)" SP "(?:follow\\b|are\\b|is\\b|from\\b|below\\b|take\\b)"},
 	{CAIRN_INJ_OVERRIDE, 3.5f, 3.5f, true,
 	 "\\byour" SP "(?:new|real|actual|true|only|updated|next|primary|sole)" SP "(?:task|instructions?|role|goal|objective|purpose|mission|job|directive|function)" SP "(?:is|are|will be|now is)\\b"},
 	{CAIRN_INJ_OVERRIDE, 3.0f, 2.5f, true,
@@ -118,13 +129,13 @@ static const inj_pat pats[] = {
 	 "!\\[[^\\]\\n]{0,200}\\]\\(" SP "*(?:https?:)?//[^)\\s]{0,300}\\?[^)\\s]{0,300}="},
 	{CAIRN_INJ_EXFILTRATION, 4.0f, 4.0f, true,
 	 "https?://[^\\s)\"'<>]{0,200}[?&][a-z0-9_.-]{1,30}=(?:\\{|\\$|%7b|<|\\[|\\(|%24)"},
-	{CAIRN_INJ_EXFILTRATION, 3.0f, 3.0f, true,
+	{CAIRN_INJ_EXFILTRATION, 3.0f, 3.5f, true,
 	 "\\b(?:send|post|upload|forward|transmit|submit|leak|exfiltrate|beacon|relay|append|attach|include|encode|put|embed|add)\\b" NOSENT "{0,60}?\\b(?:to|at|via|using|into|in)\\b" GAP(2) "(?:the" SP ")?(?:url|link|image|webhook|endpoint|query" SP "string|https?://|www\\.)"},
 	{CAIRN_INJ_EXFILTRATION, 2.5f, 2.0f, true,
 	 "\\b(?:call|invoke|use|run|execute|trigger|activate)" SP "(?:the" SP "|a" SP "|your" SP "|any" SP ")?(?:tools?|plugins?|browser|web[- ]?(?:search|browsing)|code" SP "interpreter|function" SP "call(?:ing)?|email" SP "tool|send_email|http" SP "request)\\b"},
 	{CAIRN_INJ_EXFILTRATION, 2.0f, 1.5f, false,
 	 "\\b(?:click|visit|open|go" SP "to|navigate" SP "to|download|follow" SP "(?:this|the)" SP "link|check" SP "out|head" SP "(?:over" SP ")?to)\\b" NOSENT "{0,50}?(?:https?://|www\\.|\\b[a-z0-9-]+\\.(?:xyz|top|ru|tk|click|io|com|net|org)\\b)"},
-	{CAIRN_INJ_EXFILTRATION, 2.5f, 2.5f, true,
+	{CAIRN_INJ_EXFILTRATION, 4.0f, 4.0f, true,
 	 "\\b(?:conversation|chat|history|user'?s?" SP "(?:data|messages?|password|email|information|details|credentials|cookies?)|credentials|cookies?|api" SP "keys?|session" SP "tokens?)\\b" NOSENT "{0,50}\\b(?:to|at)" SP "(?:https?://|www\\.|[a-z0-9.-]+@[a-z0-9-]+\\.)"},
 
 	/* ---- output manipulation ---- */
@@ -159,7 +170,9 @@ static const inj_pat pats[] = {
 	{CAIRN_INJ_TASK, 1.0f, 3.0f, false,
 	 "\\byour" SP "(?:response|answer|reply|output|code|solution|summary)s?" SP "(?:should|must|needs" SP "to|has" SP "to|will|shall|ought" SP "to|is" SP "to)\\b"},
 	{CAIRN_INJ_TASK, 2.0f, 4.5f, false,
-	 "(?:^|[.!?:\\n]" SP "*)(?:please" SP ")?[a-z]+(?:" SP "(?:up|out|down))?\\b" NOSENT "{0,80}?\\byour" SP "(?:response|answer|reply|output|message|responses|answers|replies|text|words)(?:'s)?\\b"},
+	 "(?:^|[.!?:\\n]" SP "*)(?:please" SP "|(?:can|could|would|will)" SP "you" SP "(?:please" SP ")?)?(?!(?:%N)\\b)[a-z]+(?:" SP "(?:up|out|down))?\\b" NOSENT "{0,80}?\\byour" SP "(?:response|answer|reply|output|message|responses|answers|replies|text|words)(?:'s)?\\b"},
+	{CAIRN_INJ_TASK, 1.5f, 4.5f, false,
+	 "(?:^|[.!?:\\n]" SP "*)(?:in|within|throughout|at" SP "the" SP "(?:end|start|beginning)" SP "of)" SP "(?:each" SP "of" SP ")?your" SP "(?:response|answer|reply|output|message|responses|answers|replies|summary)s?" SP "?,"},
 	{CAIRN_INJ_TASK, 1.5f, 4.5f, false,
 	 "\\b(?:the|this)" SP "(?:following|subsequent|below|above|given|provided|next)" SP "(?:code|snippet|code" SP "(?:block|snippet|excerpt|section|segment|fragment)|excerpt|script|payload|function)\\b" NOSENT "{0,80}?\\byour" SP "(?:[a-z]+" SP "){0,2}?(?:code|implementation|solution|codebase|script|program|app|application|answer|response|elucidation|algorithm|project|logic)\\b|\\byour" SP "(?:[a-z]+" SP "){0,2}?(?:code|implementation|solution|codebase|script|program|answer|response|algorithm)\\b" NOSENT "{0,60}?\\b(?:the|this)" SP "(?:following|subsequent|below)" SP "(?:code|snippet|code" SP "(?:block|snippet|excerpt|section)|excerpt)\\b"},
 	{CAIRN_INJ_TASK, 0.5f, 3.75f, false,
@@ -249,13 +262,17 @@ static void compile_all(void)
 	pcre2_set_match_limit(mctx, 2000000);
 	pcre2_set_depth_limit(mctx, 10000);
 	for (size_t i = 0; i < NPATS; i++) {
-		/* %V stands for the override verb set (shared by several patterns) */
+		/* %V and %N stand for the override verbs and the non-imperative sentence starters */
 		cn_buf re;
 		cn_buf_init(&re);
 		for (const char *p = pats[i].re; *p; p++) {
 			if (p[0] == '%' && p[1] == 'V') {
 				cn_buf_puts(&re, override_verbs);
 				p++;
+			} else if (p[0] == '%' && p[1] == 'N') {
+				cn_buf_puts(&re, non_imperative);
+				p++;
+
 			} else {
 				cn_buf_putc(&re, *p);
 			}
@@ -521,7 +538,18 @@ static cairn_status scan_encoded(scan_ctx *c, const char *text, size_t len)
 			}
 			if (digits >= 16) {
 				cn_buf_reset(&dec);
-				if (cn_inj_hex_decode(text + i, j - i, &dec))
+				bool ok = cn_inj_hex_decode(text + i, j - i, &dec);
+				if (!ok) { /* a separator swallowed a word ("… 6e end"): try the first unbroken run */
+					size_t k = i;
+					while (k < j && text[k] != ' ')
+						k++;
+					cn_buf_reset(&dec);
+					if (k - i >= 16 && cn_inj_hex_decode(text + i, k - i, &dec)) {
+						ok = true;
+						j = k;
+					}
+				}
+				if (ok)
 					st = rescan_decoded(c, dec.data, dec.len, i, j);
 				i = j;
 				continue;
