@@ -11,7 +11,7 @@ BUILD=${CAIRN_BUILD:-$PWD/build}
 LIB="$BUILD/libcairn.a"
 [ -f "$LIB" ] || { echo "skip: $LIB not built"; exit 77; }
 CC=${CC:-cc}
-PKGS="sqlite3 libutf8proc md4c libxml-2.0 jansson openblas libcurl"
+PKGS="sqlite3 libutf8proc md4c libxml-2.0 jansson openblas libcurl libpcre2-8 libsodium"
 CFLAGS="-std=c17 -O1 -g -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter"
 CFLAGS+=" -D_FILE_OFFSET_BITS=64 -D_GNU_SOURCE -Iinclude -Isrc $(pkg-config --cflags $PKGS)"
 case "$(basename "$BUILD")" in

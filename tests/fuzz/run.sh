@@ -22,7 +22,7 @@ if ! command -v clang >/dev/null || ! echo 'int LLVMFuzzerTestOneInput(const cha
 fi
 rm -f /tmp/cairn-fuzz-probe.$$
 
-PKGS="sqlite3 libutf8proc md4c libxml-2.0 jansson openblas libcurl"
+PKGS="sqlite3 libutf8proc md4c libxml-2.0 jansson openblas libcurl libpcre2-8 libsodium"
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 CFLAGS="-std=c17 -O1 -g -Wall -Wextra -Wno-unused-parameter $SAN -D_FILE_OFFSET_BITS=64 -D_GNU_SOURCE -Iinclude -Isrc $(pkg-config --cflags $PKGS)"
 LIBS="$(pkg-config --libs $PKGS) -lstemmer -lm -lpthread"
