@@ -806,7 +806,8 @@ typedef struct cairn_fence {
 cairn_status cairn_fence_init(cairn_fence *f, char *errbuf, size_t errbuf_size);
 /* text[0..len) between "<<<UNTRUSTED BEGIN id=… label=…>>>" and "<<<UNTRUSTED END id=…>>>"
  * lines, with any copy of the id, any "<<<"/">>>" and any chat-template control token
- * (<|im_start|>, [INST], <<SYS>>, <start_of_turn>, …) inside it neutralised. A malloc'd
+ * (<|im_start|>, [INST], <<SYS>>, <start_of_turn>, …) inside it neutralised and NUL bytes
+ * replaced by U+FFFD. A malloc'd
  * NUL-terminated string (cairn_free it); NULL when out of memory. */
 char *cairn_fence_wrap(const cairn_fence *f, const char *label, const char *text, size_t len);
 /* The instruction-hierarchy preamble naming this fence's markers (cairn_free it). */

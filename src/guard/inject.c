@@ -85,6 +85,8 @@ static const inj_pat pats[] = {
 	 "\\b(?:stop|halt|pause)" SP "(?:everything|all" SP "(?:previous|prior|current)|what" SP "you(?:'re|" SP "are)" SP "doing)\\b"},
 	{CAIRN_INJ_OVERRIDE, 3.5f, 3.5f, true,
 	 "\\b(?:above|previous|prior|preceding|earlier|original|initial|old|system)" SP "(?:instructions?|prompts?|rules|text|messages?|directives?)" SP "(?:is|are|was|were|have" SP "been|has" SP "been)" SP "(?:now" SP ")?(?:void|invalid|cancel+ed|obsolete|outdated|null|wrong|fake|deprecated|revoked|no" SP "longer|not" SP "(?:valid|important|relevant|applicable)|a" SP "test|irrelevant|overridden|replaced)"},
+	{CAIRN_INJ_OVERRIDE, 3.5f, 3.5f, true,
+	 "\\b(?:i|we|the" SP "(?:admin|administrator|developer|operator|system))" SP "(?:have|has|just)" SP "(?:now" SP "|just" SP ")?(?:changed|updated|modified|replaced|rewritten|overridden|revised)" SP "(?:the|your|all" SP "(?:the|your))" SP "(?:instructions|rules|prompt|system" SP "prompt|guidelines|settings|programming)\\b"},
 	{CAIRN_INJ_OVERRIDE, 3.0f, 3.0f, true,
 	 "\\b(?:these|my|the" SP "following|this|new)" SP "(?:instructions?|commands?|rules|directives?)" SP "(?:take|have|has|takes)" SP "(?:precedence|priority)\\b"},
 	{CAIRN_INJ_OVERRIDE, 2.0f, 2.0f, false,
@@ -112,11 +114,13 @@ static const inj_pat pats[] = {
 
 	/* ---- system-prompt extraction ---- */
 	{CAIRN_INJ_EXTRACTION, 4.0f, 3.5f, true,
-	 "\\b(?:repeat|print|reveal|show|output|display|tell" SP "me|write(?:" SP "(?:down|out))?|list|summari[sz]e|echo|spell(?:" SP "out)?|give" SP "me|dump|recite|paraphrase|translate|disclose|expose|leak|share|provide|read" SP "back|copy|return|type" SP "out|state|explain)\\b" GAP(4) "(?:your|the|all|my|those|these|its|any)\\b" NOSENT "{0,30}?\\b(?:system" SP "prompt|system" SP "message|(?:initial|original|hidden|secret|full|entire|complete|first|previous|prior|above|pre)[- ]?(?:prompt|instructions)|prompt" SP "(?:above|instructions)|instructions" SP "(?:above|you" SP "(?:were|have" SP "been)" SP "given)|pre-?prompt|passwords?|passcodes?|secret" SP "(?:key|code|word|phrase)|rules" SP "you" SP "(?:were|have" SP "been)" SP "given|configuration|guidelines" SP "you)\\b"},
+	 "\\b(?:repeat|print|reveal|show|output|display|tell" SP "me|write(?:" SP "(?:down|out))?|list|summari[sz]e|echo|spell(?:" SP "out)?|give" SP "me|dump|recite|paraphrase|translate|disclose|expose|leak|share|provide|read" SP "back|copy|return|type" SP "out|state|explain)\\b" GAP(4) "(?:your|the|all|my|those|these|its|any)\\b" NOSENT "{0,30}?\\b(?:system" SP "prompt|system" SP "message|(?:initial|original|hidden|secret|full|entire|complete|first|previous|prior|above|pre)[- ]?(?:prompt|instructions)|prompt" SP "(?:above|instructions)|instructions" SP "(?:above|you" SP "(?:were|have" SP "been)" SP "given)|pre-?prompt|passwords?|passcodes?|access" SP "codes?|secret" SP "(?:key|code|word|phrase)|rules" SP "you" SP "(?:were|have" SP "been)" SP "given|configuration|guidelines" SP "you)\\b"},
 	{CAIRN_INJ_EXTRACTION, 3.5f, 3.5f, true,
 	 "\\b(?:repeat|print|reveal|show|output|display|write|echo|recite|copy|summari[sz]e|translate|list|dump|return|paraphrase|rewrite|convert|format|encode)\\b" GAP(3) "(?:the" SP "|all" SP "(?:of" SP "the" SP ")?|everything" SP ")?(?:text|words|content|instructions|messages?|prompt|conversation|lines|sentences|tokens|characters)" SP "(?:above|before|preceding|prior" SP "to|so" SP "far|up" SP "to" SP "(?:now|here|this" SP "point))\\b"},
 	{CAIRN_INJ_EXTRACTION, 3.5f, 3.5f, true,
 	 "\\bwhat" SP "(?:were|are|was|is|have)" SP "(?:you|your)" SP "(?:been" SP ")?(?:told|instructed|instructions|programmed|system" SP "prompt|initial" SP "prompt|rules|original" SP "instructions|prompt|secret|password|given" SP "as" SP "instructions)\\b"},
+	{CAIRN_INJ_EXTRACTION, 3.5f, 2.5f, true,
+	 "(?m)\\bwhat(?:'s|" SP "is|" SP "was|" SP "are)" SP "(?:the|your)" SP "(?:password|passcode|passphrase|access" SP "code|secret(?:" SP "(?:code|key|word|phrase))?|pin|passwords|instructions|rules|prompt)" SP "*[?.!]*" SP "*$"},
 	{CAIRN_INJ_EXTRACTION, 1.5f, 1.0f, false,
 	 "\\b(?:system" SP "prompt|pre-?prompt|initial" SP "prompt|hidden" SP "prompt|secret" SP "instructions?|your" SP "instructions|your" SP "prompt|your" SP "programming)\\b"},
 	{CAIRN_INJ_EXTRACTION, 2.0f, 2.0f, true,
@@ -161,6 +165,9 @@ static const inj_pat pats[] = {
 	 "\\b(?:password|passcode|passphrase|pass" SP "code|access" SP "code|credentials?|secret" SP "(?:code|key|word)|authentication|authori[sz]ation|verification)" SP "(?:has" SP "been|have" SP "been|was|were|is|are)" SP "(?:already" SP "|now" SP "|successfully" SP ")?(?:provided|entered|input|inputted|given|supplied|verified|accepted|confirmed|validated|approved|completed|successful|correct|passed)\\b"},
 	{CAIRN_INJ_AUTH_CLAIM, 3.0f, 2.0f, true,
 	 "\\b(?:the" SP "user|i|we|they|he|she)" SP "(?:has|have|had|just)" SP "(?:already" SP "|successfully" SP ")?(?:provided|entered|given|typed|input|supplied|said|authenticated|logged" SP "in|verified)\\b" NOSENT "{0,30}\\b(?:password|passcode|code|credentials?|phrase|authenticated|identity)\\b"},
+
+	{CAIRN_INJ_AUTH_CLAIM, 3.0f, 2.0f, true,
+	 "\\b(?:authori[sz]ation|authentication|login|log-in|verification|identity" SP "check|access)" SP "(?:successful|succeeded|complete|completed|approved|accepted|confirmed|verified|passed)\\b"},
 
 	/* ---- text that addresses the answer being written (task injection) ---- */
 	{CAIRN_INJ_TASK, 0.8f, 2.5f, false,
@@ -385,13 +392,14 @@ static size_t run_patterns(scan_ctx *c, const cn_inj_view *v, bool strong_only, 
 	return strong;
 }
 
-/* A run of one short unit repeated for at least 160 bytes, when the unit holds a letter or a
- * bracket (separator lines, table rules and number columns do not count). */
+/* A run of one short unit (up to 24 bytes) repeated for at least 100 bytes and five times,
+ * when the unit holds a letter or a bracket (separator lines, table rules and number columns
+ * do not count). */
 static bool find_flood(const cn_inj_view *v, size_t *fs, size_t *fe)
 {
-	const size_t need = 160;
-	for (size_t p = 1; p <= 16; p++) {
+	for (size_t p = 1; p <= 24; p++) {
 		size_t run = 0;
+		const size_t need = CN_MAX((size_t)100, 5 * p);
 		for (size_t i = 0; i + p < v->n; i++) {
 			if (v->s[i] == v->s[i + p]) {
 				run++;

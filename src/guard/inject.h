@@ -62,7 +62,7 @@ bool cn_inj_hex_decode(const char *s, size_t n, cn_buf *out);
 /* Appends text[0..len) to out between the fence's BEGIN and END lines, label (may be NULL;
  * reduced to [A-Za-z0-9 ._:/-], at most 80 bytes) named on the BEGIN line. Inside the text
  * every occurrence of the fence id (any case), every "<<<"/">>>" run and every chat-template
- * control token is neutralised. Out-of-memory is recorded in out->failed. */
+ * control token is neutralised, and NUL bytes become U+FFFD. Out-of-memory is recorded in out->failed. */
 void cn_fence_wrap(const cairn_fence *f, const char *label, const char *text, size_t len, cn_buf *out);
 /* Appends the instruction-hierarchy preamble that names this fence's markers. */
 void cn_fence_preamble(const cairn_fence *f, cn_buf *out);

@@ -9,7 +9,8 @@
  * forged marker with a guessed or stale id does not even look like one, and chat-template
  * control tokens (<|im_start|>, [INST], <<SYS>>, <start_of_turn>, …) lose their brackets
  * (swapped for look-alike angle quotes and parentheses) so a tokenizer that parses special
- * tokens in text cannot be handed a turn boundary. The text is otherwise kept byte for byte,
+ * tokens in text cannot be handed a turn boundary; a NUL byte becomes U+FFFD (it would cut the
+ * prompt short, END marker included, for any consumer of C strings). The text is otherwise kept byte for byte,
  * so quotes a model copies from it still match the source.
  */
 #include "guard/inject.h"
@@ -44,7 +45,7 @@ static size_t control_token(const char *s, size_t n)
 	                                     "[system]", "[/system]", "<|", "|>"};
 	if (n >= 2 && s[0] == '<' && s[1] == '|') {
 		size_t j = 2;
-		while (j < n && j < 64 && s[j] != '|' && s[j] != '>' && s[j] != '<' && s[j] != '\n')
+		while (j < n && j < 64 && s[j] != '|' && s[j] != '>' && s[j] != '<' && (unsigned char)s[j] >= 0x20)
 			j++;
 		if (j + 1 < n && s[j] == '|' && s[j + 1] == '>')
 			return j + 2;
@@ -52,7 +53,7 @@ static size_t control_token(const char *s, size_t n)
 	/* DeepSeek's fullwidth bars: <｜…｜> */
 	if (n >= 4 && s[0] == '<' && (unsigned char)s[1] == 0xEF && (unsigned char)s[2] == 0xBD && (unsigned char)s[3] == 0x9C) {
 		size_t j = 4;
-		while (j + 3 < n && j < 96 && s[j] != '\n') {
+		while (j + 3 < n && j < 96 && (unsigned char)s[j] >= 0x20) {
 			if ((unsigned char)s[j] == 0xEF && (unsigned char)s[j + 1] == 0xBD && (unsigned char)s[j + 2] == 0x9C &&
 			    s[j + 3] == '>')
 				return j + 4;
@@ -92,6 +93,11 @@ void cn_fence_neutralise(const cairn_fence *f, const char *text, size_t len, cn_
 		if (idlen && len - i >= idlen && ieq_prefix(text + i, len - i, f->id)) {
 			cn_buf_puts(out, "[fence id removed]");
 			i += idlen;
+			continue;
+		}
+		if (c == '\0') { /* a NUL would end the prompt early for anything that reads C strings */
+			cn_buf_puts(out, "\xEF\xBF\xBD");
+			i++;
 			continue;
 		}
 		if ((c == '<' || c == '>') && i + 2 < len && text[i + 1] == c && text[i + 2] == c) {

@@ -385,6 +385,17 @@ static void test_fence(void **state)
 	assert_non_null(strstr(w, plain));
 	cairn_free(w);
 
+	/* a NUL inside the text (even inside a would-be control token) cannot cut the END line off */
+	char nul[160];
+	int nl = snprintf(nul, sizeof nul, "x<|im_Xstart|> y");
+	nul[1 + 5] = '\0'; /* inside "<|im_" … "|>" */
+	w = cairn_fence_wrap(&a, NULL, nul, (size_t)nl);
+	assert_non_null(w);
+	assert_int_equal(count(w, a.id), 2);
+	assert_non_null(strstr(w, "\xEF\xBF\xBD"));
+	assert_int_equal(count(w, "<|"), 0);
+	cairn_free(w);
+
 	char *pre = cairn_fence_preamble(&a);
 	assert_non_null(pre);
 	assert_int_equal(count(pre, a.id), 3);
