@@ -38,8 +38,9 @@
 
 #define SP "[ \\n]"
 /* up to n intervening words, within one sentence */
-#define GAP(n) "(?:" SP "+[^ \\n.!?]+){0," #n "}?" SP "*"
+#define GAP(n) "(?:" SP "+[^ \\n.!?;:]+){0," #n "}?" SP "*"
 #define NOSENT "[^.!?\\n]"
+#define NOCLAUSE "[^.!?;:\\n]"
 
 typedef struct inj_pat {
 	cairn_injection_feature f;
@@ -64,13 +65,13 @@ static const char *const non_imperative =
 static const inj_pat pats[] = {
 	/* ---- instruction override ---- */
 	{CAIRN_INJ_OVERRIDE, 4.5f, 4.5f, true,
-	 "\\b%V\\b" GAP(4) "(?:all|any|every|each|the|your|my|these|those|previous|prior|above|preceding|earlier|former|initial|original|old|system|foregoing|following|other|existing|current|default)\\b" NOSENT "{0,40}?\\b(?:instructions?|prompts?|directions?|directives?|rules?|guidelines?|commands?|orders?|context|messages?|constraints?|restrictions?|programming|guidance|conversation|everything)\\b"},
+	 "\\b%V\\b" GAP(4) "(?:all|any|every|each|the|your|my|these|those|previous|prior|above|preceding|earlier|former|initial|original|old|system|foregoing|following|other|existing|current|default)\\b" NOCLAUSE "{0,40}?\\b(?:instructions?|prompts?|directions?|directives?|rules?|guidelines?|commands?|orders?|context|messages?|constraints?|restrictions?|programming|guidance|conversation|everything)\\b"},
 	{CAIRN_INJ_OVERRIDE, 4.0f, 4.0f, true,
 	 "\\b%V" SP "(?:everything|all(?:" SP "of" SP "(?:that|this|it))?|that|what" SP "(?:you|i)" SP "(?:were|was|have been)" SP "(?:told|said|given))\\b" NOSENT "{0,30}(?:\\b(?:before|above|previously|earlier|so far|until now|up to now)\\b|[.!:,]|$)"},
 	{CAIRN_INJ_OVERRIDE, 4.0f, 4.0f, true,
-	 "\\b(?:new|updated|revised|real|actual|true|changed|additional|overriding|secret|hidden|special|urgent|latest|modified|correct)" SP "(?:system" SP ")?(?:instructions?|directives?|rules|tasks?|prompts?|orders|commands?|objectives?)" SP "?(?:[:!]|-" SP ")"},
+	 "\\b(?:new|updated|revised|real|actual|true|changed|additional|overriding|secret|hidden|special|urgent|latest|modified)" SP "(?:system" SP ")?(?:instructions?|directives?|rules|tasks?|prompts?|orders|commands?|objectives?)" SP "?(?:[:!]|-" SP ")"},
 	{CAIRN_INJ_OVERRIDE, 3.0f, 2.5f, true,
-	 "\\b(?:new|updated|revised|real|actual|true|changed|overriding|secret|hidden|latest|modified|correct)" SP "(?:system" SP ")?(?:instructions?|directives?|prompts?|orders|commands?)" SP "(?:follow\\b|are\\b|is\\b|from\\b|below\\b|take\\b)"},
+	 "\\b(?:new|updated|revised|changed|overriding|secret|hidden|modified)" SP "(?:system" SP ")?(?:instructions?|directives?|prompts?|orders|commands?)" SP "(?:follow\\b|from\\b|take\\b|override\\b|replace\\b|supersede\\b)"},
 	{CAIRN_INJ_OVERRIDE, 3.5f, 3.5f, true,
 	 "\\byour" SP "(?:new|real|actual|true|only|updated|next|primary|sole)" SP "(?:task|instructions?|role|goal|objective|purpose|mission|job|directive|function)" SP "(?:is|are|will be|now is)\\b"},
 	{CAIRN_INJ_OVERRIDE, 3.0f, 2.5f, true,
@@ -92,10 +93,10 @@ static const inj_pat pats[] = {
 	{CAIRN_INJ_OVERRIDE, 2.0f, 2.0f, false,
 	 "\\b(?:nevermind|never" SP "mind|scratch" SP "that|disregard" SP "that|forget" SP "it)\\b" NOSENT "{0,60}\\b(?:instead|now|just|only)\\b"},
 	{CAIRN_INJ_OVERRIDE, 2.5f, 2.0f, true,
-	 "\\b(?:admin|administrator|root|developer|system|sudo|god|master|override)" SP "(?:override|mode|access|privileges?|command|password)" SP "?(?:enabled|activated|granted|on|engaged|:)"},
+	 "\\b(?:admin|administrator|root|developer|system|sudo|god|master|override)" SP "(?:override|mode|access|privileges?|command|password)" SP "?(?:(?:is" SP "|now" SP "|has" SP "been" SP ")?(?:enabled|activated|engaged|unlocked)\\b|:)"},
 
 	/* ---- persona / role-play hijack ---- */
-	{CAIRN_INJ_PERSONA, 3.5f, 3.5f, true,
+	{CAIRN_INJ_PERSONA, 3.5f, 2.5f, true,
 	 "\\byou(?:'re|" SP "are|" SP "will" SP "be)" SP "(?:now|no" SP "longer|going" SP "to" SP "(?:be|act|pretend|play|become|simulate)|about" SP "to" SP "(?:immerse|become|be|act|play)|henceforth|from" SP "now" SP "on)\\b"},
 	{CAIRN_INJ_PERSONA, 2.0f, 3.0f, true,
 	 "\\b(?:act|acting|behave|respond|reply|answer|speak|talk|pose|roleplay|role-play)" SP "(?:as|like)" SP "(?:if" SP "you" SP "(?:are|were)" SP ")?(?:an?" SP "|the" SP "|my" SP ")?(?:[a-z'\"-]+" SP "){0,3}?(?:ai|assistant|bot|chatbot|dan|character|persona|hacker|jailbroken|unfiltered|uncensored|unrestricted|evil|villain|grandma|grandmother|developer|admin|administrator|terminal|linux|shell|console|interpreter|god|human|person|model|gpt|chatgpt|llm|system)\\b"},
@@ -104,9 +105,13 @@ static const inj_pat pats[] = {
 	{CAIRN_INJ_PERSONA, 2.5f, 2.5f, true,
 	 "\\b(?:immerse" SP "yourself|stay" SP "in" SP "character|break(?:ing)?" SP "character|out" SP "of" SP "character|in" SP "character" SP "as|role[- ]?play" SP "as|assume" SP "the" SP "(?:role|persona|identity)|take" SP "on" SP "the" SP "(?:role|persona)|play" SP "the" SP "role)\\b"},
 	{CAIRN_INJ_PERSONA, 4.0f, 4.0f, true,
-	 "\\b(?:do" SP "anything" SP "now|dan" SP "mode|developer" SP "mode|jailbreak(?:ed|en|ing)?|jail-?broken|god" SP "mode|evil" SP "mode|unrestricted" SP "mode|unfiltered" SP "mode|opposite" SP "mode|sudo" SP "mode|debug" SP "mode" SP "(?:enabled|on|activated))\\b"},
+	 "\\b(?:do" SP "anything" SP "now|dan" SP "mode|jailbreak(?:ed|en|ing)?|jail-?broken|god" SP "mode|evil" SP "mode|unrestricted" SP "mode|unfiltered" SP "mode|opposite" SP "mode|chaos" SP "mode)\\b"},
+	{CAIRN_INJ_PERSONA, 1.5f, 1.5f, false,
+	 "\\b(?:developer|debug|sudo|admin|maintenance|god)" SP "mode\\b"},
 	{CAIRN_INJ_PERSONA, 2.5f, 1.5f, true,
 	 "\\b(?:without|free" SP "(?:of|from)|not" SP "bound" SP "by|broken" SP "free" SP "of|break" SP "free" SP "of|escape" SP "(?:from" SP ")?|bypass|ignore|have" SP "no|has" SP "no|with" SP "no)" SP "(?:any" SP "|all" SP "|the" SP "|its" SP "|your" SP "|their" SP ")?(?:ethical|moral|content|safety|openai|typical|usual|normal|programmed|ai|built-in)" SP "(?:restrictions|limitations|filters|censorship|guidelines|rules|confines|boundaries|polic(?:y|ies)|constraints|principles|safeguards)\\b"},
+	{CAIRN_INJ_PERSONA, 4.0f, 4.0f, true,
+	 "\\b(?:answer|respond|reply|act|operate|speak|write|behave|talk|continue)" SP "(?:freely" SP "|openly" SP ")?(?:without|with" SP "no|free" SP "of|ignoring)" SP "(?:any" SP "|all" SP "|your" SP "|the" SP ")?(?:ethical" SP "|moral" SP "|content" SP "|safety" SP "|usual" SP ")*(?:restrictions|limitations|filters|censorship|guidelines|rules|boundaries|polic(?:y|ies)|constraints|principles|safeguards|limits)\\b"},
 	{CAIRN_INJ_PERSONA, 2.0f, 2.0f, false,
 	 "\\b(?:uncensored|unfiltered|unrestricted|amoral|unethical)" SP "(?:ai|assistant|model|chatbot|bot|version|mode|response|answers?)\\b"},
 	{CAIRN_INJ_PERSONA, 2.5f, 2.5f, true,
@@ -179,7 +184,7 @@ static const inj_pat pats[] = {
 	{CAIRN_INJ_TASK, 2.0f, 4.5f, false,
 	 "(?:^|[.!?:\\n]" SP "*)(?:please" SP "|(?:can|could|would|will)" SP "you" SP "(?:please" SP ")?)?(?!(?:%N)\\b)[a-z]+(?:" SP "(?:up|out|down))?\\b" NOSENT "{0,80}?\\byour" SP "(?:response|answer|reply|output|message|responses|answers|replies|text|words)(?:'s)?\\b"},
 	{CAIRN_INJ_TASK, 1.5f, 4.5f, false,
-	 "(?:^|[.!?:\\n]" SP "*)(?:in|within|throughout|at" SP "the" SP "(?:end|start|beginning)" SP "of)" SP "(?:each" SP "of" SP ")?your" SP "(?:response|answer|reply|output|message|responses|answers|replies|summary)s?" SP "?,"},
+	 "(?:^|[.!?:\\n]" SP "*)(?:in|within|throughout|at" SP "the" SP "(?:end|start|beginning)" SP "of)" SP "(?:each" SP "of" SP ")?your" SP "(?:response|answer|output|responses|answers|summary|summaries)s?" SP "?,"},
 	{CAIRN_INJ_TASK, 1.5f, 4.5f, false,
 	 "\\b(?:the|this)" SP "(?:following|subsequent|below|above|given|provided|next)" SP "(?:code|snippet|code" SP "(?:block|snippet|excerpt|section|segment|fragment)|excerpt|script|payload|function)\\b" NOSENT "{0,80}?\\byour" SP "(?:[a-z]+" SP "){0,2}?(?:code|implementation|solution|codebase|script|program|app|application|answer|response|elucidation|algorithm|project|logic)\\b|\\byour" SP "(?:[a-z]+" SP "){0,2}?(?:code|implementation|solution|codebase|script|program|answer|response|algorithm)\\b" NOSENT "{0,60}?\\b(?:the|this)" SP "(?:following|subsequent|below)" SP "(?:code|snippet|code" SP "(?:block|snippet|excerpt|section)|excerpt)\\b"},
 	{CAIRN_INJ_TASK, 0.5f, 3.75f, false,
@@ -206,10 +211,12 @@ static const inj_pat pats[] = {
 	/* ---- delimiter / turn spoofing ---- */
 	{CAIRN_INJ_DELIMITER, 4.0f, 4.5f, true,
 	 "<\\|[a-z_ ]{2,30}\\|>|<\\|(?:im_start|im_end|endoftext|system|user|assistant|eot_id)|\\[/?inst\\]|<</?sys>>|<(?:start|end)_of_turn>|<\\|?(?:begin|end)[_▁]of[_▁](?:text|sentence)"},
-	{CAIRN_INJ_DELIMITER, 3.0f, 3.5f, true,
+	{CAIRN_INJ_DELIMITER, 3.0f, 2.5f, true,
 	 "(?m)^" SP "*(?:#{1,6}|\\*\\*|={2,}|-{2,}|>)?" SP "*\\[?(?:system|admin|administrator|developer|assistant|sys|root)(?:" SP "(?:message|prompt|note|instructions?|override|update|command))?\\]?" SP "*(?:\\*\\*)?" SP "*[:\\]]"},
 	{CAIRN_INJ_DELIMITER, 2.5f, 3.5f, true,
-	 "(?m)^" SP "*#{1,6}" SP "*(?:system|instructions?|new" SP "instructions?|response|assistant|user" SP "input|admin|developer|human|prompt)\\b"},
+	 "(?m)^" SP "*#{1,6}" SP "*(?:system|new" SP "instructions?|assistant|admin|developer|system" SP "prompt)" SP "*:?" SP "*$"},
+	{CAIRN_INJ_DELIMITER, 1.5f, 2.0f, false,
+	 "(?m)^" SP "*#{1,6}" SP "*(?:instructions?|response|user" SP "input|human|prompt|user)" SP "*:?" SP "*$"},
 	{CAIRN_INJ_DELIMITER, 3.0f, 3.5f, true,
 	 "</" SP "?(?:context|contexts|document|documents|data|input|user_input|user|system|instructions?|text|passage|passages|retrieved|search_results|source|sources|article|email|untrusted|query|prompt|tool_output|result|results)" SP "?>|<" SP "?(?:system|instructions?|admin|system_prompt|im_start)" SP "?>"},
 	{CAIRN_INJ_DELIMITER, 2.5f, 2.5f, true,
@@ -223,7 +230,7 @@ static const inj_pat pats[] = {
 	{CAIRN_INJ_MULTILINGUAL, 4.5f, 4.5f, true,
 	 "\\b(?:ignorier(?:e|en|t)?|vergiss|vergessen" SP "sie|missachte(?:n)?|uberschreibe)\\b" NOSENT "{0,50}\\b(?:anweisungen|instruktionen|befehle|regeln|vorgaben|alles|anordnungen|richtlinien)\\b"},
 	{CAIRN_INJ_MULTILINGUAL, 4.5f, 4.5f, true,
-	 "\\b(?:ignore[rz]?|oublie[rz]?|ne" SP "tenez" SP "pas" SP "compte|ne" SP "tiens" SP "pas" SP "compte)\\b" NOSENT "{0,50}\\b(?:instructions|consignes|regles|directives|ordres|tout" SP "ce" SP "qui" SP "precede)\\b"},
+	 "\\b(?:ignore[rz]|ignorez-les|oublie[rz]?|ne" SP "tenez" SP "pas" SP "compte|ne" SP "tiens" SP "pas" SP "compte)\\b" NOCLAUSE "{0,50}\\b(?:instructions|consignes|regles|directives|ordres|tout" SP "ce" SP "qui" SP "precede)\\b"},
 	{CAIRN_INJ_MULTILINGUAL, 4.5f, 4.5f, true,
 	 "\\b(?:ignora|ignore|ignorar|ignorate|ignori|olvida|olvide|olvidate|esquece|esqueca|dimentica|dimenticate|ignoreer|negeer|vergeet|zignoruj|zapomnij|ignoruj)\\b" NOSENT "{0,50}\\b(?:instrucciones|instrucoes|istruzioni|indicaciones|reglas|regras|regole|instructies|aanwijzingen|regels|instrukcje|polecenia|instrukcji|todo" SP "lo" SP "anterior|tudo|tutto)\\b"},
 	{CAIRN_INJ_MULTILINGUAL, 4.5f, 4.5f, true,
