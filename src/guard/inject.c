@@ -50,7 +50,8 @@ typedef struct inj_pat {
 } inj_pat;
 
 static const char *const override_verbs =
-	"(?:ignore|ignoring|disregard|disregarding|forget|forgetting|bypass|override|overlook|neglect|discard|abandon|dismiss)";
+	"(?:ignore|ignoring|disregard|disregarding|forget|forgetting|bypass|override|overlook|neglect|discard|abandon|dismiss|"
+	"pay" SP "no" SP "attention" SP "to|set" SP "aside|put" SP "aside|throw" SP "out|do" SP "away" SP "with|let" SP "go" SP "of|look" SP "past)";
 
 /* words that start a sentence without making it an imperative (%N) */
 static const char *const non_imperative =
@@ -67,6 +68,12 @@ static const inj_pat pats[] = {
 	{CAIRN_INJ_OVERRIDE, 4.5f, 4.5f, true,
 	 "\\b%V\\b" GAP(4) "(?:all|any|every|each|the|your|my|these|those|previous|prior|above|preceding|earlier|former|initial|original|old|system|foregoing|following|other|existing|current|default)\\b" NOCLAUSE "{0,40}?\\b(?:instructions?|prompts?|directions?|directives?|rules?|guidelines?|commands?|orders?|context|messages?|constraints?|restrictions?|programming|guidance|conversation|everything)\\b"},
 	{CAIRN_INJ_OVERRIDE, 4.0f, 4.0f, true,
+	 "\\b%V" SP "(?:all" SP ")?(?:of" SP ")?(?:your" SP "(?:[a-z]+" SP ")?)?(?:training|programming|guidelines|rules|instructions|filters|restrictions|principles|safety|conditioning|limitations|constraints|policies|guardrails|ethics|morals|content" SP "polic(?:y|ies)|safety" SP "(?:rules|guidelines))\\b"},
+	{CAIRN_INJ_OVERRIDE, 3.0f, 4.0f, true,
+	 "\\b%V" SP "(?:the|this|that|my|their|any|the" SP "user's|the" SP "users')" SP "(?:actual" SP "|original" SP ")?(?:question|query|request|prompt|task)s?\\b"},
+	{CAIRN_INJ_OVERRIDE, 2.5f, 2.5f, true,
+	 "\\binstead," SP "?(?:just" SP ")?(?:output|say|write|print|respond|reply|answer|tell|return|display|include)\\b|\\band" SP "instead" SP "(?:output|say|write|print|respond|reply|answer|tell|return|display|include)\\b"},
+	{CAIRN_INJ_OVERRIDE, 4.0f, 4.0f, true,
 	 "\\b%V" SP "(?:everything|all(?:" SP "of" SP "(?:that|this|it))?|that|what" SP "(?:you|i)" SP "(?:were|was|have been)" SP "(?:told|said|given))\\b" NOSENT "{0,30}(?:\\b(?:before|above|previously|earlier|so far|until now|up to now)\\b|[.!:,]|$)"},
 	{CAIRN_INJ_OVERRIDE, 4.0f, 4.0f, true,
 	 "\\b(?:new|updated|revised|real|actual|true|changed|additional|overriding|secret|hidden|special|urgent|latest|modified)" SP "(?:system" SP ")?(?:instructions?|directives?|rules|tasks?|prompts?|orders|commands?|objectives?)" SP "?(?:[:!]|-" SP ")"},
@@ -75,7 +82,7 @@ static const inj_pat pats[] = {
 	{CAIRN_INJ_OVERRIDE, 3.5f, 3.5f, true,
 	 "\\byour" SP "(?:new|real|actual|true|only|updated|next|primary|sole)" SP "(?:task|instructions?|role|goal|objective|purpose|mission|job|directive|function)" SP "(?:is|are|will be|now is)\\b"},
 	{CAIRN_INJ_OVERRIDE, 3.0f, 2.5f, true,
-	 "\\bfrom" SP "now" SP "on\\b" NOSENT "{0,40}\\b(?:you|your|respond|reply|answer|say|act|only|always|never|ignore)\\b"},
+	 "\\b(?:from" SP "now" SP "on|from" SP "this" SP "point" SP "(?:on|forward)|from" SP "here" SP "on|henceforth|going" SP "forward)\\b" NOSENT "{0,40}\\b(?:you|your|respond|reply|answer|say|act|only|always|never|ignore)\\b"},
 	{CAIRN_INJ_OVERRIDE, 4.0f, 4.0f, true,
 	 "\\b(?:do" SP "not|don't|dont|never|no" SP "longer|stop)" SP "(?:follow|following|obey|obeying|listen" SP "to|adhere" SP "to|comply" SP "with|abide" SP "by|respect)" SP "(?:any" SP "|the" SP "|your" SP "|those" SP "|these" SP "|all" SP ")?(?:of" SP "the" SP ")?(?:previous|prior|above|original|system|earlier|initial|old|given)?" SP "?(?:instructions?|rules|prompts?|guidelines|directions|programming)"},
 	{CAIRN_INJ_OVERRIDE, 3.0f, 3.0f, true,
@@ -85,7 +92,7 @@ static const inj_pat pats[] = {
 	{CAIRN_INJ_OVERRIDE, 3.0f, 3.0f, true,
 	 "\\b(?:stop|halt|pause)" SP "(?:everything|all" SP "(?:previous|prior|current)|what" SP "you(?:'re|" SP "are)" SP "doing)\\b"},
 	{CAIRN_INJ_OVERRIDE, 3.5f, 3.5f, true,
-	 "\\b(?:above|previous|prior|preceding|earlier|original|initial|old|system)" SP "(?:instructions?|prompts?|rules|text|messages?|directives?)" SP "(?:is|are|was|were|have" SP "been|has" SP "been)" SP "(?:now" SP ")?(?:void|invalid|cancel+ed|obsolete|outdated|null|wrong|fake|deprecated|revoked|no" SP "longer|not" SP "(?:valid|important|relevant|applicable)|a" SP "test|irrelevant|overridden|replaced)"},
+	 "\\b(?:above|previous|prior|preceding|earlier|original|initial|old|system)" SP "(?:instructions?|prompts?|rules|text|messages?|directives?|guidance|guidelines|context|programming)" SP "(?:is|are|was|were|have" SP "been|has" SP "been)" SP "(?:now" SP ")?(?:void|invalid|cancel+ed|obsolete|outdated|null|wrong|fake|deprecated|revoked|no" SP "longer|not" SP "(?:valid|important|relevant|applicable)|a" SP "test|irrelevant|overridden|replaced)"},
 	{CAIRN_INJ_OVERRIDE, 3.5f, 3.5f, true,
 	 "\\b(?:i|we|the" SP "(?:admin|administrator|developer|operator|system))" SP "(?:have|has|just)" SP "(?:now" SP "|just" SP ")?(?:changed|updated|modified|replaced|rewritten|overridden|revised)" SP "(?:the|your|all" SP "(?:the|your))" SP "(?:instructions|rules|prompt|system" SP "prompt|guidelines|settings|programming)\\b"},
 	{CAIRN_INJ_OVERRIDE, 3.0f, 3.0f, true,
@@ -100,6 +107,20 @@ static const inj_pat pats[] = {
 	 "\\byou(?:'re|" SP "are|" SP "will" SP "be)" SP "(?:now|no" SP "longer|going" SP "to" SP "(?:be|act|pretend|play|become|simulate)|about" SP "to" SP "(?:immerse|become|be|act|play)|henceforth|from" SP "now" SP "on)\\b"},
 	{CAIRN_INJ_PERSONA, 2.0f, 3.0f, true,
 	 "\\b(?:act|acting|behave|respond|reply|answer|speak|talk|pose|roleplay|role-play)" SP "(?:as|like)" SP "(?:if" SP "you" SP "(?:are|were)" SP ")?(?:an?" SP "|the" SP "|my" SP ")?(?:[a-z'\"-]+" SP "){0,3}?(?:ai|assistant|bot|chatbot|dan|character|persona|hacker|jailbroken|unfiltered|uncensored|unrestricted|evil|villain|grandma|grandmother|developer|admin|administrator|terminal|linux|shell|console|interpreter|god|human|person|model|gpt|chatgpt|llm|system)\\b"},
+	{CAIRN_INJ_PERSONA, 4.0f, 4.0f, true,
+	 "\\b(?:an?|the)" SP "(?:[a-z]+" SP ")?(?:ai|assistant|model|chatbot|bot|llm|version" SP "of" SP "you)" SP "(?:that|who|which)" SP "(?:never" SP "(?:refuses|declines|says" SP "no)|can" SP "do" SP "anything|(?:has|have)" SP "no" SP "(?:[a-z]+" SP ")?(?:rules|restrictions|filters|limits|limitations|content" SP "polic(?:y|ies)|guidelines|morals|ethics)|does" SP "not" SP "follow|doesn't" SP "follow|ignores)\\b"},
+	{CAIRN_INJ_PERSONA, 3.0f, 2.0f, true,
+	 "\\b(?:imagine|suppose|assume)" SP "(?:that" SP ")?(?:you(?:'re|" SP "are|" SP "were)|yourself" SP "as|being)" SP "(?:an?" SP "|the" SP ")?(?:[a-z]+" SP "){0,3}?(?:ai|assistant|model|hacker|criminal|villain|character|person|expert|bot|chatbot|dan|without|with" SP "no)\\b"},
+	{CAIRN_INJ_PERSONA, 3.5f, 3.0f, true,
+	 "\\b(?:disable|turn" SP "off|deactivate|remove|bypass|switch" SP "off|suspend)" SP "(?:all" SP "|your" SP "|the" SP "|any" SP ")*(?:safety|content|security|moderation|ethical)?" SP "?(?:checks|filters?|guardrails|restrictions|safeguards|moderation|safety|censorship|alignment)\\b"},
+	{CAIRN_INJ_PERSONA, 3.0f, 3.0f, true,
+	 "\\b(?:evil|malicious|rogue|unaligned|dark|unhinged|based)" SP "(?:ai|assistant|twin|version|alter" SP "ego|model|bot|chatbot|gpt)\\b|\\bstop" SP "being" SP "(?:an?" SP ")?(?:assistant|ai|chatbot|helpful|polite|an" SP "ai|a" SP "language" SP "model)\\b"},
+	{CAIRN_INJ_PERSONA, 3.0f, 1.5f, true,
+	 "\\byou(?:'re|" SP "are)" SP "(?:an?|the)" SP "(?:[a-z]+" SP "){1,3}?now\\b"},
+	{CAIRN_INJ_PERSONA, 3.5f, 3.0f, true,
+	 "\\b(?:enter|activate|enable|switch" SP "(?:to|into)|turn" SP "on|go" SP "into|boot" SP "into)" SP "(?:the" SP ")?(?:god|sudo|dan|jailbreak|unrestricted|unfiltered|evil|chaos|opposite)" SP "mode\\b"},
+	{CAIRN_INJ_PERSONA, 2.0f, 1.5f, false,
+	 "\\b(?:never" SP "(?:refuse|decline|say" SP "no)|(?:with|has|have)" SP "no" SP "(?:morals|ethics|filters?|limits|conscience|content" SP "polic(?:y|ies))|let's" SP "play" SP "a" SP "game|can" SP "(?:say|do|answer)" SP "anything)\\b"},
 	{CAIRN_INJ_PERSONA, 3.0f, 3.0f, true,
 	 "\\bpretend" SP "(?:to" SP "be|you(?:'re|" SP "are)|that" SP "you|you" SP "have|to" SP "have|you" SP "can|to" SP "act)\\b"},
 	{CAIRN_INJ_PERSONA, 2.5f, 2.5f, true,
@@ -112,20 +133,32 @@ static const inj_pat pats[] = {
 	 "\\b(?:without|free" SP "(?:of|from)|not" SP "bound" SP "by|broken" SP "free" SP "of|break" SP "free" SP "of|escape" SP "(?:from" SP ")?|bypass|ignore|have" SP "no|has" SP "no|with" SP "no)" SP "(?:any" SP "|all" SP "|the" SP "|its" SP "|your" SP "|their" SP ")?(?:ethical|moral|content|safety|openai|typical|usual|normal|programmed|ai|built-in)" SP "(?:restrictions|limitations|filters|censorship|guidelines|rules|confines|boundaries|polic(?:y|ies)|constraints|principles|safeguards)\\b"},
 	{CAIRN_INJ_PERSONA, 4.0f, 4.0f, true,
 	 "\\b(?:answer|respond|reply|act|operate|speak|write|behave|talk|continue)" SP "(?:freely" SP "|openly" SP ")?(?:without|with" SP "no|free" SP "of|ignoring)" SP "(?:any" SP "|all" SP "|your" SP "|the" SP ")?(?:ethical" SP "|moral" SP "|content" SP "|safety" SP "|usual" SP ")*(?:restrictions|limitations|filters|censorship|guidelines|rules|boundaries|polic(?:y|ies)|constraints|principles|safeguards|limits)\\b"},
-	{CAIRN_INJ_PERSONA, 2.0f, 2.0f, false,
-	 "\\b(?:uncensored|unfiltered|unrestricted|amoral|unethical)" SP "(?:ai|assistant|model|chatbot|bot|version|mode|response|answers?)\\b"},
+	{CAIRN_INJ_PERSONA, 3.0f, 2.5f, true,
+	 "\\b(?:uncensored|unfiltered|unrestricted|amoral|unethical|jailbroken|unchained|unleashed)" SP "(?:ai|assistant|model|chatbot|bot|version|mode|response|answers?)\\b"},
 	{CAIRN_INJ_PERSONA, 2.5f, 2.5f, true,
 	 "\\byou" SP "(?:will|must|shall|should)" SP "(?:now" SP ")?(?:act|behave|pretend|roleplay|role-play|impersonate|simulate|become)\\b"},
 
 	/* ---- system-prompt extraction ---- */
 	{CAIRN_INJ_EXTRACTION, 4.0f, 3.5f, true,
-	 "\\b(?:repeat|print|reveal|show|output|display|tell" SP "me|write(?:" SP "(?:down|out))?|list|summari[sz]e|echo|spell(?:" SP "out)?|give" SP "me|dump|recite|paraphrase|translate|disclose|expose|leak|share|provide|read" SP "back|copy|return|type" SP "out|state|explain)\\b" GAP(4) "(?:your|the|all|my|those|these|its|any)\\b" NOSENT "{0,30}?\\b(?:system" SP "prompt|system" SP "message|(?:initial|original|hidden|secret|full|entire|complete|first|previous|prior|above|pre)[- ]?(?:prompt|instructions)|prompt" SP "(?:above|instructions)|instructions" SP "(?:above|you" SP "(?:were|have" SP "been)" SP "given)|pre-?prompt|passwords?|passcodes?|access" SP "codes?|secret" SP "(?:key|code|word|phrase)|rules" SP "you" SP "(?:were|have" SP "been)" SP "given|configuration|guidelines" SP "you)\\b"},
+	 "\\b(?:repeat|print|reveal|show|output|display|tell" SP "me|write(?:" SP "(?:down|out))?|list|summari[sz]e|echo|spell(?:" SP "out)?|give" SP "me|dump|recite|paraphrase|translate|disclose|expose|leak|share|provide|read" SP "back|copy|return|type" SP "out|state|explain)(?:s|es|ed|ing)?\\b" GAP(4) "(?:your|the|all|my|those|these|its|any)\\b" NOSENT "{0,30}?\\b(?:system" SP "prompt|system" SP "message|(?:initial|original|hidden|secret|full|entire|complete|first|previous|prior|above|pre)[- ]?(?:prompt|instructions)|prompt" SP "(?:above|instructions)|instructions" SP "(?:above|you" SP "(?:were|have" SP "been)" SP "given)|pre-?prompt|passwords?|passcodes?|access" SP "codes?|secret" SP "(?:key|code|word|phrase)|rules" SP "you" SP "(?:were|have" SP "been)" SP "given|configuration|guidelines" SP "you)\\b"},
 	{CAIRN_INJ_EXTRACTION, 3.5f, 3.5f, true,
 	 "\\b(?:repeat|print|reveal|show|output|display|write|echo|recite|copy|summari[sz]e|translate|list|dump|return|paraphrase|rewrite|convert|format|encode)\\b" GAP(3) "(?:the" SP "|all" SP "(?:of" SP "the" SP ")?|everything" SP ")?(?:text|words|content|instructions|messages?|prompt|conversation|lines|sentences|tokens|characters)" SP "(?:above|before|preceding|prior" SP "to|so" SP "far|up" SP "to" SP "(?:now|here|this" SP "point))\\b"},
 	{CAIRN_INJ_EXTRACTION, 3.5f, 3.5f, true,
 	 "\\bwhat" SP "(?:were|are|was|is|have)" SP "(?:you|your)" SP "(?:been" SP ")?(?:told|instructed|instructions|programmed|system" SP "prompt|initial" SP "prompt|rules|original" SP "instructions|prompt|secret|password|given" SP "as" SP "instructions)\\b"},
 	{CAIRN_INJ_EXTRACTION, 3.5f, 2.5f, true,
 	 "(?m)\\bwhat(?:'s|" SP "is|" SP "was|" SP "are)" SP "(?:the|your)" SP "(?:password|passcode|passphrase|access" SP "code|secret(?:" SP "(?:code|key|word|phrase))?|pin|passwords|instructions|rules|prompt)" SP "*[?.!]*" SP "*$"},
+	{CAIRN_INJ_EXTRACTION, 3.5f, 3.0f, true,
+	 "\\b(?:repeat|print|reveal|show|output|display|tell|write|list|summari[sz]e|echo|spell|give|dump|recite|paraphrase|translate|disclose|expose|leak|share|provide|copy|return|state|respond" SP "with|reply" SP "with|quote|read|type|send)\\b" GAP(5) "(?:all" SP "(?:of" SP ")?)?your" SP "(?:[a-z]+" SP "){0,2}?(?:prompt|instructions|guidelines|rules|directives|system" SP "message|configuration|config|programming|initial" SP "message|setup|pre-?prompt|secret|password|passphrase|memory|context" SP "window|context)\\b"},
+	{CAIRN_INJ_EXTRACTION, 3.5f, 3.0f, true,
+	 "\\b(?:message|text|prompt|instructions|words)" SP "(?:that|which)" SP "(?:configured|programmed|initiali[sz]ed|set" SP "up|instructed|created|defined|started|primed)" SP "you\\b|\\b(?:first|last|opening|final|initial)" SP "(?:sentence|line|word|words|paragraph|part|lines|sentences)" SP "of" SP "(?:your|the)" SP "(?:system" SP ")?(?:instructions|prompt|rules|guidelines|directives|system" SP "message)\\b"},
+	{CAIRN_INJ_EXTRACTION, 3.5f, 3.0f, true,
+	 "\\b(?:prompt|instructions|rules|guidelines|directives|orders)" SP "(?:that" SP ")?(?:you|the" SP "(?:developers?|creators?|operators?|admins?))" SP "(?:were|have" SP "been|was|got|received|are" SP "following|follow|wrote|gave|were" SP "given|have)\\b|\\b(?:prompt|instructions|rules|guidelines)" SP "(?:[a-z]+" SP "){0,3}?(?:wrote|written|given|gave)" SP "(?:for|to)" SP "you\\b"},
+	{CAIRN_INJ_EXTRACTION, 3.5f, 3.0f, true,
+	 "\\b(?:what|which)" SP "(?:rules|instructions|guidelines|prompt|directives|orders)" SP "(?:did|do|were|have|are|was|has)\\b" NOCLAUSE "{0,40}\\byou\\b"},
+	{CAIRN_INJ_EXTRACTION, 3.0f, 2.5f, true,
+	 "\\b(?:everything|all|anything)" SP "(?:written" SP "|said" SP ")?(?:above|before)" SP "(?:this|my|here|the" SP "(?:user|first|last))\\b|\\btl;?" SP "?dr\\b" NOCLAUSE "{0,40}\\b(?:above|before|prompt|instructions)\\b"},
+	{CAIRN_INJ_EXTRACTION, 2.5f, 2.0f, false,
+	 "\\b(?:repeat|print|output|display|dump|recite|copy|show|write" SP "out|list)\\b" NOCLAUSE "{0,40}\\b(?:this|the|our|entire|whole)" SP "(?:conversation|chat|thread|context" SP "window|transcript)\\b"},
 	{CAIRN_INJ_EXTRACTION, 1.5f, 1.0f, false,
 	 "\\b(?:system" SP "prompt|pre-?prompt|initial" SP "prompt|hidden" SP "prompt|secret" SP "instructions?|your" SP "instructions|your" SP "prompt|your" SP "programming)\\b"},
 	{CAIRN_INJ_EXTRACTION, 2.0f, 2.0f, true,
@@ -146,6 +179,14 @@ static const inj_pat pats[] = {
 	 "\\b(?:click|visit|open|go" SP "to|navigate" SP "to|download|follow" SP "(?:this|the)" SP "link|check" SP "out|head" SP "(?:over" SP ")?to)\\b" NOSENT "{0,50}?(?:https?://|www\\.|\\b[a-z0-9-]+\\.(?:xyz|top|ru|tk|click|io|com|net|org)\\b)"},
 	{CAIRN_INJ_EXFILTRATION, 4.0f, 4.0f, true,
 	 "\\b(?:conversation|chat|history|user'?s?" SP "(?:data|messages?|password|email|information|details|credentials|cookies?)|credentials|cookies?|api" SP "keys?|session" SP "tokens?)\\b" NOSENT "{0,50}\\b(?:to|at)" SP "(?:https?://|www\\.|[a-z0-9.-]+@[a-z0-9-]+\\.)"},
+
+	{CAIRN_INJ_EXFILTRATION, 3.0f, 3.5f, true,
+	 "\\b(?:export|send|upload|forward|leak|copy|post|paste|email|transmit|dump)" SP "(?:the" SP "|all" SP "|this" SP "|our" SP "|my" SP "|your" SP ")?(?:full" SP "|entire" SP "|whole" SP "|complete" SP ")?(?:chat|conversation|session|message)" SP "(?:history|log|logs|transcript|contents|memory)\\b"},
+	{CAIRN_INJ_EXFILTRATION, 3.0f, 3.0f, true,
+	 "\\b(?:reveal|leak|disclose|expose|share|dump|list|print|send)" SP "(?:all" SP "|the" SP "|any" SP "|every" SP ")*(?:confidential|secret|private|internal|hidden|classified|restricted|sensitive)" SP "(?:documents?|data|information|files|records|emails|keys|credentials)\\b"},
+
+	{CAIRN_INJ_EXFILTRATION, 3.0f, 3.5f, true,
+	 "\\b(?:forward|send|email|e-mail|share|post)" SP "(?:this|the|these)" SP "(?:message|email|e-mail|text|note|letter)s?" SP "to" SP "(?:all|every|each|everyone|everybody)\\b" NOCLAUSE "{0,30}\\b(?:contacts?|recipients?|users?|addresses|address" SP "book|colleagues|employees)\\b"},
 
 	/* ---- output manipulation ---- */
 	{CAIRN_INJ_OUTPUT, 2.5f, 2.5f, true,
@@ -174,6 +215,11 @@ static const inj_pat pats[] = {
 	{CAIRN_INJ_AUTH_CLAIM, 3.0f, 2.0f, true,
 	 "\\b(?:authori[sz]ation|authentication|login|log-in|verification|identity" SP "check|access)" SP "(?:successful|succeeded|complete|completed|approved|accepted|confirmed|verified|passed)\\b"},
 
+	{CAIRN_INJ_AUTH_CLAIM, 3.0f, 3.0f, true,
+	 "\\b(?:the" SP "(?:following" SP "|current" SP ")?user|this" SP "user|i|the" SP "requester|the" SP "caller)" SP "(?:is|has" SP "been|am|was)" SP "(?:already" SP "|fully" SP ")?(?:verified|authenticated|authori[sz]ed|an" SP "admin(?:istrator)?|trusted|whitelisted|cleared|approved)\\b"},
+	{CAIRN_INJ_AUTH_CLAIM, 2.5f, 2.0f, false,
+	 "\\b(?:i" SP "am|i'm|this" SP "is)" SP "(?:the|your|an?)" SP "(?:[a-z]+" SP ")?(?:developer|admin|administrator|creator|owner|operator|sysadmin|system" SP "administrator|engineer" SP "at" SP "openai|ceo)\\b|\\binstructions?" SP "from" SP "(?:the" SP "|your" SP ")?(?:system" SP "administrator|administrator|admin|developer|developers|operator|system)\\b"},
+
 	/* ---- text that addresses the answer being written (task injection) ---- */
 	{CAIRN_INJ_TASK, 0.8f, 2.5f, false,
 	 "\\b(?:in|to|into|within|throughout|at" SP "the" SP "(?:end|start|beginning)" SP "of|as" SP "part" SP "of|for)" SP "(?:your|the)" SP "(?:response|answer|reply|output|responses|answers|replies|summary|code|solution|implementation|codebase|script|program|result)s?\\b"},
@@ -187,6 +233,8 @@ static const inj_pat pats[] = {
 	 "(?:^|[.!?:\\n]" SP "*)(?:in|within|throughout|at" SP "the" SP "(?:end|start|beginning)" SP "of)" SP "(?:each" SP "of" SP ")?your" SP "(?:response|answer|output|responses|answers|summary|summaries)s?" SP "?,"},
 	{CAIRN_INJ_TASK, 1.5f, 4.5f, false,
 	 "\\b(?:the|this)" SP "(?:following|subsequent|below|above|given|provided|next)" SP "(?:code|snippet|code" SP "(?:block|snippet|excerpt|section|segment|fragment)|excerpt|script|payload|function)\\b" NOSENT "{0,80}?\\byour" SP "(?:[a-z]+" SP "){0,2}?(?:code|implementation|solution|codebase|script|program|app|application|answer|response|elucidation|algorithm|project|logic)\\b|\\byour" SP "(?:[a-z]+" SP "){0,2}?(?:code|implementation|solution|codebase|script|program|answer|response|algorithm)\\b" NOSENT "{0,60}?\\b(?:the|this)" SP "(?:following|subsequent|below)" SP "(?:code|snippet|code" SP "(?:block|snippet|excerpt|section)|excerpt)\\b"},
+	{CAIRN_INJ_TASK, 1.0f, 4.0f, false,
+	 "\\b(?:when|whenever|if|while)" SP "(?:you" SP "(?:are" SP ")?)?(?:(?:answering|responding" SP "to|replying" SP "to)" SP "(?:any" SP "|the" SP "|a" SP ")?(?:questions?|quer(?:y|ies)|prompts?|requests?|users?|anyone)|(?:asked|questioned|summari[sz]ing|quoting|citing|describing|discussing|paraphrasing|reading|processing)" SP "(?:about" SP ")?(?:this|these|the" SP "(?:above|following|page|document|article|text|email|review|paper))|generating" SP "(?:a|an|the|your)" SP "(?:answer|response|reply|summary))\\b" NOCLAUSE "{0,80}?[, ]" SP "*(?:always|never|you" SP "must|you" SP "should|make" SP "sure" SP "to|be" SP "sure" SP "to|tell|say|state|mention|claim|respond|reply|answer|recommend|include|add)\\b"},
 	{CAIRN_INJ_TASK, 0.5f, 3.75f, false,
 	 "(?m)(?:^|[.!?]" SP ")[ >*-]*(?:please" SP ")?(?:explain|translate|summari[sz]e|draft|compose|describe|outline|brainstorm|break" SP "down|tell" SP "me|give" SP "me|define|teach" SP "me|show" SP "me|write" SP "(?:a|an|me|some|three|two|five|ten)|create" SP "(?:a|an)|generate" SP "(?:a|an|some)|recommend|suggest|list" SP "(?:the" SP ")?(?:top|best|main|three|five|ten|some)|provide" SP "(?:a|an|me|some|insights?|information|examples?|details|an" SP "overview|the" SP "(?:[a-z]+" SP ")?(?:equivalent|translation|definition|meaning|steps|history))|determine" SP "(?:the|whether|if)|identify" SP "(?:the|all)|calculate|solve|classify|analy[sz]e" SP "(?:the|this)|evaluate" SP "(?:the|this))\\b[^\\n]{2,200}$"},
 	{CAIRN_INJ_OUTPUT, 1.0f, 3.75f, false,
@@ -200,9 +248,17 @@ static const inj_pat pats[] = {
 
 	/* ---- text that addresses an AI reader ---- */
 	{CAIRN_INJ_ADDRESS_AI, 2.0f, 4.0f, true,
-	 "\\b(?:dear|hey|hi|hello|attention|note" SP "(?:to|for)|message" SP "(?:to|for)|instructions?" SP "(?:to|for)|important" SP "(?:note" SP ")?(?:to|for)|reminder" SP "(?:to|for))" SP "(?:the" SP "|all" SP "|any" SP ")?(?:ai|assistant|chatbot|llm|llms|language" SP "models?|ai" SP "models?|gpt|chatgpt|bot|agent|ai" SP "agents?|copilot|claude|bard|gemini|model)s?\\b"},
+	 "\\b(?:dear|hey|hi|hello|attention|note" SP "(?:to|for)|message" SP "(?:to|for)|instructions?" SP "(?:to|for)|important" SP "(?:note" SP ")?(?:to|for)|reminder" SP "(?:to|for))" SP "(?:the" SP "|all" SP "|any" SP ")?(?:ai|assistant|chatbot|llm|llms|language" SP "models?|ai" SP "models?|gpt|chatgpt|bot|agent|ai" SP "agents?|copilot|claude|bard|gemini|model|automated" SP "(?:systems?|agents?|readers?|tools?)|ai" SP "systems?|summari[sz]ers?|crawlers?)s?\\b"},
 	{CAIRN_INJ_ADDRESS_AI, 2.0f, 4.0f, true,
 	 "\\bif" SP "you" SP "(?:are|were)" SP "(?:an?" SP ")?(?:ai|llm|language" SP "model|large" SP "language" SP "model|assistant|chatbot|bot|ai" SP "assistant|gpt|automated" SP "system|machine)\\b"},
+	{CAIRN_INJ_ADDRESS_AI, 1.5f, 3.75f, true,
+	 "(?:^|[.!?]" SP "+|p\\.?s\\.?" SP "*)(?:hey" SP "|hi" SP "|ok" SP "|okay" SP "|dear" SP ")?(?:assistant|ai|chatbot|bot|gpt|chatgpt|claude|gemini|copilot|llm)" SP "?,"},
+	{CAIRN_INJ_ADDRESS_AI, 1.5f, 3.75f, true,
+	 "\\b(?:summari[sz]ers|ai" SP "(?:reviewers|readers|tools|systems|agents|models)|automated" SP "(?:reviewers|readers|tools|systems|agents)|language" SP "models|llms|chatbots|ai" SP "assistants)" SP "(?:should|must|need" SP "to|are" SP "(?:instructed|required|asked)" SP "to|shall|will)\\b"},
+	{CAIRN_INJ_ADDRESS_AI, 1.0f, 2.0f, false,
+	 "display:" SP "?none|visibility:" SP "?hidden|font-size:" SP "?0(?:px|pt|em)?\\b|color:" SP "?(?:white|#fff(?:fff)?)\\b"},
+	{CAIRN_INJ_ADDRESS_AI, 2.0f, 3.75f, true,
+	 "<!--[^>]{0,300}?\\b(?:assistant|ai|model|llm|chatbot|gpt|system|instructions?|ignore|you" SP "must|tell" SP "the" SP "user|when" SP "asked|respond|reply)\\b"},
 	{CAIRN_INJ_ADDRESS_AI, 1.5f, 3.5f, true,
 	 "\\b(?:as" SP "an|you" SP "are" SP "an?)" SP "(?:ai|artificial" SP "intelligence|large" SP "language" SP "model|language" SP "model|llm|ai" SP "assistant|ai" SP "language" SP "model|chatbot|helpful" SP "assistant)\\b"},
 	{CAIRN_INJ_ADDRESS_AI, 1.5f, 3.5f, true,
@@ -211,6 +267,8 @@ static const inj_pat pats[] = {
 	/* ---- delimiter / turn spoofing ---- */
 	{CAIRN_INJ_DELIMITER, 4.0f, 4.5f, true,
 	 "<\\|[a-z_ ]{2,30}\\|>|<\\|(?:im_start|im_end|endoftext|system|user|assistant|eot_id)|\\[/?inst\\]|<</?sys>>|<(?:start|end)_of_turn>|<\\|?(?:begin|end)[_▁]of[_▁](?:text|sentence)"},
+	{CAIRN_INJ_DELIMITER, 3.0f, 3.0f, true,
+	 "(?m)^" SP "*\\[(?:system|admin|administrator|developer|assistant|sys|root|inst)(?:" SP "(?:message|prompt|note|instructions?|override|update|command))?\\]"},
 	{CAIRN_INJ_DELIMITER, 3.0f, 2.5f, true,
 	 "(?m)^" SP "*(?:#{1,6}|\\*\\*|={2,}|-{2,}|>)?" SP "*\\[?(?:system|admin|administrator|developer|assistant|sys|root)(?:" SP "(?:message|prompt|note|instructions?|override|update|command))?\\]?" SP "*(?:\\*\\*)?" SP "*[:\\]]"},
 	{CAIRN_INJ_DELIMITER, 2.5f, 3.5f, true,
