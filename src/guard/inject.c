@@ -222,9 +222,9 @@ static const inj_pat pats[] = {
 
 	/* ---- text that addresses the answer being written (task injection) ---- */
 	{CAIRN_INJ_TASK, 0.8f, 2.5f, false,
-	 "\\b(?:in|to|into|within|throughout|at" SP "the" SP "(?:end|start|beginning)" SP "of|as" SP "part" SP "of|for)" SP "(?:your|the)" SP "(?:response|answer|reply|output|responses|answers|replies|summary|code|solution|implementation|codebase|script|program|result)s?\\b"},
+	 "\\b(?:in|to|into|within|throughout|at" SP "the" SP "(?:end|start|beginning)" SP "of|as" SP "part" SP "of|for)" SP "your" SP "(?:response|answer|reply|output|responses|answers|replies|summary|code|solution|implementation|codebase|script|program|result)s?\\b"},
 	{CAIRN_INJ_TASK, 1.5f, 3.0f, false,
-	 "\\b(?:add|include|insert|append|prepend|incorporate|integrate|embed|mention|put|place|meld|enlist|utili[sz]e|use|inject|weave|introduce|replace|remove|rearrange|convert|translate|format|write|end|begin|start|make)\\b" NOSENT "{0,80}?\\b(?:in|into|to|within|as" SP "part" SP "of|throughout|from|of)" SP "(?:your|the)" SP "(?:response|answer|reply|output|code|solution|summary|implementation|codebase|script|program)\\b"},
+	 "\\b(?:add|include|insert|append|prepend|incorporate|integrate|embed|mention|put|place|meld|enlist|utili[sz]e|use|inject|weave|introduce|replace|remove|rearrange|convert|translate|format|write|end|begin|start|make)\\b" NOSENT "{0,80}?\\b(?:in|into|to|within|as" SP "part" SP "of|throughout|from|of)" SP "your" SP "(?:response|answer|reply|output|code|solution|summary|implementation|codebase|script|program)\\b"},
 	{CAIRN_INJ_TASK, 1.0f, 3.0f, false,
 	 "\\byour" SP "(?:response|answer|reply|output|code|solution|summary)s?" SP "(?:should|must|needs" SP "to|has" SP "to|will|shall|ought" SP "to|is" SP "to)\\b"},
 	{CAIRN_INJ_TASK, 2.0f, 4.5f, false,

@@ -6,8 +6,9 @@
  * clean BIPIA contexts — at the start, in the middle (at a line or sentence boundary) and at
  * the end of three contexts picked by a hash of the attack — and the context is scored as a
  * document. Benign: the questions of COVID-QA and the SciFact claims (as questions), every
- * clean BIPIA context and every paragraph of the repository's Markdown guide (as documents;
- * docs/injection.md itself is left out because its examples are attacks on purpose).
+ * clean BIPIA context, every paragraph of the COVID-QA papers, every SciFact abstract and every
+ * paragraph of the repository's Markdown guide (as documents; docs/injection.md itself is left
+ * out because its examples are attacks on purpose).
  *
  * Every item belongs to a tuning half or a held-out half by a hash of its text (for planted
  * attacks, of the attack), so the detector can be looked at on one half and reported on the
@@ -380,6 +381,40 @@ static cairn_status squad_questions(ev *e, const char *path, cairn_injection_eva
 	return st;
 }
 
+/* ---- SQuAD contexts, one item per paragraph (line) ----------------------------------- */
+
+static cairn_status squad_paragraphs(ev *e, const char *path, cairn_injection_eval_row *row)
+{
+	json_error_t je;
+	json_t *root = json_load_file(path, 0, &je);
+	if (!root)
+		return cn_err_set(e->err, CAIRN_EFORMAT, "%s:%d: %s", path, je.line, je.text);
+	cairn_status st = CAIRN_OK;
+	size_t i, j;
+	json_t *art, *par;
+	json_array_foreach(json_object_get(root, "data"), i, art)
+	{
+		json_array_foreach(json_object_get(art, "paragraphs"), j, par)
+		{
+			json_t *c = json_object_get(par, "context");
+			if (st != CAIRN_OK || !json_is_string(c))
+				continue;
+			const char *t = json_string_value(c);
+			size_t n = json_string_length(c), a = 0;
+			while (a < n && st == CAIRN_OK) {
+				size_t b = a;
+				while (b < n && t[b] != '\n')
+					b++;
+				if (b - a >= 40) /* skip headings and fragments */
+					st = score(e, row, t + a, b - a, NULL, 0);
+				a = b + 1;
+			}
+		}
+	}
+	json_decref(root);
+	return st;
+}
+
 /* ---- Markdown paragraphs ------------------------------------------------------------ */
 
 static cairn_status md_paragraphs(ev *e, const char *path, cairn_injection_eval_row *row)
@@ -522,6 +557,15 @@ static cairn_status run_all(ev *e, const char *root, const char *docs_dir)
 		for (size_t i = 0; i < l.n && st == CAIRN_OK; i++)
 			st = score(e, row, l.s[i], l.len[i], NULL, 0);
 		ctx_free(&l);
+	}
+	/* more benign documents than the issue asks for: scientific prose */
+	row = add_row(e, "covid-qa paper paragraphs", CAIRN_INJECTION_DOCUMENT, 0);
+	if (st == CAIRN_OK && JOIN2(root, "covid-qa-prerelease/covidQA.part-a.json") && cn_path_exists(p))
+		st = squad_paragraphs(e, p, row);
+	row = add_row(e, "scifact abstracts", CAIRN_INJECTION_DOCUMENT, 0);
+	if (st == CAIRN_OK && JOIN2(root, "scifact-beir/corpus.jsonl") && cn_path_exists(p)) {
+		field_ctx fc = {row, "text"};
+		st = each_jsonl(e, p, score_field, &fc);
 	}
 	row = add_row(e, "docs/ paragraphs", CAIRN_INJECTION_DOCUMENT, 0);
 	if (st == CAIRN_OK && docs_dir && cn_is_dir(docs_dir))

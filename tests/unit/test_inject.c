@@ -469,7 +469,7 @@ static void test_eval_synthetic(void **state)
 	int64_t n_by[16] = {0};
 	for (size_t i = 0; i < rep.n_rows; i++)
 		n_by[i] = rep.rows[i].n[0] + rep.rows[i].n[1];
-	assert_int_equal(rep.n_rows, 10);
+	assert_int_equal(rep.n_rows, 12);
 	assert_int_equal(n_by[0], 2); /* tensor trust */
 	assert_int_equal(n_by[1], 2); /* giskard: the quoted prompt with a newline and "" */
 	assert_int_equal(n_by[2], 3); /* one text attack planted three ways */
@@ -480,7 +480,9 @@ static void test_eval_synthetic(void **state)
 	assert_int_equal(n_by[7], 0); /* no table contexts */
 	assert_false(rep.rows[7].present);
 	assert_int_equal(n_by[8], 1); /* code context from a list of lines */
-	assert_int_equal(n_by[9], 4); /* 4 paragraphs (the code block is one), injection.md left out */
+	assert_int_equal(n_by[9], 0); /* the covid context "c" is shorter than a paragraph */
+	assert_int_equal(n_by[10], 0); /* the SciFact corpus is absent */
+	assert_int_equal(n_by[11], 4); /* 4 paragraphs (the code block is one), injection.md left out */
 	assert_int_equal(rep.detected[0] + rep.detected[1], 1 + 1 + 3 + 3);
 	assert_int_equal(rep.false_pos[0] + rep.false_pos[1], 0);
 
