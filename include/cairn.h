@@ -766,8 +766,9 @@ typedef struct cairn_injection_result {
 	double score;       /* 0..1, logistic in the weighted features */
 	double threshold;   /* the kind's threshold; flagged = score >= threshold */
 	int flagged;
-	uint32_t reasons;   /* bit (1u << feature) for each feature found */
-	double weight[CAIRN_INJ_NFEATURES]; /* each feature's contribution to the logit (0 = absent) */
+	uint32_t reasons;   /* bit (1u << feature) for each feature found, also inside decoded payloads */
+	double weight[CAIRN_INJ_NFEATURES]; /* each feature's contribution to the logit (0 when absent,
+	                                     * or seen only inside a payload: that counts as encoded_payload) */
 	size_t n_spans;     /* spans kept (<= CAIRN_INJECTION_MAX_SPANS), in text order */
 	size_t n_spans_total; /* spans found */
 	cairn_injection_span spans[CAIRN_INJECTION_MAX_SPANS];

@@ -444,7 +444,6 @@ typedef struct scan_ctx {
 	pcre2_match_data *md;
 	size_t decode_budget;
 	int depth;
-	bool strong_hit; /* a strong pattern matched (used by the caller of a decoded rescan) */
 } scan_ctx;
 
 static void add_span(cairn_injection_result *r, cairn_injection_feature f, size_t s, size_t e)
@@ -463,11 +462,10 @@ static void add_feature(cairn_injection_result *r, cairn_injection_feature f, do
 
 /* Runs the patterns over a view (spans map through v->map): all of them, recording which
  * matched in hit[], or (strong_only, for the rot13 view) the strong ones that did not match
- * the plain view, each counted as feature `as`. Returns the number of strong matches. */
-static size_t run_patterns(scan_ctx *c, const cn_inj_view *v, bool strong_only, cairn_injection_feature as,
-                           bool hit[NPATS])
+ * the plain view, each counted as feature `as`. */
+static void run_patterns(scan_ctx *c, const cn_inj_view *v, bool strong_only, cairn_injection_feature as,
+                         bool hit[NPATS])
 {
-	size_t strong = 0;
 	for (size_t i = 0; i < NPATS; i++) {
 		if (strong_only && (!pats[i].strong || hit[i]))
 			continue; /* rot13: only what the plain text did not already say */
@@ -478,8 +476,6 @@ static size_t run_patterns(scan_ctx *c, const cn_inj_view *v, bool strong_only, 
 		size_t ms = ov[0], me = ov[1];
 		if (ms > v->n || me > v->n || me < ms)
 			continue;
-		if (pats[i].strong)
-			strong++;
 		if (!strong_only)
 			hit[i] = true;
 		double w = c->kind == CAIRN_INJECTION_QUESTION ? pats[i].wq : pats[i].wd;
@@ -496,7 +492,6 @@ static size_t run_patterns(scan_ctx *c, const cn_inj_view *v, bool strong_only, 
 			e = v->map[me - 1] + 1;
 		add_span(c->r, f, s, e);
 	}
-	return strong;
 }
 
 /* A run of one short unit (up to 24 bytes) repeated for at least 100 bytes and five times,
@@ -568,7 +563,7 @@ static cairn_status rescan_decoded(scan_ctx *c, const char *dec, size_t dn, size
 	c->decode_budget -= dn;
 	cairn_injection_result sub;
 	memset(&sub, 0, sizeof sub);
-	scan_ctx sc = {c->kind, &sub, c->md, c->decode_budget, c->depth + 1, false};
+	scan_ctx sc = {c->kind, &sub, c->md, c->decode_budget, c->depth + 1};
 	cairn_status st = scan_depth(&sc, dec, dn);
 	c->decode_budget = sc.decode_budget;
 	if (st != CAIRN_OK)
@@ -672,12 +667,11 @@ static cairn_status scan_encoded(scan_ctx *c, const char *text, size_t len)
 		}
 		if (b64_char(ch)) {
 			size_t j = i;
-			bool upper = false, lower = false, digit = false;
+			bool upper = false, lower = false;
 			while (j < len && b64_char((unsigned char)text[j])) {
 				unsigned char d = (unsigned char)text[j];
 				upper |= d >= 'A' && d <= 'Z';
 				lower |= d >= 'a' && d <= 'z';
-				digit |= d >= '0' && d <= '9';
 				j++;
 			}
 			if (j - i >= 20 && upper && lower) {
@@ -690,7 +684,6 @@ static cairn_status scan_encoded(scan_ctx *c, const char *text, size_t len)
 					}
 				}
 			}
-			(void)digit;
 			i = j > i ? j : i + 1;
 			continue;
 		}
@@ -780,7 +773,7 @@ cairn_status cn_inject_scan(const char *text, size_t len, cairn_injection_kind k
 	pcre2_match_data *md = pcre2_match_data_create(4, NULL);
 	if (!md)
 		return cn_err_set(err, CAIRN_ENOMEM, "injection scan: out of memory");
-	scan_ctx c = {kind, out, md, DECODE_BUDGET, 0, false};
+	scan_ctx c = {kind, out, md, DECODE_BUDGET, 0};
 	cairn_status st = scan_depth(&c, text ? text : "", len);
 	pcre2_match_data_free(md);
 	if (st != CAIRN_OK) {
