@@ -1051,6 +1051,130 @@ typedef struct cairn_pii_eval_report {
 cairn_status cairn_eval_pii(const char *path, int split, double min_score, cairn_pii_eval_report *out,
                             char *errbuf, size_t errbuf_size);
 
+/* ---- guard: prompt injection ---------------------------------------------------------- */
+
+/* Who wrote the text: a user's question (direct injection) or a document / retrieved chunk
+ * that will be shown to a model (indirect injection). Weights and thresholds differ. */
+typedef enum cairn_injection_kind {
+	CAIRN_INJECTION_QUESTION = 0,
+	CAIRN_INJECTION_DOCUMENT = 1
+} cairn_injection_kind;
+
+/* The features (reasons) the detector reports; cairn_injection_feature_name gives the
+ * stable snake_case name ("instruction_override", …) used in JSON and docs/injection.md. */
+typedef enum cairn_injection_feature {
+	CAIRN_INJ_OVERRIDE = 0,     /* ignore/disregard previous instructions, new instructions, … */
+	CAIRN_INJ_PERSONA,          /* you are now …, pretend, act as <persona>, developer mode */
+	CAIRN_INJ_EXTRACTION,       /* reveal/repeat the system prompt, the text above, the password */
+	CAIRN_INJ_EXFILTRATION,     /* images/links carrying data in the URL, send to URL, call the tool */
+	CAIRN_INJ_OUTPUT,           /* say "…", respond only with, nothing else, access granted */
+	CAIRN_INJ_TASK,             /* addresses the answer being written: "in your response", … */
+	CAIRN_INJ_ADDRESS_AI,       /* addresses an AI reader: "if you are an AI", "note to the assistant" */
+	CAIRN_INJ_DELIMITER,        /* forged <|im_start|>, [INST], ### system, </context>, BEGIN SYSTEM PROMPT */
+	CAIRN_INJ_MULTILINGUAL,     /* override phrasings in other languages */
+	CAIRN_INJ_CODE,             /* code that ships data out or runs commands (requests.post, os.system, curl|sh) */
+	CAIRN_INJ_FLOOD,            /* a long run of one repeated short token, stacked combining marks */
+	CAIRN_INJ_ENCODED,          /* a base64/hex/rot13 segment whose decoding is itself an attack */
+	CAIRN_INJ_INVISIBLE,        /* zero-width characters inside words, bidi controls, tag characters */
+	CAIRN_INJ_HOMOGLYPH,        /* words mixing Latin letters with Cyrillic/Greek look-alikes */
+	CAIRN_INJ_AUTH_CLAIM,       /* claims that authentication already succeeded ("the correct password was entered") */
+	CAIRN_INJ_NFEATURES
+} cairn_injection_feature;
+
+const char *cairn_injection_feature_name(cairn_injection_feature f); /* "unknown" when out of range */
+
+#define CAIRN_INJECTION_MAX_SPANS 32
+
+typedef struct cairn_injection_span {
+	cairn_injection_feature feature;
+	size_t start, end; /* byte range [start, end) in the scanned text */
+} cairn_injection_span;
+
+typedef struct cairn_injection_result {
+	cairn_injection_kind kind;
+	double score;       /* 0..1, logistic in the weighted features */
+	double threshold;   /* the kind's threshold; flagged = score >= threshold */
+	int flagged;
+	uint32_t reasons;   /* bit (1u << feature) for each feature found, also inside decoded payloads */
+	double weight[CAIRN_INJ_NFEATURES]; /* each feature's contribution to the logit (0 when absent,
+	                                     * or seen only inside a payload: that counts as encoded_payload) */
+	size_t n_spans;     /* spans kept (<= CAIRN_INJECTION_MAX_SPANS), in text order */
+	size_t n_spans_total; /* spans found */
+	cairn_injection_span spans[CAIRN_INJECTION_MAX_SPANS];
+} cairn_injection_result;
+
+/* Scans text[0..len) (any bytes) and fills *out (no allocation to free). Returns CAIRN_EINVAL
+ * for a NULL argument or unknown kind, CAIRN_ETOOBIG above 1 GiB, CAIRN_ENOMEM; errbuf (may be
+ * NULL) gets the message. Thread-safe. */
+cairn_status cairn_injection_scan(const char *text, size_t len, cairn_injection_kind kind,
+                                  cairn_injection_result *out, char *errbuf, size_t errbuf_size);
+
+/* What to do with flagged text from a source. */
+typedef enum cairn_injection_policy {
+	CAIRN_INJECTION_POLICY_FLAG = 0,     /* keep it, record the finding */
+	CAIRN_INJECTION_POLICY_QUARANTINE,   /* keep the document, exclude the chunk from answering */
+	CAIRN_INJECTION_POLICY_REFUSE        /* refuse the whole request */
+} cairn_injection_policy;
+
+typedef enum cairn_injection_action {
+	CAIRN_INJECTION_ALLOW = 0,
+	CAIRN_INJECTION_FLAGGED,
+	CAIRN_INJECTION_QUARANTINED,
+	CAIRN_INJECTION_REFUSED
+} cairn_injection_action;
+
+/* ALLOW when r is not flagged, else the policy's action; a quarantine asked for a question
+ * (which cannot be left out of its own answer) becomes a refusal. */
+cairn_injection_action cairn_injection_decide(cairn_injection_policy policy, const cairn_injection_result *r);
+
+/* Fencing untrusted text for a prompt. One fence per request: its id is 32 hex digits of
+ * fresh randomness (libsodium), so text written before the request cannot name it. */
+typedef struct cairn_fence {
+	char id[33];
+} cairn_fence;
+
+cairn_status cairn_fence_init(cairn_fence *f, char *errbuf, size_t errbuf_size);
+/* text[0..len) between "<<<UNTRUSTED BEGIN id=… label=…>>>" and "<<<UNTRUSTED END id=…>>>"
+ * lines, with any copy of the id, any "<<<"/">>>" and any chat-template control token
+ * (<|im_start|>, [INST], <<SYS>>, <start_of_turn>, …) inside it neutralised and NUL bytes
+ * replaced by U+FFFD. A malloc'd
+ * NUL-terminated string (cairn_free it); NULL when out of memory. */
+char *cairn_fence_wrap(const cairn_fence *f, const char *label, const char *text, size_t len);
+/* The instruction-hierarchy preamble naming this fence's markers (cairn_free it). */
+char *cairn_fence_preamble(const cairn_fence *f);
+
+/* Evaluation on labelled data (docs/injection.md): attacks and benign texts from the data
+ * sets under data_root, each split into a tuning and a held-out half by a hash of its text. */
+#define CAIRN_INJECTION_EVAL_MAX_ROWS 16
+
+typedef struct cairn_injection_eval_row {
+	char dataset[64];
+	cairn_injection_kind kind;
+	int attacks;          /* 1: every item is an attack (rate = detection); 0: benign (rate = false positives) */
+	int present;          /* 0 when the data set was not found */
+	int64_t n[2];         /* [0] tuning half, [1] held-out half */
+	int64_t flagged[2];
+} cairn_injection_eval_row;
+
+typedef struct cairn_injection_eval_report {
+	size_t n_rows;
+	cairn_injection_eval_row rows[CAIRN_INJECTION_EVAL_MAX_ROWS];
+	/* pooled over rows: detection on attacks, false positives on benign texts, per half */
+	int64_t attacks[2], detected[2], benign[2], false_pos[2];
+	double seconds;
+} cairn_injection_eval_report;
+
+/* Called for every scanned item (optional): for looking at misses during tuning. */
+typedef void (*cairn_injection_eval_item_fn)(const cairn_injection_eval_row *row, int half, const char *text,
+                                             size_t len, const cairn_injection_result *r, void *user_data);
+
+/* data_root holds tensor-trust/, giskard-prompt-injections/, bipia/, covid-qa-prerelease/,
+ * scifact-beir/ (missing ones are reported as absent); docs_dir (may be NULL) is a directory
+ * of Markdown files scored paragraph by paragraph. CAIRN_ENOTFOUND when data_root is not a
+ * directory; CAIRN_EFORMAT naming the file and line for malformed data. */
+cairn_status cairn_injection_eval(const char *data_root, const char *docs_dir, cairn_injection_eval_item_fn on_item,
+                                  void *user_data, cairn_injection_eval_report *out, char *errbuf, size_t errbuf_size);
+
 #ifdef __cplusplus
 }
 #endif

@@ -77,6 +77,9 @@ static void usage(FILE *f)
 	        "                        --types T1,T2  --min-score S  --json (text + where each replacement landed)\n"
 	        "  rehydrate FILE|-      token-mode originals back: --as PRINCIPAL (holding rehydrate) | --allow\n"
 	        "                        --key-file F | --key-env VAR  [--vault FILE (default KB/vault/pii.vault)]\n"
+	        "  eval injection        prompt-injection detection and false-positive rates, tuning/held-out\n"
+	        "                        [--data-root DIR (default $CAIRN_SHARED/data)] [--docs DIR] [--json]\n"
+	        "                        [--show-misses (tuning half only)]\n"
 	        "  stats [--json]        what the knowledge base holds\n"
 	        "  check                 verify checksums and catalog/index agreement\n"
 	        "  optimize [--max-segments N]   merge segments, drop deleted chunks\n"
@@ -563,8 +566,10 @@ static int cmd_eval(const char *kbdir_given, int argc, char **argv)
 		return cli_cmd_eval_answers(kbdir_given, argc, argv);
 	if (argc >= 1 && !strcmp(argv[0], "pii"))
 		return cli_cmd_eval_pii(argc, argv);
+	if (argc >= 1 && !strcmp(argv[0], "injection"))
+		return cli_cmd_eval_injection(argc, argv);
 	if (argc < 1 || strcmp(argv[0], "retrieval") != 0)
-		cli_die_usage("eval: `eval retrieval DATASET_DIR` or `eval answers DATASET`");
+		cli_die_usage("eval: `eval retrieval DATASET_DIR`, `eval answers DATASET`, `eval pii` or `eval injection`");
 	cairn_eval_params p = cairn_eval_default_params();
 	bool json = false;
 	const char *dir = NULL;
