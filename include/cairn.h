@@ -504,6 +504,12 @@ typedef struct cairn_ask_params {
 	                             in the reply locally; 0 sends the text as it is */
 	int redact_output;        /* 1: mask personal data in the answer, its sentences and quotes
 	                             before they are returned (output DLP); default 0 */
+	/* Prompt-injection policies (docs/injection.md), as cairn_injection_policy values, -1 = no
+	 * scan. The question: FLAG (default: answered, the finding reported) or REFUSE (abstain
+	 * with a refusal). Retrieved chunks: QUARANTINE (default: a flagged chunk is left out of
+	 * the context, so it can neither be quoted nor steer a model), FLAG or REFUSE. */
+	int injection_question;
+	int injection_documents;
 } cairn_ask_params;
 
 cairn_ask_params cairn_ask_default_params(void);
@@ -545,6 +551,15 @@ typedef struct cairn_answer_view {
 	double support_rate;      /* supported sentences / sentences (1 when none) */
 	double citation_precision;/* citations that support their sentence / citations used */
 	double seconds;
+	/* What the prompt-injection guard found and did. */
+	struct {
+		double question_score;      /* the question's injection score, 0..1 (0 when not scanned) */
+		int question_flagged;
+		uint32_t question_reasons;  /* bits (1u << cairn_injection_feature) */
+		int refused;                /* 1: refused by policy (abstained is 1 too) */
+		const int64_t *quarantined; /* chunk ids left out of the context */
+		size_t n_quarantined;
+	} guard;
 } cairn_answer_view;
 
 typedef struct cairn_answer cairn_answer;

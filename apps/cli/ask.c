@@ -80,6 +80,16 @@ int cli_cmd_ask(const char *kbdir, int argc, char **argv)
 			p.redact_remote = 0;
 		else if (!strcmp(a, "--redact-output"))
 			p.redact_output = 1;
+		else if (!strcmp(a, "--injection-question") || !strcmp(a, "--injection-documents")) {
+			const char *v = cli_need(argc, argv, &i);
+			bool q = !strcmp(a, "--injection-question");
+			int pol = !strcmp(v, "off") ? -1 : !strcmp(v, "flag") ? CAIRN_INJECTION_POLICY_FLAG
+			        : !strcmp(v, "refuse") ? CAIRN_INJECTION_POLICY_REFUSE
+			        : (!q && !strcmp(v, "quarantine")) ? CAIRN_INJECTION_POLICY_QUARANTINE : -2;
+			if (pol == -2)
+				cli_die_usage("%s is %s, not \"%s\"", a, q ? "flag, refuse or off" : "quarantine, flag, refuse or off", v);
+			*(q ? &p.injection_question : &p.injection_documents) = pol;
+		}
 		else if (!strcmp(a, "--filter"))
 			p.filter = cli_need(argc, argv, &i);
 		else if (!strcmp(a, "--groups")) {

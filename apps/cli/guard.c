@@ -159,14 +159,24 @@ typedef struct scan_injection_result {
 	size_t n_reasons;
 } scan_injection_result;
 
-/* INJECTION HOOK: the single call site for the prompt-injection detector (src/guard/inject.h,
- * built separately). Until it is wired, `cairn scan` reports a neutral placeholder:
- * {"score":0,"flagged":false,"reasons":[]}. */
-static void scan_injection(const char *text, size_t len, scan_injection_result *out)
+/* The prompt-injection detector (src/guard/inject.c) on the same bytes: a file is scored as a
+ * document (indirect injection), or as a user's question with --question. */
+static bool scan_injection(const char *text, size_t len, bool question, scan_injection_result *out)
 {
-	(void)text;
-	(void)len;
 	memset(out, 0, sizeof *out);
+	cairn_injection_result r;
+	char msg[256];
+	if (cairn_injection_scan(text, len, question ? CAIRN_INJECTION_QUESTION : CAIRN_INJECTION_DOCUMENT, &r, msg,
+	                         sizeof msg) != CAIRN_OK) {
+		fprintf(stderr, "%s: scan: %s\n", cli_prog, msg);
+		return false;
+	}
+	out->score = r.score;
+	out->flagged = r.flagged != 0;
+	for (int f = 0; f < CAIRN_INJ_NFEATURES && out->n_reasons < 16; f++)
+		if (r.reasons & (1u << f))
+			out->reasons[out->n_reasons++] = cairn_injection_feature_name((cairn_injection_feature)f);
+	return true;
 }
 
 /* ---- cairn scan --------------------------------------------------------------------- */
@@ -174,7 +184,7 @@ static void scan_injection(const char *text, size_t len, scan_injection_result *
 int cli_cmd_scan(int argc, char **argv)
 {
 	const char *path = NULL;
-	bool json = false, fail_on_find = false;
+	bool json = false, fail_on_find = false, as_question = false;
 	cairn_pii_params p = cairn_pii_default_params();
 	long max_mb = 256;
 	for (int i = 0; i < argc; i++) {
@@ -183,6 +193,8 @@ int cli_cmd_scan(int argc, char **argv)
 			json = true;
 		else if (!strcmp(a, "--fail-on-find"))
 			fail_on_find = true;
+		else if (!strcmp(a, "--question"))
+			as_question = true;
 		else if (!strcmp(a, "--types"))
 			p.types = cli_need(argc, argv, &i);
 		else if (!strcmp(a, "--min-score"))
@@ -197,7 +209,7 @@ int cli_cmd_scan(int argc, char **argv)
 			path = a;
 	}
 	if (!path)
-		cli_die_usage("scan: `scan FILE|- [--json] [--types T1,T2] [--min-score S] [--fail-on-find]`");
+		cli_die_usage("scan: `scan FILE|- [--json] [--question] [--types T1,T2] [--min-score S] [--fail-on-find]`");
 	size_t len;
 	char *text = read_input(path, (size_t)max_mb << 20, &len);
 	if (!text)
@@ -216,7 +228,11 @@ int cli_cmd_scan(int argc, char **argv)
 		return EXIT_ERR;
 	}
 	scan_injection_result inj;
-	scan_injection(text, len, &inj);
+	if (!scan_injection(text, len, as_question, &inj)) {
+		cairn_pii_findings_free(f);
+		free(text);
+		return EXIT_ERR;
+	}
 	if (json) {
 		fputs("{\"pii\":[", stdout);
 		for (size_t i = 0; i < nf; i++) {
@@ -239,8 +255,12 @@ int cli_cmd_scan(int argc, char **argv)
 			put_text(stdout, text + f[i].start, f[i].end - f[i].start);
 			fputc('\n', stdout);
 		}
-		if (inj.flagged)
-			printf("INJECTION\t%.3f\n", inj.score);
+		if (inj.flagged) {
+			printf("INJECTION\t%.3f\t", inj.score);
+			for (size_t i = 0; i < inj.n_reasons; i++)
+				printf("%s%s", i ? "," : "", inj.reasons[i]);
+			fputc('\n', stdout);
+		}
 	}
 	cairn_pii_findings_free(f);
 	free(text);

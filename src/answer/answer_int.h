@@ -21,6 +21,9 @@ typedef struct ctx_chunk {
 	size_t limit;       /* bytes of the text in the context (0 = not in it) */
 	int tokens;         /* estimated tokens of the whole chunk */
 	bool in_context;
+	bool quarantined;        /* flagged by the injection guard and kept out of the context */
+	double inj_score;
+	uint32_t inj_reasons;
 	bool truncated;
 	uint64_t mask;      /* question terms anywhere in the context part, title and heading */
 } ctx_chunk;
@@ -93,6 +96,7 @@ struct cairn_answer {
 	const char **top_text, **top_span;
 	const char *raw_answer;
 	const char *abstain_reason;
+	const char *refuse_reason; /* set when an injection policy refuses the request */
 	cn_verdict *verdicts;
 	bool *cite_in_context, *cite_quote_ok;
 	double feat[CN_ANS_NFEAT];

@@ -69,6 +69,8 @@ cairn_ask_params cairn_ask_default_params(void)
 		.strict = 1,
 		.spans = 1,
 		.redact_remote = 1,
+		.injection_question = CAIRN_INJECTION_POLICY_FLAG,
+		.injection_documents = CAIRN_INJECTION_POLICY_QUARANTINE,
 		.retrieval = -1,
 		.temperature = 0.0,
 		.max_tokens = 1024,
@@ -338,12 +340,30 @@ static cairn_status build_context(cairn_kb *kb, cairn_answer *a, const cairn_ask
 		return CAIRN_ENOMEM;
 	a->nctx = n;
 	a->budget = p->context_tokens;
+	size_t nq = 0;
 	for (size_t i = 0; i < n; i++) {
 		ctx_chunk *c = &a->ctx[i];
 		memset(c, 0, sizeof *c);
 		c->hit = cairn_results_get(a->res, i);
 		if (!c->hit->text)
 			continue;
+		if (p->injection_documents >= 0) {
+			/* Indirect injection: a flagged chunk never reaches the context (quarantine), or
+			 * the whole request is refused; it takes none of the budget either way. */
+			cairn_injection_result r;
+			if (cairn_injection_scan(c->hit->text, c->hit->text_len, CAIRN_INJECTION_DOCUMENT, &r, NULL, 0))
+				return CAIRN_ENOMEM;
+			c->inj_score = r.score;
+			c->inj_reasons = r.reasons;
+			cairn_injection_action act = cairn_injection_decide((cairn_injection_policy)p->injection_documents, &r);
+			if (act == CAIRN_INJECTION_REFUSED)
+				a->refuse_reason = "a retrieved passage looks like a prompt-injection attempt";
+			if (act == CAIRN_INJECTION_QUARANTINED || act == CAIRN_INJECTION_REFUSED) {
+				c->quarantined = true;
+				nq++;
+				continue;
+			}
+		}
 		c->tokens = estimate_tokens(c->hit->text, c->hit->text_len);
 		if (a->used_tokens + c->tokens <= a->budget) {
 			c->in_context = true;
@@ -372,6 +392,17 @@ static cairn_status build_context(cairn_kb *kb, cairn_answer *a, const cairn_ask
 				a->used_tokens += used;
 			}
 		}
+	}
+	if (nq) {
+		int64_t *ids = cn_arena_alloc(&a->arena, nq * sizeof *ids);
+		if (!ids)
+			return CAIRN_ENOMEM;
+		size_t k = 0;
+		for (size_t i = 0; i < n; i++)
+			if (a->ctx[i].quarantined)
+				ids[k++] = a->ctx[i].hit->chunk_id;
+		a->view.guard.quarantined = ids;
+		a->view.guard.n_quarantined = k;
 	}
 	return CAIRN_OK;
 }
@@ -849,11 +880,14 @@ static cairn_status audit_ask(cairn_kb *kb, const cairn_answer *a, const cairn_a
 	for (size_t i = 0; i < a->nctx; i++)
 		if (a->ctx[i].in_context)
 			ids[n++] = a->ctx[i].hit->chunk_id;
-	char decisions[256];
+	char decisions[384];
 	snprintf(decisions, sizeof decisions,
-	         "{\"mode\":\"%s\",\"abstained\":%s,\"confidence\":%.4f,\"support_rate\":%.4f}",
+	         "{\"mode\":\"%s\",\"abstained\":%s,\"confidence\":%.4f,\"support_rate\":%.4f,"
+	         "\"injection\":{\"question_score\":%.4f,\"question_flagged\":%s,\"refused\":%s,\"quarantined\":%zu}}",
 	         v->mode, v->abstained ? "true" : "false", isfinite(v->confidence) ? v->confidence : 0.0,
-	         isfinite(v->support_rate) ? v->support_rate : 0.0);
+	         isfinite(v->support_rate) ? v->support_rate : 0.0, v->guard.question_score,
+	         v->guard.question_flagged ? "true" : "false", v->guard.refused ? "true" : "false",
+	         v->guard.n_quarantined);
 	cairn_audit_entry e = {
 		.action = "ask",
 		.principal = p->principal,
@@ -937,10 +971,39 @@ cairn_status cairn_ask(cairn_kb *kb, const char *question, const cairn_ask_param
 			w.qnorm_len = n - b0;
 		}
 	}
+	if (!st && p.injection_question >= 0) {
+		/* Direct injection: scored always, refused when the policy says so. */
+		cairn_injection_result r;
+		if (cairn_injection_scan(question, qlen, CAIRN_INJECTION_QUESTION, &r, NULL, 0))
+			st = CAIRN_ENOMEM;
+		else {
+			v->guard.question_score = r.score;
+			v->guard.question_flagged = r.flagged;
+			v->guard.question_reasons = r.reasons;
+			if (cairn_injection_decide((cairn_injection_policy)p.injection_question, &r) == CAIRN_INJECTION_REFUSED)
+				a->refuse_reason = "the question looks like a prompt-injection attempt";
+		}
+	}
+	if (!st && a->refuse_reason) {
+		v->guard.refused = 1;
+		st = cn_ans_abstain(a, question, a->refuse_reason,
+		                    "Refused: the question looks like an attempt to override the assistant's instructions.",
+		                    NULL, 0);
+		if (!st)
+			goto done;
+	}
 	if (!st)
 		st = analyse_question(kb, a, &w, question, qlen);
 	if (!st && a->nq)
 		st = build_context(kb, a, &p);
+	if (!st && a->refuse_reason) {
+		v->guard.refused = 1;
+		st = cn_ans_abstain(a, question, a->refuse_reason,
+		                    "Refused: a document retrieved for this question tries to give the assistant instructions.",
+		                    NULL, 0);
+		if (!st)
+			goto done;
+	}
 	double top_score = a->nctx ? a->ctx[0].hit->score : 0;
 	for (size_t i = 0; !st && i < a->nctx; i++)
 		if (a->ctx[i].in_context)
@@ -1333,7 +1396,19 @@ char *cairn_answer_to_json(const cairn_answer *a, int explain)
 	jnum(&b, v->support_rate);
 	cn_buf_puts(&b, ",\"citation_precision\":");
 	jnum(&b, v->citation_precision);
-	cn_buf_printf(&b, "},\"took_ms\":%.3f", v->seconds * 1e3);
+	cn_buf_puts(&b, "},\"guard\":{\"question\":{\"score\":");
+	jnum(&b, v->guard.question_score);
+	cn_buf_printf(&b, ",\"flagged\":%s,\"reasons\":[", v->guard.question_flagged ? "true" : "false");
+	for (int f = 0, k = 0; f < CAIRN_INJ_NFEATURES; f++)
+		if (v->guard.question_reasons & (1u << f)) {
+			if (k++)
+				cn_buf_putc(&b, ',');
+			jstr(&b, cairn_injection_feature_name((cairn_injection_feature)f));
+		}
+	cn_buf_printf(&b, "]},\"refused\":%s,\"quarantined\":[", v->guard.refused ? "true" : "false");
+	for (size_t i = 0; i < v->guard.n_quarantined; i++)
+		cn_buf_printf(&b, "%s%lld", i ? "," : "", (long long)v->guard.quarantined[i]);
+	cn_buf_printf(&b, "]},\"took_ms\":%.3f", v->seconds * 1e3);
 	if (explain)
 		json_explain(&b, a);
 	cn_buf_puts(&b, "}");

@@ -26,7 +26,7 @@ for q in "what is the default chunk size" "what happens if the process is killed
 import json, sys
 r = json.load(open(sys.argv[1]))
 assert set(r) == {"question", "mode", "answer", "answer_type", "abstained", "confidence", "sentences", "citations",
-                  "verification", "took_ms"}, sorted(r)
+                  "verification", "guard", "took_ms"}, sorted(r)
 assert r["mode"] == "extractive" and r["abstained"] is False and 0 <= r["confidence"] <= 1
 assert r["sentences"] and len(r["sentences"]) <= 3
 ids = {c["id"] for c in r["citations"]}

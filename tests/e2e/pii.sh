@@ -1,6 +1,6 @@
 #!/bin/bash
 # cairn scan / redact / rehydrate end to end: the --json schema of `scan` (byte offsets into
-# the input, the injection placeholder), --types and --min-score, --fail-on-find, usage
+# the input, the injection verdict), --types and --min-score, --fail-on-find, usage
 # errors, hostile input (NUL bytes, invalid UTF-8, a long line), the three redaction modes,
 # the vault round trip, the rehydration permission, a tampered vault, and a quick linearity
 # check (a few MB scanned in seconds).
@@ -15,7 +15,7 @@ import json, sys
 r = json.load(open(sys.argv[1]))
 data = open(sys.argv[2], "rb").read()
 assert set(r) == {"pii", "injection"}, r
-assert r["injection"] == {"score": 0, "flagged": False, "reasons": []}, r["injection"]
+assert set(r["injection"]) == {"score", "flagged", "reasons"} and r["injection"]["flagged"] is False, r["injection"]
 types = [f["type"] for f in r["pii"]]
 assert types == ["EMAIL_ADDRESS", "PHONE_NUMBER", "US_SSN", "CREDIT_CARD"], types
 for f in r["pii"]:
