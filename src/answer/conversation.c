@@ -490,14 +490,21 @@ void cn_conv_history(const cn_conv_turn *turns, size_t n, int budget, int max_ve
 	kept->verbatim = (int)(n - v0);
 	kept->summarized = (int)(v0 - s0);
 	kept->dropped = (int)s0;
-	kept->tokens = (int)used;
 	kept->first = s0;
-	if (!out)
-		return;
+	/* the count is the whole text's estimate (at most the sum of the parts' estimates, since
+	 * each part's rounding is upwards) */
+	cn_buf text;
+	cn_buf_init(&text);
 	for (size_t k = s0; k < v0; k++)
-		summary_text(&turns[k], summary_tokens, out);
+		summary_text(&turns[k], summary_tokens, &text);
 	for (size_t k = v0; k < n; k++)
-		verbatim_text(&turns[k], out);
+		verbatim_text(&turns[k], &text);
+	kept->tokens = text.len ? cn_conv_tokens(text.data, text.len) : 0;
+	if (out && text.len)
+		cn_buf_append(out, text.data, text.len);
+	if (out && text.failed)
+		out->failed = true;
+	cn_buf_free(&text);
 }
 
 /* ---- the conversation object ---- */
