@@ -41,26 +41,43 @@ typedef struct cword {
 	size_t n;
 } cword;
 
-static bool word_byte(unsigned char c) { return isalnum(c) || c >= 0x80; }
+/* Bytes at s[i] that separate words: ASCII non-alphanumerics, and the non-ASCII punctuation
+ * and spaces people type (no-break space, curly quotes, dashes, ellipsis, CJK punctuation,
+ * full-width forms' punctuation). Returns their length, 0 for a word byte. */
+static size_t sep_len(const char *s, size_t n, size_t i)
+{
+	unsigned char c = (unsigned char)s[i];
+	if (c < 0x80)
+		return isalnum(c) ? 0 : 1;
+	int32_t cp;
+	size_t l = cn_utf8_decode(s + i, n - i, &cp);
+	if (!l)
+		return 1;
+	if ((cp >= 0xA0 && cp <= 0xBF) || cp == 0xD7 || cp == 0xF7 || (cp >= 0x2000 && cp <= 0x206F) ||
+	    (cp >= 0x3000 && cp <= 0x303F) || (cp >= 0xFF01 && cp <= 0xFF0F) || cp == 0xFF1F || cp == 0xFEFF)
+		return l;
+	return 0;
+}
 
-/* Words: runs of letters, digits and non-ASCII bytes, with inner apostrophes and hyphens,
- * and inner '.' or ',' between digits ("4.2", "1,000"). */
+/* Words: runs of letters, digits and other non-punctuation code points, with inner
+ * apostrophes and hyphens, and inner '.' or ',' between digits ("4.2", "1,000"). */
 static size_t words_of(const char *s, size_t n, cword *out, size_t max)
 {
 	size_t k = 0;
 	for (size_t i = 0; i < n && k < max;) {
-		if (!word_byte((unsigned char)s[i])) {
-			i++;
+		size_t sl = sep_len(s, n, i);
+		if (sl) {
+			i += sl;
 			continue;
 		}
 		size_t j = i;
 		while (j < n) {
-			unsigned char c = (unsigned char)s[j];
-			if (word_byte(c)) {
+			if (!sep_len(s, n, j)) {
 				j++;
 				continue;
 			}
-			bool inner = j + 1 < n && j > i && word_byte((unsigned char)s[j + 1]);
+			unsigned char c = (unsigned char)s[j];
+			bool inner = j + 1 < n && j > i && !sep_len(s, n, j + 1);
 			if (inner && (c == '\'' || c == '-'))
 				j++;
 			else if (inner && (c == '.' || c == ',') && isdigit((unsigned char)s[j - 1]) &&
@@ -114,6 +131,8 @@ static const char *const question_words[] = {
 	"would", "should", "may", "might", "has", "have", "had", "were", "been", "being", "many", "much", "you",
 	"we", "me", "my", "our", "your", "describe", "explain", "tell", "name", "list", "give", "s", NULL,
 };
+
+static const char *const be_words[] = {"is", "are", "was", "were", "be", "been", "isnt", "arent", NULL};
 
 /* "how long", "how old": the kind of answer, not the topic */
 static const char *const how_words[] = {
@@ -199,6 +218,7 @@ static cn_conv_dep classify(const cword *ws, size_t nw, size_t *at, size_t *mark
 		*at = 0;
 		return CN_CONV_ELLIPTICAL;
 	}
+	bool existential = false;
 	for (size_t i = 0; i < nw; i++) {
 		if (!is_pronoun(&ws[i]))
 			continue;
@@ -206,13 +226,20 @@ static cn_conv_dep classify(const cword *ws, size_t nw, size_t *at, size_t *mark
 		 * to the conversation */
 		if (!strcmp(ws[i].low, "that") && i > 0 && content_word(ws, i - 1))
 			continue;
+		/* "is there a dress code?", "there are two offices": existential, not a place */
+		if (!strcmp(ws[i].low, "there") &&
+		    ((i > 0 && in_list(ws[i - 1].low, be_words)) || (i + 1 < nw && in_list(ws[i + 1].low, be_words)))) {
+			existential = true;
+			continue;
+		}
 		*at = i;
 		return CN_CONV_PRONOUN;
 	}
 	size_t content = 0;
 	for (size_t i = 0; i < nw; i++)
 		content += content_word(ws, i);
-	if (!content || nw <= 2)
+	/* "are there exceptions?": one topic word asks about the topic at hand */
+	if (!content || nw <= 2 || (existential && content <= 1))
 		return CN_CONV_SHORT;
 	return CN_CONV_INDEPENDENT;
 }

@@ -51,6 +51,12 @@ static void test_dependent(void **state)
 		/* a relative "that" after a noun is not a reference to the conversation */
 		{"Which policy covers travel that crosses borders?", CN_CONV_INDEPENDENT, ""},
 		{"What is Kubernetes?", CN_CONV_INDEPENDENT, ""},
+		/* existential "there" */
+		{"Is there a dress code for visitors?", CN_CONV_INDEPENDENT, ""},
+		{"Are there exceptions?", CN_CONV_SHORT, ""}, /* still a follow-up: no topic of its own */
+		/* curly apostrophes and dashes separate words; "what’s" is a question word */
+		{"What\xe2\x80\x99s the deadline \xe2\x80\x94 for the yearly review?", CN_CONV_INDEPENDENT, ""},
+		{"And \xe2\x80\x9cthe interns\xe2\x80\x9d?", CN_CONV_ELLIPTICAL, "and"},
 		{"", CN_CONV_INDEPENDENT, ""},
 	};
 	for (size_t i = 0; i < CN_ARRAY_LEN(cases); i++) {
