@@ -4,7 +4,8 @@
 # because it is rewritten with the previous turn's topic: asked bare through `cairn ask`, the
 # same words cite another document. Also: the human output (the standalone query, [n] markers,
 # sources), one JSON object a line with the "conversation" section, /reset, the budget's
-# counts, and usage errors.
+# counts, usage errors, and a generative conversation against the mock OpenAI-compatible
+# server (tests/reference/mock_openai.py): the model is sent the standalone query.
 source "$(dirname "$0")/lib.bash"
 set -e
 KB="$WORK/kb"
@@ -115,4 +116,30 @@ contains "$WORK/out" "0. conversation"
 contains "$WORK/out" "rewritten         pronoun \"it\""
 contains "$WORK/out" "1 verbatim, 0 summarized, 0 dropped"
 contains "$WORK/out" "1. question"
+
+# generative: each turn goes to the endpoint with the standalone query
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
+"$PY" tests/reference/mock_openai.py >"$WORK/port" 2>"$WORK/mock.err" &
+MOCK=$!
+trap 'kill $MOCK 2>/dev/null; rm -rf "$WORK"' EXIT
+for _ in $(seq 50); do [ -s "$WORK/port" ] && break; sleep 0.1; done
+PORT=$(head -1 "$WORK/port")
+[ -n "$PORT" ] || { cat "$WORK/mock.err"; fail "the mock server did not start"; }
+URL="http://127.0.0.1:$PORT"
+printf 'Who approves leave requests?\nHow long does it take?\n' |
+	expect_rc 0 "$CAIRN" --kb "$KB" chat --json --endpoint "$URL" --llm-model grounded --min-confidence 0
+$PY - "$WORK/out" "$URL" <<'PY'
+import json, sys, urllib.request as u
+t = [json.loads(l) for l in open(sys.argv[1]).read().splitlines()]
+assert len(t) == 2 and all(x["mode"] == "generative" for x in t), t
+assert t[1]["conversation"]["rewritten"] is True
+last = json.load(u.urlopen(sys.argv[2] + "/stats"))["last"]
+user = next(m["content"] for m in last["messages"] if m["role"] == "user")
+assert "How long does approves leave requests take?" in user, user[-300:]
+PY
+# an endpoint that fails: the turn is reported, the conversation goes on, exit 1
+printf 'Who approves leave requests?\nWhat is the salary budget for 2025?\n' |
+	expect_rc 1 "$CAIRN" --kb "$KB" chat --json --endpoint "$URL" --llm-model unauthorized --min-confidence 0
+contains "$WORK/err" "endpoint $URL"
+[ "$(grep -c ': chat: ' "$WORK/err")" -eq 2 ] || fail "both turns reported: $(cat "$WORK/err")"
 echo ok
