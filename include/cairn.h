@@ -574,6 +574,62 @@ char *cairn_answer_to_json(const cairn_answer *answer, int explain);
 char *cairn_answer_explain(const cairn_answer *answer);
 void cairn_answer_free(cairn_answer *answer);
 
+/* ---- conversations ------------------------------------------------------------------ */
+
+/* A conversation asks cairn_ask turn after turn (docs/answers.md#conversations). Before
+ * retrieval, a follow-up that depends on the turns before it — a pronoun ("how long does it
+ * take?"), an elliptical question ("what about 2026?"), a question with no topic words
+ * ("why?") — is rewritten into a standalone query with the salient words of the previous
+ * turn; independent questions pass through unchanged. No model is needed. The history is
+ * kept within budget_tokens (estimated as cairn_ask estimates its context): the newest turns
+ * verbatim, older ones summarized (question and the answer's first sentence), the oldest
+ * dropped and freed. The answer is cairn_ask's for the standalone query (a generative answer
+ * sees the standalone question, not the history). A conversation is used by one thread at a
+ * time; the knowledge base may be shared. */
+typedef struct cairn_conversation_params {
+	int budget_tokens;        /* history kept, estimated tokens (default 1024, at least 16) */
+	int verbatim_turns;       /* newest turns kept verbatim, at most (default 3; 0 = summaries only) */
+	int summary_tokens;       /* one summarized turn, at most (default 48, at least 8) */
+	int rewrite;              /* 1 (default): rewrite follow-ups; 0: every question as it is */
+} cairn_conversation_params;
+
+cairn_conversation_params cairn_conversation_default_params(void);
+
+typedef struct cairn_conversation cairn_conversation;
+
+/* What the last cairn_conversation_ask did; the strings live until the next ask, reset or free. */
+typedef struct cairn_conversation_info {
+	const char *question;         /* as asked */
+	const char *standalone_query; /* what was retrieved and answered */
+	int rewritten;                /* standalone_query differs from question */
+	const char *rewrite_reason;   /* "pronoun", "elliptical", "short" or "independent" */
+	const char *rewrite_word;     /* the pronoun or elliptical marker ("it", "what about"), or "" */
+	int turns_verbatim, turns_summarized, turns_dropped; /* earlier turns, in the history */
+	int history_tokens;           /* estimated tokens of the kept history */
+	int budget_tokens;
+	const char *history;          /* the kept history as text, oldest first ("" when none) */
+} cairn_conversation_info;
+
+cairn_status cairn_conversation_new(const cairn_conversation_params *params, cairn_conversation **out);
+/* Rewrites question when it is a follow-up, asks cairn_ask with the standalone query and
+ * params, and on success records the turn. *out as cairn_ask's (free with cairn_answer_free).
+ * A failed ask records nothing. */
+cairn_status cairn_conversation_ask(cairn_conversation *conv, cairn_kb *kb, const char *question,
+                                    const cairn_ask_params *params, cairn_answer **out);
+const cairn_conversation_info *cairn_conversation_last(const cairn_conversation *conv);
+const char *cairn_conversation_standalone_query(const cairn_conversation *conv);
+/* Turns asked since the start or the last reset (dropped ones included). */
+size_t cairn_conversation_turns(const cairn_conversation *conv);
+/* cairn_answer_to_json's object for the last turn's answer with a "conversation" member
+ * (question, standalone_query, rewritten, rewrite_reason, turns_verbatim, turns_summarized,
+ * turns_dropped, history_tokens, budget_tokens; with explain also the history text).
+ * malloc'd (cairn_free it), NULL when out of memory. */
+char *cairn_conversation_answer_to_json(const cairn_conversation *conv, const cairn_answer *answer, int explain);
+/* The conversation stage as readable text (for --explain). malloc'd (cairn_free it). */
+char *cairn_conversation_explain(const cairn_conversation *conv);
+void cairn_conversation_reset(cairn_conversation *conv); /* forget every turn */
+void cairn_conversation_free(cairn_conversation *conv);
+
 /* ---- model files and tokenizers ------------------------------------------------------ */
 
 /* A tokenizer splits text into exactly the tokens a model was trained on. It is read from a

@@ -33,7 +33,7 @@ int cli_cmd_model(int argc, char **argv);    /* model.c */
 int cli_cmd_embed(int argc, char **argv);    /* encoder.c */
 int cli_cmd_rerank(int argc, char **argv);   /* encoder.c */
 int cli_cmd_convert(int argc, char **argv);  /* convert.c */
-int cli_cmd_chat(int argc, char **argv);     /* chat.c */
+int cli_cmd_chat(const char *kbdir, int argc, char **argv); /* chat.c: argv[0] = "chat" */
 int cli_cmd_generate(int argc, char **argv); /* generate.c */
 /* --temp, --top-k, --top-p, --min-p, --repeat-penalty, --repeat-last-n, --presence-penalty,
  * --frequency-penalty, --seed: true when argv[*i] was one (its value consumed) (generate.c). */

@@ -100,7 +100,11 @@ static void usage(FILE *f)
 	        "      --decode (stdin/TEXT holds ids; prints the text)\n"
 	        "  model info FILE [--json]   metadata and tensor table of a GGUF or llama2.c file\n"
 	        "  convert --llama2c MODEL.bin --tokenizer TOKENIZER.bin -o OUT.gguf [--type f32|f16|q8_0]\n"
-	        "  chat --model FILE     a conversation on stdin (one user turn a line), replies on stdout\n"
+	        "  chat                  a grounded conversation over the KB: one question a line on stdin, each\n"
+	        "                        answered like ask; follow-ups rewritten into standalone queries; /reset\n"
+	        "      ask's options (-k --filter --groups --as --endpoint …)  --json  --explain\n"
+	        "      --budget-tokens N (history kept, default 1024)  --verbatim-turns N  --no-rewrite\n"
+	        "  chat --model FILE     a conversation with a local model on stdin (one user turn a line)\n"
 	        "      [--tokenizer FILE] [--system TEXT] [--chat-template NAME] [-n N] [--threads N]\n"
 	        "      [--temp T] [--top-k K] [--top-p P] [--min-p P] [--repeat-penalty R] [--seed S]\n"
 	        "      [--ctx N] [--show-prompt (each formatted prompt to stderr)]\n"
@@ -846,7 +850,7 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "convert"))
 		return cli_cmd_convert(argc - i, argv + i);
 	if (!strcmp(cmd, "chat"))
-		return cli_cmd_chat(argc - i, argv + i);
+		return cli_cmd_chat(kbdir, argc - i, argv + i);
 	if (!strcmp(cmd, "scan"))
 		return cli_cmd_scan(sub_argc, sub_argv);
 	if (!strcmp(cmd, "redact"))
