@@ -1,10 +1,12 @@
 /*
- * cairn_ask with an endpoint: the generative answerer. Retrieval and the context are the
- * extractive answerer's (ask.c, stages 1–2); from there:
+ * cairn_ask with an endpoint or a local model: the generative answerer. Retrieval and the
+ * context are the extractive answerer's (ask.c, stages 1–2); from there:
  *
  *  3. The passages in the context, in rank order, become the prompt's numbered passages
  *     (generate.c: rules, fences, reply schema) and go to the endpoint (src/remote: timeouts,
- *     retries, size limit). An invalid reply is sent back once with its validation errors.
+ *     retries, size limit) or to the local model (local_gen.c: chat template, cairn's decoder
+ *     under the reply schema). An invalid reply is sent back once with its validation errors.
+ *     The transport is chosen here and nowhere else: stages 4–6 do not know which it was.
  *  4. The chosen reply's sentences become the answer's sentences; each located quote becomes
  *     a citation — the passage's document, heading, byte range, and the quote verbatim from
  *     the chunk text at its offset, exactly what an extractive citation holds. A quote that
