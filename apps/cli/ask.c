@@ -6,7 +6,8 @@
  * (docs/answers.md); --explain shows the stages. With --endpoint the answer is generative:
  * a model behind an OpenAI-compatible server writes it, and the library validates and
  * verifies it before anything is printed; this file only passes the settings through (the
- * API key stays in the environment variable it names).
+ * API key stays in the environment variable it names). --local-model does the same with a
+ * GGUF model run by cairn's own decoder.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -64,7 +65,8 @@ int cli_cmd_ask(const char *kbdir, int argc, char **argv)
 	cairn_ask_params p = cairn_ask_default_params();
 	bool json = false, explain = false;
 	const char *question = NULL;
-	const char *gen_opt = NULL; /* a generative-only option, refused without --endpoint */
+	const char *gen_opt = NULL; /* a generative-only option, refused without --endpoint or --local-model */
+	bool timeout_given = false; /* --timeout-ms: an endpoint's only */
 	char *groups_buf = NULL;
 	const char **groups = NULL;
 	size_t n_groups = 0;
@@ -133,6 +135,14 @@ int cli_cmd_ask(const char *kbdir, int argc, char **argv)
 			p.api_key_env = cli_need(argc, argv, &i);
 		else if (!strcmp(a, "--llm-model"))
 			p.model_name = cli_need(argc, argv, &i);
+		else if (!strcmp(a, "--local-model"))
+			p.local_model = cli_need(argc, argv, &i);
+		else if (!strcmp(a, "--local-tokenizer"))
+			p.local_tokenizer = cli_need(argc, argv, &i);
+		else if (!strcmp(a, "--chat-template"))
+			p.chat_template = cli_need(argc, argv, &i);
+		else if (!strcmp(a, "--threads"))
+			p.local_threads = (int)cli_parse_long(a, cli_need(argc, argv, &i), 0, 1024);
 		else if (!strcmp(a, "--temperature")) {
 			const char *t = cli_need(argc, argv, &i);
 			char *end;
@@ -145,7 +155,7 @@ int cli_cmd_ask(const char *kbdir, int argc, char **argv)
 			gen_opt = a;
 		} else if (!strcmp(a, "--timeout-ms")) {
 			p.timeout_ms = (int)cli_parse_long(a, cli_need(argc, argv, &i), 1, 3600000);
-			gen_opt = a;
+			timeout_given = true;
 		} else if (a[0] == '-' && a[1])
 			cli_die_usage("ask: unknown option %s", a);
 		else if (question)
@@ -155,8 +165,17 @@ int cli_cmd_ask(const char *kbdir, int argc, char **argv)
 	}
 	if (!question)
 		cli_die_usage("ask needs a QUESTION");
-	if (!p.endpoint && (gen_opt || p.api_key_env || p.model_name))
-		cli_die_usage("ask: %s needs --endpoint", gen_opt ? gen_opt : p.api_key_env ? "--api-key-env" : "--llm-model");
+	if (timeout_given && !p.endpoint)
+		cli_die_usage("ask: --timeout-ms needs --endpoint");
+	if (p.endpoint && p.local_model)
+		cli_die_usage("ask: --endpoint and --local-model exclude each other");
+	if (!p.endpoint && !p.local_model && gen_opt)
+		cli_die_usage("ask: %s needs --endpoint or --local-model", gen_opt);
+	if (!p.endpoint && (p.api_key_env || p.model_name))
+		cli_die_usage("ask: %s needs --endpoint", p.api_key_env ? "--api-key-env" : "--llm-model");
+	if (!p.local_model && (p.local_tokenizer || p.chat_template || p.local_threads))
+		cli_die_usage("ask: %s needs --local-model",
+		              p.local_tokenizer ? "--local-tokenizer" : p.chat_template ? "--chat-template" : "--threads");
 	if (as && groups_given)
 		cli_die_usage("ask: --as and --groups exclude each other (--as takes the principal's groups)");
 	static const char *no_groups[1];

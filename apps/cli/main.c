@@ -63,6 +63,8 @@ static void usage(FILE *f)
 	        "                        --lenient  --mode bm25|dense|hybrid  --rerank-model FILE\n"
 	        "                        --endpoint URL (generative, OpenAI-compatible)  --api-key-env NAME\n"
 	        "                        --llm-model NAME  --temperature T  --max-tokens N  --timeout-ms N\n"
+	        "                        --local-model FILE (generative, a local GGUF model; not with --endpoint)\n"
+	        "                        --local-tokenizer FILE  --chat-template NAME  --threads N\n"
 	        "                        --no-redact-remote (send personal data to the endpoint as it is)\n"
 	        "                        --redact-output (mask personal data in the answer)\n"
 	        "                        --injection-question flag|refuse|off  (default flag)\n"

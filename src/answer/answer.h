@@ -17,9 +17,13 @@
  *    passages), the output schema, validation and repair of what the model returns, one
  *    retry with the validation errors; pure functions plus a transport callback, so it is
  *    tested without a network.
- *  - ask_gen.c: cairn_ask with an endpoint — the passages from the context, the remote
- *    transport (src/remote), the model's sentences turned into citations, the verifier on
- *    generated sentences and the strict/lenient policy, the generative --explain.
+ *  - ask_gen.c: cairn_ask with an endpoint or a local model — the passages from the context,
+ *    the transport (src/remote, or local_gen.c), the model's sentences turned into
+ *    citations, the verifier on generated sentences and the strict/lenient policy, the
+ *    generative --explain.
+ *  - local_gen.c: the other transport — the messages through the model's chat template into
+ *    cairn's own decoder (cairn_generate, public API), decoding constrained by the answer
+ *    schema so every reply is well-formed JSON; validation and verification are unchanged.
  *  - answer_int.h: the answer object's layout, shared by ask.c and ask_gen.c only.
  */
 #ifndef CAIRN_ANSWER_H
@@ -177,6 +181,54 @@ typedef struct cn_gen_run {
 cairn_status cn_generate(cn_gen_run *run, const char *question, const cn_gen_passage *ps, size_t np,
                          int max_sentences, cn_gen_send_fn send, void *ud, cn_err *err);
 void cn_gen_run_free(cn_gen_run *run);
+
+/* ---- the local transport: a chat template and cairn's decoder (local_gen.c) ---- */
+
+typedef struct cn_local_params {
+	const char *model;          /* GGUF, or a llama2.c checkpoint with tokenizer */
+	const char *tokenizer;      /* NULL = the model file's own vocabulary */
+	const char *chat_template;  /* a template name; NULL = the model's tokenizer.chat_template */
+	cairn_generator *generator; /* an open generator of model to use (borrowed); NULL = open one */
+	int n_threads;              /* when opening: 0 = one per online CPU */
+	double temperature;         /* 0 = greedy */
+	int max_tokens;             /* per reply (default 512) */
+	uint64_t seed;              /* 0 = a fixed seed */
+	int n_passages;             /* passages in the prompt: citation ids are 1..n_passages */
+	int max_sentences;
+} cn_local_params;
+
+cn_local_params cn_local_default_params(void);
+
+typedef struct cn_local_call {  /* what the last cn_local_send saw */
+	char *prompt;               /* the conversation as the template formatted it (cn_malloc'd) */
+	int n_prompt_tokens, n_cached_tokens, n_tokens;
+	double prompt_ms, generate_ms;
+	const char *stop;           /* why generation ended, static text */
+} cn_local_call;
+
+typedef struct cn_local {
+	const char *model;          /* borrowed from the params */
+	cairn_generator *gen;
+	bool owns_gen;
+	cairn_chat_template *tmpl;
+	int32_t stop_token;
+	cn_buf schema;              /* the JSON Schema decoding is constrained by */
+	cairn_generate_params gp;
+	cn_local_call last;
+} cn_local;
+
+/* The answer schema as the local sampler enforces it: cn_gen_schema's shape with citation
+ * ids in 1..n_passages, at least one citation and quote per sentence, at most max_sentences
+ * sentences, capped strings, and the confidence an enum of eighths (bounds on a number are
+ * outside the sampler's subset). Appends to out. */
+cairn_status cn_local_schema(int n_passages, int max_sentences, cn_buf *out);
+/* Opens the template (and the generator, unless one is lent); err names the model file. */
+cairn_status cn_local_open(cn_local *l, const cn_local_params *p, cn_err *err);
+void cn_local_close(cn_local *l);
+const char *cn_local_template_name(const cn_local *l);
+/* A cn_gen_send_fn (ud = cn_local *): formats msgs with the template, generates under the
+ * schema, returns the text; the call is recorded in l->last. */
+cairn_status cn_local_send(void *ud, const cn_chat_msg *msgs, size_t n, char **content, cn_err *err);
 
 /* ---- pseudonyms for prompts that leave the machine (pseudonym.c) ---- */
 

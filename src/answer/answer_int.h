@@ -46,6 +46,11 @@ typedef struct gen_call {   /* one model reply: what the transport saw */
 	bool schema_dropped;    /* response_format rejected and left out */
 	const char *finish_reason;
 	double seconds;
+	/* a local model's call (local_gen.c) */
+	const char *prompt;     /* the conversation as the chat template formatted it */
+	int prompt_tokens, cached_tokens, tokens;
+	double prompt_seconds;  /* seconds is the generation's */
+	const char *stop;
 } gen_call;
 
 typedef struct gen_sentence { /* a sentence of the chosen reply, before the policy */
@@ -58,7 +63,13 @@ typedef struct gen_sentence { /* a sentence of the chosen reply, before the poli
 } gen_sentence;
 
 typedef struct gen_info {
-	const char *endpoint;   /* shown form (no user:password) */
+	const char *endpoint;   /* shown form (no user:password); NULL for a local model */
+	/* a local model (local_gen.c) instead of an endpoint */
+	const char *local_model, *local_tokenizer;
+	const char *chat_template; /* the template's name */
+	bool lent_generator;    /* the caller's open generator was used */
+	const char *schema;     /* the JSON Schema decoding was constrained by (once called) */
+	int threads;
 	const char *model;
 	const char *api_key_env;/* the variable's name; the key itself is never stored */
 	double temperature;
@@ -117,8 +128,11 @@ void cn_ans_check_citations(cairn_answer *a);
 
 /* ---- ask_gen.c ---- */
 
-/* Checks the generative settings (endpoint URL, API key variable) before any work and
- * records them in a->gen (whose presence makes the answer generative). */
+/* True when p asks for a generative answer (an endpoint or a local model). */
+bool cn_ans_gen_wanted(const cairn_ask_params *p);
+/* Checks the generative settings (endpoint URL and API key variable, or the local model and
+ * its chat template) before any work and records them in a->gen (whose presence makes the
+ * answer generative). */
 cairn_status cn_ans_gen_setup(cairn_answer *a, const cairn_ask_params *p, cn_err *err);
 /* Stages 3–6 of a generative answer, after retrieval: prompt, model, validation, citations,
  * verification, policy. c[0..nc) are the extractive candidates (for an abstention's closest

@@ -948,7 +948,7 @@ cairn_status cairn_ask(cairn_kb *kb, const char *question, const cairn_ask_param
 	cn_err err;
 	cn_err_clear(&err);
 	cairn_status st = v->question ? CAIRN_OK : CAIRN_ENOMEM;
-	if (!st && p.endpoint && *p.endpoint) {
+	if (!st && cn_ans_gen_wanted(&p)) {
 		v->mode = "generative";
 		st = cn_ans_gen_setup(a, &p, &err);
 	}

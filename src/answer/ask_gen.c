@@ -1,10 +1,12 @@
 /*
- * cairn_ask with an endpoint: the generative answerer. Retrieval and the context are the
- * extractive answerer's (ask.c, stages 1–2); from there:
+ * cairn_ask with an endpoint or a local model: the generative answerer. Retrieval and the
+ * context are the extractive answerer's (ask.c, stages 1–2); from there:
  *
  *  3. The passages in the context, in rank order, become the prompt's numbered passages
  *     (generate.c: rules, fences, reply schema) and go to the endpoint (src/remote: timeouts,
- *     retries, size limit). An invalid reply is sent back once with its validation errors.
+ *     retries, size limit) or to the local model (local_gen.c: chat template, cairn's decoder
+ *     under the reply schema). An invalid reply is sent back once with its validation errors.
+ *     The transport is chosen here and nowhere else: stages 4–6 do not know which it was.
  *  4. The chosen reply's sentences become the answer's sentences; each located quote becomes
  *     a citation — the passage's document, heading, byte range, and the quote verbatim from
  *     the chunk text at its offset, exactly what an extractive citation holds. A quote that
@@ -37,8 +39,53 @@
 #define MAX_MAX_TOKENS 131072
 #define DEFAULT_TIMEOUT_MS 60000
 
+bool cn_ans_gen_wanted(const cairn_ask_params *p)
+{
+	return (p->endpoint && *p->endpoint) || (p->local_model && *p->local_model) || p->generator;
+}
+
+/* A local model: the file and its chat template are checked here (the template is opened
+ * and closed again: it reads metadata only); the generator is opened when the model is asked. */
+static cairn_status local_setup(cairn_answer *a, const cairn_ask_params *p, cn_err *err)
+{
+	if (p->endpoint && *p->endpoint)
+		return cn_err_set(err, CAIRN_EINVAL, "ask: endpoint and local_model exclude each other: give one of them");
+	if (!p->local_model || !*p->local_model)
+		return cn_err_set(err, CAIRN_EINVAL,
+		                  "ask: a generator needs local_model, the file it was opened from (for its chat template)");
+	cairn_chat_template *t = NULL;
+	char eb[512] = "";
+	cairn_status st = cairn_chat_template_open(p->local_model, p->local_tokenizer, p->chat_template, &t, eb, sizeof eb);
+	if (st)
+		return cn_err_set(err, st, "local model: %s%s", eb,
+		                  st == CAIRN_EUNSUPPORTED && !p->chat_template ? " (chat_template, --chat-template)" : "");
+	gen_info *g = cn_arena_alloc(&a->arena, sizeof *g);
+	if (!g) {
+		cairn_chat_template_close(t);
+		return cn_err_set(err, CAIRN_ENOMEM, "out of memory");
+	}
+	memset(g, 0, sizeof *g);
+	g->run.chosen = -1;
+	const char *name = cairn_chat_template_name(t);
+	g->chat_template = cn_ans_strndup(a, name, strlen(name));
+	cairn_chat_template_close(t);
+	g->local_model = cn_ans_strndup(a, p->local_model, strlen(p->local_model));
+	g->local_tokenizer = p->local_tokenizer ? cn_ans_strndup(a, p->local_tokenizer, strlen(p->local_tokenizer)) : NULL;
+	g->lent_generator = p->generator != NULL;
+	g->threads = p->local_threads > 0 ? p->local_threads : 0;
+	g->temperature = isfinite(p->temperature) ? CN_MAX(0.0, CN_MIN(2.0, p->temperature)) : 0.0;
+	g->max_tokens = p->max_tokens > 0 ? CN_MIN(p->max_tokens, MAX_MAX_TOKENS) : DEFAULT_MAX_TOKENS;
+	g->strict = p->strict != 0;
+	if (!g->chat_template || !g->local_model || (p->local_tokenizer && !g->local_tokenizer))
+		return cn_err_set(err, CAIRN_ENOMEM, "out of memory");
+	a->gen = g;
+	return CAIRN_OK;
+}
+
 cairn_status cn_ans_gen_setup(cairn_answer *a, const cairn_ask_params *p, cn_err *err)
 {
+	if ((p->local_model && *p->local_model) || p->generator)
+		return local_setup(a, p, err);
 	cn_buf url, shown;
 	cn_buf_init(&url);
 	cn_buf_init(&shown);
@@ -163,6 +210,66 @@ static cairn_status send_remote(void *ud, const cn_chat_msg *msgs, size_t n, cha
 	return st;
 }
 
+/* ---- transport: a local model (local_gen.c), each call recorded for --explain ---- */
+
+typedef struct local_transport {
+	cairn_answer *a;
+	cn_local local;
+} local_transport;
+
+static cairn_status send_local(void *ud, const cn_chat_msg *msgs, size_t n, char **content, cn_err *err)
+{
+	local_transport *t = ud;
+	gen_info *g = t->a->gen;
+	cairn_status st = cn_local_send(&t->local, msgs, n, content, err);
+	const cn_local_call *l = &t->local.last;
+	if (g->n_calls < CN_GEN_MAX_ATTEMPTS && l->prompt) {
+		gen_call *c = &g->calls[g->n_calls++];
+		c->prompt = cn_ans_strndup(t->a, l->prompt, strlen(l->prompt));
+		c->prompt_tokens = l->n_prompt_tokens;
+		c->cached_tokens = l->n_cached_tokens;
+		c->tokens = l->n_tokens;
+		c->prompt_seconds = l->prompt_ms / 1000.0;
+		c->seconds = l->generate_ms / 1000.0;
+		c->stop = l->stop;
+		if (!c->prompt && !st) {
+			cn_free(*content);
+			*content = NULL;
+			st = cn_err_set(err, CAIRN_ENOMEM, "out of memory");
+		}
+	}
+	return st;
+}
+
+static cairn_status generate_local(cairn_answer *a, const cairn_ask_params *p, const char *question,
+                                   const cn_gen_passage *ps, size_t np, cn_err *err)
+{
+	gen_info *g = a->gen;
+	local_transport t = {.a = a};
+	cn_local_params lp = cn_local_default_params();
+	lp.model = p->local_model;
+	lp.tokenizer = p->local_tokenizer;
+	lp.chat_template = p->chat_template;
+	lp.generator = p->generator;
+	lp.n_threads = g->threads;
+	lp.temperature = g->temperature;
+	lp.max_tokens = g->max_tokens;
+	lp.n_passages = (int)CN_MIN(np, (size_t)INT32_MAX);
+	lp.max_sentences = p->max_sentences;
+	cairn_status st = cn_local_open(&t.local, &lp, err);
+	if (st)
+		return st;
+	g->schema = cn_ans_strndup(a, t.local.schema.data, t.local.schema.len);
+	if (!g->schema) {
+		cn_local_close(&t.local);
+		return cn_err_set(err, CAIRN_ENOMEM, "out of memory");
+	}
+	g->called = true;
+	st = cn_generate(&g->run, question, ps, np, p->max_sentences, send_local, &t, err);
+	cn_local_close(&t.local);
+	return st;
+}
+
 /* ---- stages 4–6 ---- */
 
 static cairn_status alloc_checks(cairn_answer *a, size_t ns, size_t nc)
@@ -243,6 +350,9 @@ static cairn_status join_answer(cairn_answer *a)
 	return v->answer ? CAIRN_OK : CAIRN_ENOMEM;
 }
 
+static cairn_status after_reply(cairn_answer *a, cn_analyzer *an, cand *c, size_t nc, const cairn_ask_params *p,
+                                const char *question, cn_err *err);
+
 cairn_status cn_ans_generative(cairn_answer *a, cn_analyzer *an, cand *c, size_t nc, const cairn_ask_params *p,
                                const char *question, cn_err *err)
 {
@@ -271,6 +381,13 @@ cairn_status cn_ans_generative(cairn_answer *a, cn_analyzer *an, cand *c, size_t
 		ps[k] = (cn_gen_passage){x->hit->text, x->limit, x->hit->title, x->hit->heading, x->hit->source};
 		k++;
 	}
+	if (g->local_model) {
+		cairn_status st = generate_local(a, p, question, ps, np, err);
+		cn_free(ps);
+		if (st)
+			return st;
+		return after_reply(a, an, c, nc, p, question, err);
+	}
 	transport t = {.a = a, .rp = cn_remote_default_params()};
 	t.rp.endpoint = p->endpoint;
 	t.rp.api_key_env = g->api_key_env;
@@ -291,6 +408,16 @@ cairn_status cn_ans_generative(cairn_answer *a, cn_analyzer *an, cand *c, size_t
 	cn_free(ps);
 	if (st)
 		return st;
+	return after_reply(a, an, c, nc, p, question, err);
+}
+
+/* Stages 4–6, from the chosen reply on (either transport). */
+static cairn_status after_reply(cairn_answer *a, cn_analyzer *an, cand *c, size_t nc, const cairn_ask_params *p,
+                                const char *question, cn_err *err)
+{
+	gen_info *g = a->gen;
+	cairn_answer_view *v = &a->view;
+	cairn_status st = CAIRN_OK;
 	const cn_gen_attempt *at = &g->run.attempts[g->run.chosen];
 	const cn_gen_output *o = &at->out;
 	a->raw_answer = at->raw;
@@ -458,9 +585,17 @@ void cn_ans_gen_explain_text(cn_buf *b, const cairn_answer *a)
 {
 	const gen_info *g = a->gen;
 	const cairn_answer_view *v = &a->view;
-	cn_buf_printf(b, "3. prompt  endpoint %s, model %s, temperature %.2g, max_tokens %d, timeout %d ms, key %s%s\n",
-	              g->endpoint, g->model ? g->model : "(not sent)", g->temperature, g->max_tokens, g->timeout_ms,
-	              g->api_key_env ? "from $" : "none", g->api_key_env ? g->api_key_env : "");
+	if (g->local_model) {
+		cn_buf_printf(b, "3. prompt  local model %s%s%s, chat template %s, %s generator, temperature %.2g, max_tokens %d\n",
+		              g->local_model, g->local_tokenizer ? ", tokenizer " : "", g->local_tokenizer ? g->local_tokenizer : "",
+		              g->chat_template, g->lent_generator ? "the caller's" : "a new", g->temperature, g->max_tokens);
+		cn_buf_puts(b, "   decoding constrained by the answer's JSON Schema: every reply is well-formed JSON of its "
+		               "shape, with passage numbers in range (quotes and support are checked below)\n");
+	} else {
+		cn_buf_printf(b, "3. prompt  endpoint %s, model %s, temperature %.2g, max_tokens %d, timeout %d ms, key %s%s\n",
+		              g->endpoint, g->model ? g->model : "(not sent)", g->temperature, g->max_tokens, g->timeout_ms,
+		              g->api_key_env ? "from $" : "none", g->api_key_env ? g->api_key_env : "");
+	}
 	if (!g->called) {
 		cn_buf_puts(b, "   (the model was not asked)\n");
 	} else {
@@ -468,6 +603,10 @@ void cn_ans_gen_explain_text(cn_buf *b, const cairn_answer *a)
 		indent(b, g->run.system, "   ");
 		cn_buf_puts(b, "   --- user ---\n");
 		indent(b, g->run.user, "   ");
+		if (g->local_model && g->n_calls && g->calls[0].prompt) {
+			cn_buf_printf(b, "   --- formatted by the %s template ---\n", g->chat_template);
+			indent(b, g->calls[0].prompt, "   ");
+		}
 	}
 	if (g->pseudonymised)
 		cn_buf_printf(b, "   (sent with %zu personal-data value%s replaced by placeholders, restored in the reply)\n",
@@ -477,7 +616,12 @@ void cn_ans_gen_explain_text(cn_buf *b, const cairn_answer *a)
 		const cn_gen_attempt *at = &g->run.attempts[i];
 		const gen_call *c = i < g->n_calls ? &g->calls[i] : NULL;
 		cn_buf_printf(b, "   reply %d", i + 1);
-		if (c)
+		if (c && g->local_model)
+			cn_buf_printf(b, " (%d prompt tokens, %d reused from the cache, %.2f s; %d tokens in %.2f s, %.1f tokens/s; "
+			              "stop: %s; schema-constrained)",
+			              c->prompt_tokens, c->cached_tokens, c->prompt_seconds, c->tokens, c->seconds,
+			              c->seconds > 0 ? c->tokens / c->seconds : 0.0, c->stop ? c->stop : "?");
+		else if (c)
 			cn_buf_printf(b, " (HTTP %ld, %d request%s, %.2f s, finish_reason %s%s)", c->http_status, c->requests,
 			              c->requests == 1 ? "" : "s", c->seconds, c->finish_reason ? c->finish_reason : "none",
 			              c->schema_dropped ? ", response_format rejected and dropped" : "");
@@ -525,22 +669,40 @@ void cn_ans_gen_explain_text(cn_buf *b, const cairn_answer *a)
 void cn_ans_gen_explain_json(cn_buf *b, const cairn_answer *a)
 {
 	const gen_info *g = a->gen;
-	cn_buf_puts(b, ",\"generator\":{\"endpoint\":");
-	jstr(b, g->endpoint);
-	cn_buf_puts(b, ",\"model\":");
-	if (g->model)
-		jstr(b, g->model);
-	else
-		cn_buf_puts(b, "null");
-	cn_buf_puts(b, ",\"api_key_env\":");
-	if (g->api_key_env)
-		jstr(b, g->api_key_env);
-	else
-		cn_buf_puts(b, "null");
+	if (g->local_model) {
+		cn_buf_puts(b, ",\"generator\":{\"local_model\":");
+		jstr(b, g->local_model);
+		cn_buf_puts(b, ",\"local_tokenizer\":");
+		if (g->local_tokenizer)
+			jstr(b, g->local_tokenizer);
+		else
+			cn_buf_puts(b, "null");
+		cn_buf_puts(b, ",\"chat_template\":");
+		jstr(b, g->chat_template);
+		cn_buf_printf(b, ",\"lent_generator\":%s,\"constrained\":true,\"schema\":",
+		              g->lent_generator ? "true" : "false");
+		cn_buf_puts(b, g->schema ? g->schema : "null"); /* JSON text we built */
+	} else {
+		cn_buf_puts(b, ",\"generator\":{\"endpoint\":");
+		jstr(b, g->endpoint);
+		cn_buf_puts(b, ",\"model\":");
+		if (g->model)
+			jstr(b, g->model);
+		else
+			cn_buf_puts(b, "null");
+		cn_buf_puts(b, ",\"api_key_env\":");
+		if (g->api_key_env)
+			jstr(b, g->api_key_env);
+		else
+			cn_buf_puts(b, "null");
+	}
 	cn_buf_puts(b, ",\"temperature\":");
 	jnum(b, g->temperature);
-	cn_buf_printf(b, ",\"max_tokens\":%d,\"timeout_ms\":%d,\"policy\":\"%s\",\"called\":%s,\"prompt\":{\"system\":",
-	              g->max_tokens, g->timeout_ms, g->strict ? "strict" : "lenient", g->called ? "true" : "false");
+	cn_buf_printf(b, ",\"max_tokens\":%d", g->max_tokens);
+	if (!g->local_model)
+		cn_buf_printf(b, ",\"timeout_ms\":%d", g->timeout_ms);
+	cn_buf_printf(b, ",\"policy\":\"%s\",\"called\":%s,\"prompt\":{\"system\":", g->strict ? "strict" : "lenient",
+	              g->called ? "true" : "false");
 	jstr(b, g->run.system);
 	cn_buf_puts(b, ",\"user\":");
 	jstr(b, g->run.user);
@@ -560,7 +722,19 @@ void cn_ans_gen_explain_json(cn_buf *b, const cairn_answer *a)
 		jstr(b, at->out.errors);
 		cn_buf_puts(b, ",\"repairs\":");
 		jstr(b, at->out.repairs);
-		if (c) {
+		if (c && g->local_model) {
+			cn_buf_puts(b, ",\"formatted_prompt\":");
+			jstr(b, c->prompt);
+			cn_buf_printf(b, ",\"prompt_tokens\":%d,\"cached_tokens\":%d,\"tokens\":%d,\"prompt_seconds\":",
+			              c->prompt_tokens, c->cached_tokens, c->tokens);
+			jnum(b, c->prompt_seconds);
+			cn_buf_puts(b, ",\"seconds\":");
+			jnum(b, c->seconds);
+			cn_buf_puts(b, ",\"tokens_per_second\":");
+			jnum(b, c->seconds > 0 ? c->tokens / c->seconds : 0.0);
+			cn_buf_puts(b, ",\"stop\":");
+			jstr(b, c->stop);
+		} else if (c) {
 			cn_buf_printf(b, ",\"http_status\":%ld,\"requests\":%d,\"schema_dropped\":%s,\"seconds\":", c->http_status,
 			              c->requests, c->schema_dropped ? "true" : "false");
 			jnum(b, c->seconds);

@@ -29,7 +29,7 @@ requested type, falling back as llama.cpp does when its rows are not whole block
                                                tokens, for either architecture)
         [--layers 2] [--hidden 256] [--heads 8] [--kv-heads 2] [--ff 768] [--ctx 256]
         [--rope-base 10000] [--rope-linear F] [--rope-freqs] [--tied] [--seed 1]
-        [--break KIND]
+        [--break KIND] [--chat-template-file F]  (F's text becomes tokenizer.chat_template)
     make_decoder_gguf.py suite DIR --llama-vocab SPM.gguf --small-vocab S.gguf
         --bpe-vocab GPT2.gguf [--types F32,F16,Q8_0,Q4_K] [--small]
         writes DIR/<name>.gguf for the parity tests and the hostile files, and
@@ -299,6 +299,7 @@ def main(argv):
     ap.add_argument("--seed", type=int)
     ap.add_argument("--break", dest="brk")
     ap.add_argument("--small", action="store_true", help="suite: 2 layers instead of 3 (sanitizer builds)")
+    ap.add_argument("--chat-template-file", help="model: store this file's text as tokenizer.chat_template")
     a = ap.parse_args(argv)
     if a.cmd == "model":
         cfg = default_cfg(type=a.type, arch=a.arch, layers=a.layers, hidden=a.hidden, heads=a.heads,
@@ -310,6 +311,13 @@ def main(argv):
             tok, nv = bpe_tokenizer(a.vocab, a.bpe_size, a.pad_vocab)
         else:
             tok, nv = spm_tokenizer(a.vocab)
+        if a.chat_template_file:
+            with open(a.chat_template_file, encoding="utf-8") as f:
+                tmpl = f.read()
+            key = b"tokenizer.chat_template"
+            old = struct.pack("<Q", len(key)) + key  # a record's key: u64 length, bytes
+            tok = [r for r in tok if not r.startswith(old)]
+            tok = tok + [meg.kv("tokenizer.chat_template", GGUF_STRING, tmpl)]
         build(cfg, a.out, tok, nv)
     else:
         suite(a.out, a.llama_vocab, a.small_vocab, a.bpe_vocab, [t for t in a.types.split(",") if t], a.small)
