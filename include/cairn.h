@@ -528,6 +528,10 @@ typedef struct cairn_ask_params {
 	 * handle) and each loses the other's cached prompt prefix. NULL = open per call. */
 	struct cairn_generator *generator;
 	int local_threads;           /* decoder threads when local_model is opened here (0 = one per CPU) */
+	/* The conversation so far (cairn_conversation_ask fills it), oldest first, already within
+	 * its budget: a generative answer sees it before the passages, fenced as context only —
+	 * never cited, never obeyed. NULL = none. Retrieval does not use it. */
+	const char *history;
 } cairn_ask_params;
 
 cairn_ask_params cairn_ask_default_params(void);

@@ -145,6 +145,9 @@ const char *cn_gen_schema(void);
  * the question (so no document can close its own fence), then the question. In ar. */
 cairn_status cn_gen_prompt(cn_arena *ar, const char *question, const cn_gen_passage *ps, size_t np,
                            int max_sentences, const char **system, const char **user);
+/* The same with the conversation so far (NULL or "" = none), fenced as context, never evidence. */
+cairn_status cn_gen_prompt_h(cn_arena *ar, const char *question, const char *history, const cn_gen_passage *ps,
+                             size_t np, int max_sentences, const char **system, const char **user);
 
 /* Validates one raw reply against the schema and the passages; repairs what is obviously
  * wrapping (code fences, text around the JSON object, surrounding quotation marks or "…" on
@@ -180,6 +183,8 @@ typedef struct cn_gen_run {
  * cn_gen_run_free even on error. */
 cairn_status cn_generate(cn_gen_run *run, const char *question, const cn_gen_passage *ps, size_t np,
                          int max_sentences, cn_gen_send_fn send, void *ud, cn_err *err);
+cairn_status cn_generate_h(cn_gen_run *run, const char *question, const char *history, const cn_gen_passage *ps,
+                           size_t np, int max_sentences, cn_gen_send_fn send, void *ud, cn_err *err);
 void cn_gen_run_free(cn_gen_run *run);
 
 /* ---- the local transport: a chat template and cairn's decoder (local_gen.c) ---- */

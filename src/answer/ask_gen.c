@@ -265,7 +265,7 @@ static cairn_status generate_local(cairn_answer *a, const cairn_ask_params *p, c
 		return cn_err_set(err, CAIRN_ENOMEM, "out of memory");
 	}
 	g->called = true;
-	st = cn_generate(&g->run, question, ps, np, p->max_sentences, send_local, &t, err);
+	st = cn_generate_h(&g->run, question, p->history, ps, np, p->max_sentences, send_local, &t, err);
 	cn_local_close(&t.local);
 	return st;
 }
@@ -402,7 +402,7 @@ cairn_status cn_ans_generative(cairn_answer *a, cn_analyzer *an, cand *c, size_t
 	cn_pseudo_init(&pseudo);
 	if (p->redact_remote)
 		t.pseudo = &pseudo;
-	cairn_status st = cn_generate(&g->run, question, ps, np, p->max_sentences, send_remote, &t, err);
+	cairn_status st = cn_generate_h(&g->run, question, p->history, ps, np, p->max_sentences, send_remote, &t, err);
 	g->pseudonymised = pseudo.replaced;
 	cn_pseudo_free(&pseudo);
 	cn_free(ps);

@@ -692,7 +692,10 @@ cairn_status cairn_conversation_ask(cairn_conversation *c, cairn_kb *kb, const c
 	c->info.history = c->history;
 
 	cairn_answer *a = NULL;
-	cairn_status st = cairn_ask(kb, c->standalone, params, &a);
+	cairn_ask_params ap = params ? *params : cairn_ask_default_params();
+	if (!ap.history && *c->history)
+		ap.history = c->history; /* a generative answer sees the conversation, fenced */
+	cairn_status st = cairn_ask(kb, c->standalone, &ap, &a);
 	if (st)
 		return st;
 	const cairn_answer_view *v = cairn_answer_get(a);

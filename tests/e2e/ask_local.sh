@@ -55,7 +55,7 @@ import json, sys
 r = json.load(open(sys.argv[1]))
 assert r["mode"] == "generative", r["mode"]
 keys = {"question", "mode", "answer", "answer_type", "abstained", "confidence", "sentences", "citations", "verification",
-        "took_ms"}
+        "guard", "took_ms"}
 assert keys <= set(r) <= keys | {"explain"}, sorted(r)
 ids = {c["id"] for c in r["citations"]}
 assert ids == set(range(1, len(r["citations"]) + 1)), ids
