@@ -777,7 +777,7 @@ cairn_status cairn_rerank(cairn_encoder *enc, const char *query, const char *con
  * are serialised). Decoding is greedy by default; cairn_generate_params holds the sampler
  * chain (llama.cpp's definitions), JSON-schema constrained output and stop strings
  * (docs/sample.md). The cache keeps the tokens of the last call, and a new prompt reuses
- * the longest prefix it shares with them. Chat templates are coming. */
+ * the longest prefix it shares with them. Chat templates: cairn_chat_template_* below. */
 typedef struct cairn_generator cairn_generator;
 
 typedef struct cairn_generator_params {
