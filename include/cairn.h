@@ -281,6 +281,14 @@ typedef struct cairn_ingest_params {
 	double redact_min_score;   /* findings below are kept (0 = the default 0.5) */
 	const uint8_t *redact_key; /* HASH and TOKEN: CAIRN_KEY_BYTES bytes (copied) */
 	const char *redact_vault;  /* TOKEN: the vault file (NULL = KB/vault/pii.vault) */
+	/* Prompt-injection policy for this run's documents (docs/injection.md#at-ingest): with
+	 * injection_scan, every chunk is scanned as a document. A flagged chunk is, by
+	 * injection_policy (a cairn_injection_policy): FLAG — indexed, its document tagged
+	 * injection=flagged (filterable); QUARANTINE — left out of the index (the rest of the
+	 * document is kept); REFUSE — the whole document is skipped (reported). cairn_ask scans
+	 * retrieved chunks again whatever was done here. */
+	int injection_scan;        /* 1: scan (default 0) */
+	int injection_policy;      /* default CAIRN_INJECTION_POLICY_FLAG */
 } cairn_ingest_params;
 
 cairn_ingest_params cairn_ingest_default_params(void);

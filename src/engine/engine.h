@@ -191,6 +191,10 @@ struct kb_job {
 	double redact_min_score;
 	uint8_t redact_key[32];  /* wiped with the job */
 	char *redact_vault;      /* in arena */
+	/* prompt-injection scan of the chunks (ingest_params.injection_*) */
+	bool inj_scan;
+	int inj_policy;
+	int64_t inj_quarantined; /* chunks left out by the scan */
 };
 
 kb_job *kb_job_new(void);

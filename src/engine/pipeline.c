@@ -96,16 +96,25 @@ cairn_status kb_analyze_chunk(cn_analyzer *a, const char *title, const char *hea
 
 void kb_redact_signature(const cairn_ingest_params *p, char *out, size_t size)
 {
+	char inj[32] = "";
+	if (p->injection_scan)
+		snprintf(inj, sizeof inj, "i:%d\n", p->injection_policy);
 	if (!p->redact) {
-		snprintf(out, size, "%s", "");
+		snprintf(out, size, "%s", inj);
 		return;
 	}
-	snprintf(out, size, "r:%d/%s/%.3f\n", p->redact_mode, p->redact_types ? p->redact_types : "*",
-	         p->redact_min_score);
+	snprintf(out, size, "r:%d/%s/%.3f\n%s", p->redact_mode, p->redact_types ? p->redact_types : "*",
+	         p->redact_min_score, inj);
 }
 
 cairn_status kb_job_set_redact(cairn_kb *kb, kb_job *j, const cairn_ingest_params *p, cn_err *err)
 {
+	if (p->injection_scan) {
+		if (p->injection_policy < CAIRN_INJECTION_POLICY_FLAG || p->injection_policy > CAIRN_INJECTION_POLICY_REFUSE)
+			return cn_err_set(err, CAIRN_EINVAL, "injection_policy %d is not a policy", p->injection_policy);
+		j->inj_scan = true;
+		j->inj_policy = p->injection_policy;
+	}
 	if (!p->redact)
 		return CAIRN_OK;
 	if (p->redact_mode < CAIRN_REDACT_MASK || p->redact_mode > CAIRN_REDACT_TOKEN)
@@ -210,6 +219,45 @@ static cairn_status redact_chunks(kb_job *j, cn_err *err)
 	return CAIRN_OK;
 }
 
+/* The ingest-time injection policy over the chunks (stage 1, after redaction). */
+static cairn_status scan_chunks(kb_job *j, cn_err *err)
+{
+	size_t kept = 0;
+	bool flagged_any = false;
+	for (size_t i = 0; i < j->chunks.n; i++) {
+		cn_chunk *c = &j->chunks.v[i];
+		cairn_injection_result r;
+		char msg[256];
+		if (cairn_injection_scan(c->text, c->len, CAIRN_INJECTION_DOCUMENT, &r, msg, sizeof msg) != CAIRN_OK)
+			return cn_err_set(err, CAIRN_ENOMEM, "%s: injection scan: %s", j->info.doc_id, msg);
+		if (r.flagged) {
+			flagged_any = true;
+			if (j->inj_policy == CAIRN_INJECTION_POLICY_REFUSE)
+				return cn_err_set(err, CAIRN_EFORMAT,
+				                  "%s: refused by the injection policy: chunk %zu looks like a prompt-injection "
+				                  "attempt (score %.2f)", j->info.doc_id, i + 1, r.score);
+			if (j->inj_policy == CAIRN_INJECTION_POLICY_QUARANTINE) {
+				j->inj_quarantined++;
+				continue;
+			}
+		}
+		j->chunks.v[kept++] = *c;
+	}
+	j->chunks.n = kept;
+	if (flagged_any && j->inj_policy == CAIRN_INJECTION_POLICY_FLAG) {
+		/* the document carries the finding as a tag: `--filter 'injection!=flagged'` */
+		const char **tags = cn_arena_alloc(&j->arena, (j->info.n_tags + 1) * sizeof *tags);
+		if (!tags)
+			return cn_err_set(err, CAIRN_ENOMEM, "%s: out of memory", j->info.doc_id);
+		for (size_t i = 0; i < j->info.n_tags; i++)
+			tags[i] = j->info.tags[i];
+		tags[j->info.n_tags] = "injection=flagged";
+		j->info.tags = tags;
+		j->info.n_tags++;
+	}
+	return CAIRN_OK;
+}
+
 /* Stage 1. */
 static void prepare(kb_job *j, cn_analyzer *a)
 {
@@ -222,6 +270,8 @@ static void prepare(kb_job *j, cn_analyzer *a)
 		st = cn_chunk_doc(&j->doc, &cp, &j->chunks, err);
 	if (!st && j->redact)
 		st = redact_chunks(j, err);
+	if (!st && j->inj_scan)
+		st = scan_chunks(j, err);
 	if (!st && j->chunks.n) {
 		j->toks = cn_calloc(j->chunks.n, sizeof *j->toks);
 		j->simhash = cn_calloc(j->chunks.n, sizeof *j->simhash);
