@@ -492,6 +492,49 @@ static void matvec_rows(void *ctx, int64_t r0, int64_t r1, int thread)
 	}
 }
 
+#if CN_KERN_X86
+typedef struct matvec_q8_job {
+	const cn_weight *W;
+	const void *xq;
+	const float *bias;
+	float *Y;
+} matvec_q8_job;
+
+static void matvec_q8_rows(void *ctx, int64_t r0, int64_t r1, int thread)
+{
+	(void)thread;
+	matvec_q8_job *j = ctx;
+	const cn_weight *W = j->W;
+	cn_matvec_q8_avx2(W->type, W->data, W->row_bytes, r0, r1, j->xq, W->cols, j->Y);
+	if (j->bias)
+		for (int64_t r = r0; r < r1; r++)
+			j->Y[r] = j->Y[r] + j->bias[r];
+}
+
+/* M = 1 with an integer dot product for W's type: X is quantized once (into the pool's
+ * shared scratch, or the stack, so no allocation per call), then each thread streams its
+ * contiguous share of the rows. False when memory ran out (the caller falls back). */
+static bool matvec_q8(cn_pool *pool, const float *X, const cn_weight *W, const float *bias, float *Y)
+{
+	_Alignas(64) uint8_t local[16384];
+	size_t qb = cn_q8_act_bytes(W->type, W->cols);
+	void *xq = pool ? cn_pool_scratch(pool, -1, qb) : NULL, *own = NULL;
+	if (!xq && qb <= sizeof local)
+		xq = local;
+	if (!xq)
+		xq = own = cn_malloc(qb);
+	if (!xq)
+		return false;
+	cn_q8_act_quantize_avx2(W->type, X, xq, W->cols);
+	matvec_q8_job j = {W, xq, bias, Y};
+	/* at least ~16 KiB of weights per range, so tiny matrices stay on one thread */
+	int64_t grain = (int64_t)(16384 / (W->row_bytes ? W->row_bytes : 1));
+	cn_pool_for(pool, W->rows, grain < 1 ? 1 : grain, matvec_q8_rows, &j);
+	cn_free(own);
+	return true;
+}
+#endif
+
 typedef struct matref_job {
 	const float *X;
 	int64_t M, ldx, ldy;
@@ -520,6 +563,10 @@ void cn_matmul(cn_pool *pool, const float *X, int64_t M, int64_t ldx, const cn_w
 		return;
 	const bool fast = cn_kern_fast();
 	if (M == 1) {
+#if CN_KERN_X86
+		if (fast && cn_q8_act_type(W->type) != CN_GGML_F32 && cn_kern_q8_act() && matvec_q8(pool, X, W, bias, Y))
+			return;
+#endif
 		matvec_job j = {X, W, bias, Y, fast};
 		int64_t grain = 4096 / (W->cols > 0 ? W->cols : 1);
 		cn_pool_for(pool, W->rows, grain < 1 ? 1 : grain, matvec_rows, &j);

@@ -12,7 +12,10 @@
  *  - Matrix products: a batch of activations times a weight matrix (cn_matmul) dequantizes
  *    weight panels to F32 and multiplies with an F32 GEMM — OpenBLAS's sgemm for large
  *    products, where measurement shows it wins (bench/kern.sh), our own blocked AVX2 GEMM
- *    otherwise; a single row (M = 1, generation) uses fused dequantize-dot kernels instead.
+ *    otherwise. A single row (M = 1, generation) is memory-bound: for the 8-bit and 4-bit
+ *    types the row is quantized to 8 bits once and multiplied with integer dot products
+ *    (qdot.c, as llama.cpp does; cn_kern_set_q8_act), for the others with fused
+ *    dequantize-dot kernels.
  *  - A small thread pool (cn_pool) splits work by rows; the caller's thread takes part.
  *    Results do not depend on the thread count (each output element is computed by one
  *    thread in a fixed order).
@@ -39,6 +42,15 @@ typedef enum cn_kern_mode {
 /* Process-wide; for tests and diagnosis. */
 void cn_kern_set_mode(cn_kern_mode mode);
 cn_kern_mode cn_kern_get_mode(void);
+/* Whether the fast path's M = 1 products with Q8_0, Q4_0, Q4_K, Q5_K or Q6_K weights
+ * quantize the activation row to 8 bits and use integer dot products (the default: several
+ * times less work per weight byte, which is what lets generation run at memory speed), or
+ * multiply the weights with the F32 activations as the batched path does. The 8-bit
+ * activations add an error of at most Σ|w|·d/2 per output (d = max|x|/127 over each block of
+ * 32 or 256 values), so single-token and batched results then differ by more than rounding.
+ * Process-wide; CAIRN_KERNELS=f32act in the environment turns it off. */
+void cn_kern_set_q8_act(bool on);
+bool cn_kern_q8_act(void);
 /* "avx2+fma+f16c", "reference", … : what cn_kern_* will use now. */
 const char *cn_kern_describe(void);
 
@@ -121,6 +133,12 @@ float cn_dot_f32(const float *a, const float *b, int64_t n);
 void cn_vec_add(float *y, const float *x, int64_t n);          /* y += x */
 void cn_vec_scale(float *y, float s, int64_t n);               /* y *= s */
 void cn_vec_mul(float *y, const float *x, int64_t n);          /* y *= x (element-wise) */
+void cn_vec_mad(float *y, float a, const float *x, int64_t n); /* y += a · x */
+/* Attention of one query row q[0..hd) over L cached positions (rows of K and V, ld floats
+ * apart): s[0..L) = softmax(scale · q·K_jᵀ), out[0..hd) = Σ_j s_j V_j. The M = 1 case of
+ * the S = QKᵀ, softmax, S·V sequence, without a GEMM's packing. */
+void cn_attend1(const float *q, const float *K, const float *V, int64_t ld, int64_t L, int64_t hd, float scale, float *s,
+                float *out);
 /* x = (x - mean) / sqrt(var + eps) * w + b; w and b may be NULL (1 and 0). */
 void cn_layernorm(float *x, int64_t n, const float *w, const float *b, float eps);
 /* x = x / sqrt(mean(x²) + eps) * w; w may be NULL. */

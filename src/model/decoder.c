@@ -235,6 +235,10 @@ static void attend(void *vctx, int64_t begin, int64_t end, int thread)
 		for (int64_t r0 = 0; r0 < F->T; r0 += ATTN_ROWS) {
 			int64_t rows = F->T - r0 < ATTN_ROWS ? F->T - r0 : ATTN_ROWS;
 			int64_t L = F->p0 + r0 + rows; /* positions the block's last row sees */
+			if (rows == 1) { /* generation: one query, no GEMM packing */
+				cn_attend1(Q + r0 * QD, K, V, KVD, L, hd, scale, S, O + r0 * QD);
+				continue;
+			}
 			cn_sgemm(NULL, true, rows, L, hd, scale, Q + r0 * QD, QD, K, KVD, 0.0f, S, L);
 			for (int64_t r = 0; r < rows; r++) {
 				int64_t seen = F->p0 + r0 + r + 1;
