@@ -535,6 +535,72 @@ static bool matvec_q8(cn_pool *pool, const float *X, const cn_weight *W, const f
 }
 #endif
 
+#if CN_KERN_X86
+#define GROUP_MAX 4
+
+typedef struct matvec_group_job {
+	int n;
+	const cn_weight *const *W;
+	const float *const *bias;
+	float *const *Y;
+	int64_t first[GROUP_MAX + 1]; /* matrix i owns rows [first[i], first[i+1]) of the concatenation */
+	const void *xq;
+} matvec_group_job;
+
+static void matvec_group_rows(void *ctx, int64_t r0, int64_t r1, int thread)
+{
+	(void)thread;
+	matvec_group_job *j = ctx;
+	for (int i = 0; i < j->n; i++) {
+		int64_t a = r0 > j->first[i] ? r0 : j->first[i], b = r1 < j->first[i + 1] ? r1 : j->first[i + 1];
+		if (a >= b)
+			continue;
+		const cn_weight *W = j->W[i];
+		a -= j->first[i], b -= j->first[i];
+		cn_matvec_q8_avx2(W->type, W->data, W->row_bytes, a, b, j->xq, W->cols, j->Y[i]);
+		if (j->bias[i])
+			for (int64_t r = a; r < b; r++)
+				j->Y[i][r] = j->Y[i][r] + j->bias[i][r];
+	}
+}
+#endif
+
+void cn_matmul_group(cn_pool *pool, const float *X, int64_t M, int64_t ldx, int n, const cn_weight *const *W,
+                     const float *const *bias, float *const *Y, const int64_t *ldy)
+{
+#if CN_KERN_X86
+	/* M = 1, one activation format, one row length: one quantization, one parallel pass */
+	bool one = M == 1 && n >= 1 && n <= GROUP_MAX && cn_kern_fast() && cn_kern_q8_act();
+	for (int i = 0; one && i < n; i++)
+		one = W[i]->rows > 0 && W[i]->cols == W[0]->cols && cn_q8_act_type(W[i]->type) != CN_GGML_F32 &&
+		      cn_q8_act_type(W[i]->type) == cn_q8_act_type(W[0]->type);
+	if (one) {
+		_Alignas(64) uint8_t local[16384];
+		size_t qb = cn_q8_act_bytes(W[0]->type, W[0]->cols);
+		void *xq = pool ? cn_pool_scratch(pool, -1, qb) : NULL, *own = NULL;
+		if (!xq && qb <= sizeof local)
+			xq = local;
+		if (!xq)
+			xq = own = cn_malloc(qb);
+		if (xq) {
+			matvec_group_job j = {.n = n, .W = W, .bias = bias, .Y = Y, .xq = xq};
+			size_t bytes = 0;
+			for (int i = 0; i < n; i++) {
+				j.first[i + 1] = j.first[i] + W[i]->rows;
+				bytes += W[i]->row_bytes * (size_t)W[i]->rows;
+			}
+			cn_q8_act_quantize_avx2(W[0]->type, X, xq, W[0]->cols);
+			int64_t grain = (int64_t)(16384 / (bytes / (size_t)j.first[n] + 1));
+			cn_pool_for(pool, j.first[n], grain < 1 ? 1 : grain, matvec_group_rows, &j);
+			cn_free(own);
+			return;
+		}
+	}
+#endif
+	for (int i = 0; i < n; i++)
+		cn_matmul(pool, X, M, ldx, W[i], bias[i], Y[i], ldy[i]);
+}
+
 typedef struct matref_job {
 	const float *X;
 	int64_t M, ldx, ldy;

@@ -110,6 +110,14 @@ bool cn_weight_from_tensor(const cn_gguf_tensor *t, cn_weight *w, cn_err *err);
 void cn_matmul(cn_pool *pool, const float *X, int64_t M, int64_t ldx, const cn_weight *W, const float *bias,
                float *Y, int64_t ldy);
 
+/* n products of the same X with different weights: Y[i] = X · W[i]ᵀ (+ bias[i]), ldy[i] for
+ * Y[i] (bias[i] may be NULL). The same as n cn_matmul calls, result for result; when M = 1
+ * and the weights share a row length and an integer-dot activation format (Q, K and V; gate
+ * and up), X is quantized once and the rows of all n matrices are split over the threads
+ * in one pass (one synchronisation instead of n). At most 4 matrices take the one-pass path. */
+void cn_matmul_group(cn_pool *pool, const float *X, int64_t M, int64_t ldx, int n, const cn_weight *const *W,
+                     const float *const *bias, float *const *Y, const int64_t *ldy);
+
 /* Plain F32 GEMM: C[M×N] = alpha · A[M×K] · op(B) + beta · C, op(B) = B[K×N] or, with
  * trans_b, B[N×K]ᵀ. Row-major. For attention and anything else without a weight matrix. */
 void cn_sgemm(cn_pool *pool, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float *A,

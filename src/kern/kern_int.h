@@ -49,10 +49,10 @@ _Static_assert(sizeof(cn_block_q6_K) == 210, "block_q6_K");
  * scale is a float). q8a pairs with Q8_0/Q4_0 weights, q8k (with the sums of each 16 values)
  * with the K-quants. */
 typedef struct { float d; int8_t qs[32]; } cn_block_q8a;
-typedef struct { float d; int8_t qs[256]; int16_t bsums[16]; } cn_block_q8k;
+typedef struct { int8_t qs[256]; int16_t bsums[16]; float d; float pad_[7]; } cn_block_q8k;
 
 _Static_assert(sizeof(cn_block_q8a) == 36, "block_q8a");
-_Static_assert(sizeof(cn_block_q8k) == 292, "block_q8k");
+_Static_assert(sizeof(cn_block_q8k) == 320, "block_q8k");
 
 /* The 6-bit scale and min of sub-block j (0..7) of a Q4_K/Q5_K super-block. */
 static inline void cn_scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m)

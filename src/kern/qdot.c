@@ -92,6 +92,7 @@ void cn_q8_act_quantize_ref(cn_ggml_type t, const float *x, void *dst, int64_t n
 	} else if (cn_q8_act_type(t) == CN_GGML_Q8_K) {
 		cn_block_q8k *y = dst;
 		for (int64_t b = 0; b < n / CN_QK_K; b++, x += CN_QK_K) {
+			memset(y[b].pad_, 0, sizeof(y[b].pad_));
 			float id;
 			y[b].d = q8_scale(x, CN_QK_K, &id);
 			for (int g = 0; g < 16; g++) {
@@ -256,6 +257,7 @@ CN_AVX2 void cn_q8_act_quantize_avx2(cn_ggml_type t, const float *x, void *dst, 
 		cn_block_q8k *y = dst;
 		for (int64_t b = 0; b < n / CN_QK_K; b++, x += CN_QK_K) {
 			float amax = amax_avx2(x, CN_QK_K);
+			memset(y[b].pad_, 0, sizeof(y[b].pad_));
 			y[b].d = amax / 127.0f;
 			__m256 id = _mm256_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f);
 			for (int k = 0; k < 8; k++) {
@@ -336,6 +338,20 @@ static inline void k4_scales(const uint8_t *q, uint8_t sc[8], uint8_t mn[8])
 	memcpy(mn + 4, &m1, 4);
 }
 
+/* k4_scales in SSE: the 16 bytes sc0-7, m0-7 of the 12-byte field at q (16 bytes are read:
+ * the field is followed by the quants inside the block). With a, b, c its three 32-bit
+ * words: sc0-3 = a & 63, m0-3 = b & 63, sc4-7 = (c & 15) | (a >> 6) << 4,
+ * m4-7 = (c >> 4 & 15) | (b >> 6) << 4; per byte, (x >> 6) << 4 = (x32 >> 2) & 0x30. */
+CN_AVX2 static inline __m128i k4_scales_v(const uint8_t *q)
+{
+	__m128i raw = _mm_loadu_si128((const __m128i *)q);
+	__m128i lo6 = _mm_and_si128(raw, _mm_set1_epi8(0x3f));
+	__m128i cn = _mm_srlv_epi32(_mm_shuffle_epi32(raw, 0xAA), _mm_setr_epi32(0, 4, 0, 0));
+	__m128i hi = _mm_or_si128(_mm_and_si128(cn, _mm_set1_epi8(0x0f)),
+	                          _mm_and_si128(_mm_srli_epi32(raw, 2), _mm_set1_epi8(0x30)));
+	return _mm_unpacklo_epi32(lo6, hi);
+}
+
 /* pshufb controls that broadcast 16-bit element j of a 128-bit lane to all 8 of its words */
 static const uint8_t k_bcast16[8][32] = {
 #define CN_B(j) {2 * j, 2 * j + 1, 2 * j, 2 * j + 1, 2 * j, 2 * j + 1, 2 * j, 2 * j + 1, 2 * j, 2 * j + 1, 2 * j, 2 * j + 1, \
@@ -356,9 +372,7 @@ CN_AVX2 static inline float dot_q4_k_avx2(const cn_block_q4_K *w, const cn_block
 	__m256 acc = _mm256_setzero_ps();
 	__m128 accm = _mm_setzero_ps();
 	for (int64_t b = 0; b < nb; b++) {
-		uint8_t smb[16];
-		k4_scales(w[b].scales, smb, smb + 8);
-		__m256i sm = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)smb)); /* sc0-7 | m0-7 */
+		__m256i sm = _mm256_cvtepu8_epi16(k4_scales_v(w[b].scales)); /* sc0-7 | m0-7 */
 		__m256i bs = _mm256_loadu_si256((const __m256i *)a[b].bsums);
 		__m128i bs8 = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
 		__m128i summ = _mm_madd_epi16(_mm256_extracti128_si256(sm, 1), bs8);
@@ -377,9 +391,12 @@ CN_AVX2 static inline float dot_q4_k_avx2(const cn_block_q4_K *w, const cn_block
 			s0 = _mm256_add_epi32(s0, p0);
 			s1 = _mm256_add_epi32(s1, p1);
 		}
-		const float da = a[b].d;
-		acc = _mm256_fmadd_ps(_mm256_set1_ps(F16(w[b].d) * da), _mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)), acc);
-		accm = _mm_fmadd_ps(_mm_set1_ps(F16(w[b].dmin) * da), _mm_cvtepi32_ps(summ), accm);
+		/* d and dmin converted together, times the activation's scale */
+		uint32_t dd;
+		memcpy(&dd, &w[b].d, 4);
+		__m128 sd = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int)dd)), _mm_set1_ps(a[b].d));
+		acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(sd), _mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)), acc);
+		accm = _mm_fmadd_ps(_mm_shuffle_ps(sd, sd, 0x55), _mm_cvtepi32_ps(summ), accm);
 	}
 	__m128 s = _mm_sub_ps(_mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1)), accm);
 	s = _mm_add_ps(s, _mm_movehl_ps(s, s));

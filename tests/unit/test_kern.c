@@ -849,6 +849,54 @@ static void test_q8_matvec_threads(void **state)
 		cn_pool_free(pools[p]);
 }
 
+/* cn_matmul_group equals one cn_matmul per matrix, bit for bit: Q/K/V-like groups (biases,
+ * 3 row counts, strided outputs), a group of mixed activation formats (Q8_0 with Q4_K: the
+ * per-matrix fallback) and M = 2; no pool, 1 and 2 threads. */
+static void test_matmul_group(void **state)
+{
+	(void)state;
+	cn_pool *pools[3] = {NULL};
+	for (int p = 1; p < 3; p++)
+		assert_int_equal(cn_pool_create(p, &pools[p], NULL), CAIRN_OK);
+	static const struct { cn_ggml_type t[3]; int64_t rows[3]; int64_t M; } cases[] = {
+		{{CN_GGML_Q8_0, CN_GGML_Q8_0, CN_GGML_Q8_0}, {96, 17, 17}, 1},
+		{{CN_GGML_Q4_K, CN_GGML_Q6_K, CN_GGML_Q4_K}, {130, 3, 64}, 1},
+		{{CN_GGML_Q8_0, CN_GGML_Q4_K, CN_GGML_F16}, {40, 41, 42}, 1},
+		{{CN_GGML_Q4_K, CN_GGML_Q4_K, CN_GGML_Q4_K}, {40, 8, 8}, 2}};
+	const int64_t K = 512;
+	for (size_t ci = 0; ci < CN_ARRAY_LEN(cases); ci++) {
+		cn_weight w[3];
+		const cn_weight *wp[3];
+		float *wd[3], *bias[3], *ya[3], *yb[3];
+		int64_t ld[3], M = cases[ci].M;
+		float *X = malloc(sizeof(float) * M * K);
+		for (int64_t i = 0; i < M * K; i++)
+			X[i] = grand();
+		for (int i = 0; i < 3; i++) {
+			make_weight(cases[ci].t[i], cases[ci].rows[i], K, &w[i], &wd[i]);
+			wp[i] = &w[i];
+			ld[i] = cases[ci].rows[i] + i; /* strided rows when M > 1 */
+			bias[i] = i == 1 ? NULL : malloc(sizeof(float) * cases[ci].rows[i]);
+			for (int64_t r = 0; bias[i] && r < cases[ci].rows[i]; r++)
+				bias[i][r] = grand();
+			ya[i] = calloc((size_t)(M * ld[i]), sizeof(float));
+			yb[i] = calloc((size_t)(M * ld[i]), sizeof(float));
+		}
+		for (int p = 0; p < 3; p++) {
+			for (int i = 0; i < 3; i++)
+				cn_matmul(pools[p], X, M, K, &w[i], bias[i], ya[i], ld[i]);
+			cn_matmul_group(pools[p], X, M, K, 3, wp, (const float *const *)bias, yb, ld);
+			for (int i = 0; i < 3; i++)
+				assert_memory_equal(ya[i], yb[i], sizeof(float) * M * ld[i]);
+		}
+		for (int i = 0; i < 3; i++)
+			free(wd[i]), free(bias[i]), free(ya[i]), free(yb[i]), free((void *)w[i].data);
+		free(X);
+	}
+	for (int p = 1; p < 3; p++)
+		cn_pool_free(pools[p]);
+}
+
 /* cn_attend1 (one query row) against the double-precision softmax(q·Kᵀ·scale)·V, both
  * paths, with strided K/V rows and L = 1. */
 static void test_attend1(void **state)
@@ -1280,7 +1328,8 @@ int main(void)
 		cmocka_unit_test(test_pool),             cmocka_unit_test(test_weight_from_tensor),
 		cmocka_unit_test(test_describe),         cmocka_unit_test(test_q8_quantize),
 		cmocka_unit_test(test_q8_dot_exact),     cmocka_unit_test(test_q8_dot_vs_float),
-		cmocka_unit_test(test_q8_matvec_threads), cmocka_unit_test(test_attend1),
+		cmocka_unit_test(test_q8_matvec_threads), cmocka_unit_test(test_matmul_group),
+		cmocka_unit_test(test_attend1),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
