@@ -85,8 +85,10 @@ int cn_pool_threads(const cn_pool *pool); /* NULL pool → 1 */
 
 /* Calls fn(ctx, begin, end, thread) over disjoint ranges covering [0, n), in parallel, and
  * returns when all are done. Ranges are contiguous and at least `grain` long (except the
- * last). A NULL pool runs everything on the caller's thread. Not reentrant: fn must not call
- * cn_pool_for on the same pool. */
+ * last). `thread` (0 = the caller, < cn_pool_threads) is the thread running the range, for
+ * per-thread scratch; one thread may run several ranges, one after the other. A NULL pool
+ * runs everything on the caller's thread. Not reentrant: fn must not call cn_pool_for on
+ * the same pool. */
 typedef void (*cn_pool_fn)(void *ctx, int64_t begin, int64_t end, int thread);
 void cn_pool_for(cn_pool *pool, int64_t n, int64_t grain, cn_pool_fn fn, void *ctx);
 

@@ -320,28 +320,10 @@ CN_AVX2 static float dot_q4_0_avx2(const cn_block_q4_0 *w, const cn_block_q8a *a
 	return hsum8(_mm256_add_ps(acc0, acc1));
 }
 
-/* The 8 six-bit scales and mins of a Q4_K/Q5_K super-block, as bytes: q[0..3] hold sc0-3
- * in their low 6 bits and the top 2 bits of sc4-7; q[4..7] likewise for the mins; q[8..11]
- * hold the low 4 bits of sc4-7 (low nibble) and m4-7 (high nibble). */
-static inline void k4_scales(const uint8_t *q, uint8_t sc[8], uint8_t mn[8])
-{
-	uint32_t a, b, c;
-	memcpy(&a, q, 4);
-	memcpy(&b, q + 4, 4);
-	memcpy(&c, q + 8, 4);
-	uint32_t s0 = a & 0x3f3f3f3fu, m0 = b & 0x3f3f3f3fu;
-	uint32_t s1 = (c & 0x0f0f0f0fu) | ((a >> 6) & 0x03030303u) << 4;
-	uint32_t m1 = ((c >> 4) & 0x0f0f0f0fu) | ((b >> 6) & 0x03030303u) << 4;
-	memcpy(sc, &s0, 4);
-	memcpy(sc + 4, &s1, 4);
-	memcpy(mn, &m0, 4);
-	memcpy(mn + 4, &m1, 4);
-}
-
-/* k4_scales in SSE: the 16 bytes sc0-7, m0-7 of the 12-byte field at q (16 bytes are read:
- * the field is followed by the quants inside the block). With a, b, c its three 32-bit
- * words: sc0-3 = a & 63, m0-3 = b & 63, sc4-7 = (c & 15) | (a >> 6) << 4,
- * m4-7 = (c >> 4 & 15) | (b >> 6) << 4; per byte, (x >> 6) << 4 = (x32 >> 2) & 0x30. */
+/* The 8 six-bit scales and mins of a Q4_K/Q5_K super-block as 16 bytes sc0-7, m0-7, from
+ * the 12-byte field at q (16 bytes are read: more of the block follows the field). With a,
+ * b, c its three 32-bit words: sc0-3 = a & 63, m0-3 = b & 63, sc4-7 = (c & 15) | (a >> 6)
+ * << 4, m4-7 = (c >> 4 & 15) | (b >> 6) << 4; per byte, (x >> 6) << 4 = (x32 >> 2) & 0x30. */
 CN_AVX2 static inline __m128i k4_scales_v(const uint8_t *q)
 {
 	__m128i raw = _mm_loadu_si128((const __m128i *)q);
@@ -404,44 +386,46 @@ CN_AVX2 static inline float dot_q4_k_avx2(const cn_block_q4_K *w, const cn_block
 	return _mm_cvtss_f32(s);
 }
 
-/* Q5_K × q8k. Per 64 elements (sub-blocks 2j, 2j+1): maddubs of the 4/5-bit values
- * (unsigned) with the activation, madd with the sub-block scale; per lane the int32 sum over
- * a super-block is at most 8 · 2 · (2·31·127) · 63 < 2²³. The mins: madd of the 16 bsums
- * with each min repeated twice gives Σ m_j·(bsum_2j + bsum_2j+1) in 8 lanes. */
-CN_AVX2 static float dot_q5_k_avx2(const uint8_t *w, const cn_block_q8k *a, int64_t nb)
+/* Q5_K × q8k: Q4_K's loop with the fifth bit of sub-block j from bit j of qh[l]. Per
+ * lane the int32 sum over a super-block is at most 4 · 2 · (2·31·127) · 63 < 2²³. */
+CN_AVX2 static inline float dot_q5_k_avx2(const cn_block_q5_K *w, const cn_block_q8k *a, int64_t nb)
 {
-	const bool five = true;
-	const size_t bsz = sizeof(cn_block_q5_K);
 	const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
-	const __m128i dup = _mm_setr_epi8(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
-	__m256 acc = _mm256_setzero_ps(), accm = _mm256_setzero_ps();
-	for (int64_t b = 0; b < nb; b++, w += bsz) {
-		const uint8_t *qs = w + (five ? 48 : 16);
-		uint8_t sc[8], mn[8];
-		k4_scales(w + 4, sc, mn);
-		uint64_t mv;
-		memcpy(&mv, mn, 8);
-		__m256i mins = _mm256_cvtepu8_epi16(_mm_shuffle_epi8(_mm_cvtsi64_si128((long long)mv), dup));
-		__m256i summ = _mm256_madd_epi16(mins, _mm256_loadu_si256((const __m256i *)a[b].bsums));
-		__m256i qh = five ? _mm256_loadu_si256((const __m256i *)(w + 16)) : _mm256_setzero_si256();
-		__m256i sumi = _mm256_setzero_si256();
+	__m256 acc = _mm256_setzero_ps();
+	__m128 accm = _mm_setzero_ps();
+	for (int64_t b = 0; b < nb; b++) {
+		__m256i sm = _mm256_cvtepu8_epi16(k4_scales_v(w[b].scales)); /* sc0-7 | m0-7 */
+		__m256i bs = _mm256_loadu_si256((const __m256i *)a[b].bsums);
+		__m128i bs8 = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
+		__m128i summ = _mm_madd_epi16(_mm256_extracti128_si256(sm, 1), bs8);
+		__m256i sc = _mm256_permute2x128_si256(sm, sm, 0x00);
+		__m256i qh = _mm256_loadu_si256((const __m256i *)w[b].qh);
+		const uint8_t *qs = w[b].qs;
+		const int8_t *aq = a[b].qs;
+		__m256i s0 = _mm256_setzero_si256(), s1 = s0;
+#pragma GCC unroll 4
 		for (int j = 0; j < 4; j++) {
 			__m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * j));
 			__m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
-			if (five) {
-				lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * j), one), 4));
-				hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * j + 1), one), 4));
-			}
-			__m256i p0 = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(a[b].qs + 64 * j)));
-			__m256i p1 = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(a[b].qs + 64 * j + 32)));
-			p0 = _mm256_madd_epi16(p0, _mm256_set1_epi16(sc[2 * j]));
-			p1 = _mm256_madd_epi16(p1, _mm256_set1_epi16(sc[2 * j + 1]));
-			sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p0, p1));
+			lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * j), one), 4));
+			hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * j + 1), one), 4));
+			__m256i p0 = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(aq + 64 * j)));
+			__m256i p1 = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(aq + 64 * j + 32)));
+			p0 = _mm256_madd_epi16(p0, _mm256_shuffle_epi8(sc, _mm256_loadu_si256((const __m256i *)k_bcast16[2 * j])));
+			p1 = _mm256_madd_epi16(p1, _mm256_shuffle_epi8(sc, _mm256_loadu_si256((const __m256i *)k_bcast16[2 * j + 1])));
+			s0 = _mm256_add_epi32(s0, p0);
+			s1 = _mm256_add_epi32(s1, p1);
 		}
-		acc = _mm256_fmadd_ps(_mm256_set1_ps(F16(cn_ld16(w)) * a[b].d), _mm256_cvtepi32_ps(sumi), acc);
-		accm = _mm256_fmadd_ps(_mm256_set1_ps(F16(cn_ld16(w + 2)) * a[b].d), _mm256_cvtepi32_ps(summ), accm);
+		uint32_t dd;
+		memcpy(&dd, &w[b].d, 4);
+		__m128 sd = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int)dd)), _mm_set1_ps(a[b].d));
+		acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(sd), _mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)), acc);
+		accm = _mm_fmadd_ps(_mm_shuffle_ps(sd, sd, 0x55), _mm_cvtepi32_ps(summ), accm);
 	}
-	return hsum8(acc) - hsum8(accm);
+	__m128 s = _mm_sub_ps(_mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1)), accm);
+	s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+	s = _mm_add_ss(s, _mm_movehdup_ps(s));
+	return _mm_cvtss_f32(s);
 }
 
 /* Q6_K × q8k. The 6-bit values (0..63, unsigned) go through maddubs as they are, each
@@ -512,7 +496,7 @@ CN_AVX2 void cn_matvec_q8_avx2(cn_ggml_type t, const uint8_t *w, size_t row_byte
 		break;
 	case CN_GGML_Q5_K:
 		for (int64_t r = r0; r < r1; r++, w += row_bytes)
-			y[r] = dot_q5_k_avx2(w, xq, n / CN_QK_K);
+			y[r] = dot_q5_k_avx2((const void *)w, xq, n / CN_QK_K);
 		break;
 	case CN_GGML_Q6_K:
 		for (int64_t r = r0; r < r1; r++, w += row_bytes)
