@@ -8,7 +8,11 @@
 # bound: bandwidth measured in the same run (a streaming read of a 1 GiB buffer with the same
 # thread count) divided by the weight bytes each token reads.
 #
-#   bench/decode.sh [--threads 1,2] [--types Q8_0,Q4_K] [--layers 24] [--prompt 128] [--gen 64]
+#   bench/decode.sh [--threads 1,2] [--types Q8_0,Q4_K] [--layers 24] [--prompt 128] [--gen 64] [--reps 3]
+#
+# Each configuration reports the best of --reps runs and, in parentheses, the worst; the
+# load average before and after each configuration is printed with it (the machine may be
+# shared, and the spread is the honest error bar).
 #
 # The models are written once into bench/out/decode/ (~0.6 GB for Q8_0, ~0.35 GB for Q4_K; a
 # few minutes of numpy). JSON lines go to bench/out/decode/results.jsonl.
@@ -19,6 +23,7 @@ TYPES=Q8_0,Q4_K
 LAYERS=24
 PROMPT=128
 GEN=64
+REPS=3
 while [ $# -gt 0 ]; do
 	case $1 in
 	--threads) THREADS=$2; shift 2 ;;
@@ -26,7 +31,8 @@ while [ $# -gt 0 ]; do
 	--layers) LAYERS=$2; shift 2 ;;
 	--prompt) PROMPT=$2; shift 2 ;;
 	--gen) GEN=$2; shift 2 ;;
-	*) echo "usage: bench/decode.sh [--threads 1,2] [--types Q8_0,Q4_K] [--layers 24] [--prompt 128] [--gen 64]" >&2
+	--reps) REPS=$2; shift 2 ;;
+	*) echo "usage: bench/decode.sh [--threads 1,2] [--types Q8_0,Q4_K] [--layers 24] [--prompt 128] [--gen 64] [--reps 3]" >&2
 	   exit 2 ;;
 	esac
 done
@@ -48,15 +54,20 @@ for t in ${TYPES//,/ }; do
 done
 
 : >"$OUT/results.jsonl"
-printf '%-5s %7s %10s %10s %12s %10s %11s %9s\n' type threads "prompt t/s" "decode t/s" "MB/token" "GB/s" "bound t/s" "of bound"
+printf '%-5s %7s %18s %18s %9s %7s %9s %8s %6s  %s\n' type threads "prompt t/s" "decode t/s" "MB/token" "GB/s" \
+	"bound t/s" "of bound" "PP/TG" "load before → after"
 for t in ${TYPES//,/ }; do
 	for th in ${THREADS//,/ }; do
-		j=$("$OUT/bench_decode" "$OUT/qwen2-0.5b-L$LAYERS-$t.gguf" --threads "$th" --prompt "$PROMPT" --gen "$GEN")
+		j=$("$OUT/bench_decode" "$OUT/qwen2-0.5b-L$LAYERS-$t.gguf" --threads "$th" --prompt "$PROMPT" --gen "$GEN" \
+			--reps "$REPS")
 		echo "$j" >>"$OUT/results.jsonl"
 		f() { echo "$j" | sed "s/.*\"$1\":\([0-9.]*\).*/\1/"; }
-		printf '%-5s %7s %10s %10s %12s %10s %11s %8.1f%%\n' "$t" "$th" "$(f prompt_tok_s)" "$(f decode_tok_s)" \
+		g() { echo "$j" | sed "s/.*\"$1\":\"\([^\"]*\)\".*/\1/"; }
+		printf '%-5s %7s %18s %18s %9s %7s %9s %7.1f%% %6.2f  %s → %s\n' "$t" "$th" \
+			"$(f prompt_tok_s) ($(f prompt_tok_s_worst))" "$(f decode_tok_s) ($(f decode_tok_s_worst))" \
 			"$(f weight_mb_per_token)" "$(f bandwidth_gbs)" "$(f bound_tok_s)" \
-			"$(awk -v a="$(f fraction_of_bound)" 'BEGIN{print 100*a}')"
+			"$(awk -v a="$(f fraction_of_bound)" 'BEGIN{print 100*a}')" \
+			"$(awk -v a="$(f prompt_tok_s)" -v b="$(f decode_tok_s)" 'BEGIN{print a/b}')" "$(g load_before)" "$(g load_after)"
 	done
 done
 echo "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); $(nproc) CPUs online; load average now $(cut -d' ' -f1-3 /proc/loadavg)"

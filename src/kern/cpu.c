@@ -21,6 +21,7 @@
 static pthread_once_t cpu_once = PTHREAD_ONCE_INIT;
 static cn_cpu_features cpu_feat;
 static _Atomic int kern_mode = CN_KERN_AUTO;
+static _Atomic bool q8_act = true;
 
 static void cpu_init(void)
 {
@@ -45,6 +46,20 @@ static void cpu_init(void)
 	const char *env = getenv("CAIRN_KERNELS");
 	if (env && strcmp(env, "ref") == 0)
 		atomic_store(&kern_mode, CN_KERN_REF);
+	if (env && strcmp(env, "f32act") == 0)
+		atomic_store(&q8_act, false);
+}
+
+void cn_kern_set_q8_act(bool on)
+{
+	pthread_once(&cpu_once, cpu_init);
+	atomic_store(&q8_act, on);
+}
+
+bool cn_kern_q8_act(void)
+{
+	pthread_once(&cpu_once, cpu_init);
+	return atomic_load_explicit(&q8_act, memory_order_relaxed);
 }
 
 const cn_cpu_features *cn_cpu_get(void)

@@ -492,6 +492,112 @@ static void matvec_rows(void *ctx, int64_t r0, int64_t r1, int thread)
 	}
 }
 
+#if CN_KERN_X86
+/* ---- M = 1 on 8-bit activations ------------------------------------------------------------ */
+
+#define GROUP_MAX 4
+#define CHUNK_BYTES (64 << 10) /* weight bytes per grab: long enough to stream, short enough to balance */
+
+typedef struct matvec_job8 {
+	int n;
+	const cn_weight *const *W;
+	const float *const *bias;
+	float *const *Y;
+	int64_t first[GROUP_MAX + 1]; /* matrix i owns rows [first[i], first[i+1]) of the concatenation */
+	const void *xq;
+	int64_t chunk;
+	_Atomic int64_t next;
+} matvec_job8;
+
+static void matvec8_rows(matvec_job8 *j, int64_t r0, int64_t r1)
+{
+	for (int i = 0; i < j->n; i++) {
+		int64_t a = r0 > j->first[i] ? r0 : j->first[i], b = r1 < j->first[i + 1] ? r1 : j->first[i + 1];
+		if (a >= b)
+			continue;
+		const cn_weight *W = j->W[i];
+		a -= j->first[i], b -= j->first[i];
+		cn_matvec_q8_avx2(W->type, W->data, W->row_bytes, a, b, j->xq, W->cols, j->Y[i]);
+		if (j->bias[i])
+			for (int64_t r = a; r < b; r++)
+				j->Y[i][r] = j->Y[i][r] + j->bias[i][r];
+	}
+}
+
+/* Each thread takes chunks of rows from a shared counter until none are left: a thread the
+ * (shared) machine descheduled does not hold the others back by its fixed share, and each
+ * chunk is a contiguous stretch of weights. Which thread computes a row does not change
+ * its value. */
+static void matvec8_run(void *ctx, int64_t t0, int64_t t1, int thread)
+{
+	(void)t0, (void)t1, (void)thread;
+	matvec_job8 *j = ctx;
+	const int64_t total = j->first[j->n];
+	for (;;) {
+		int64_t r0 = atomic_fetch_add_explicit(&j->next, j->chunk, memory_order_relaxed);
+		if (r0 >= total)
+			return;
+		matvec8_rows(j, r0, r0 + j->chunk < total ? r0 + j->chunk : total);
+	}
+}
+
+/* Y[i] = W[i] · x for n matrices sharing a row length and an activation format: x is
+ * quantized once (into the pool's shared scratch, or the stack: no allocation per call),
+ * then the rows of all n are computed in one parallel pass. False when memory ran out. */
+static bool matvec8(cn_pool *pool, const float *X, int n, const cn_weight *const *W, const float *const *bias,
+                    float *const *Y)
+{
+	_Alignas(64) uint8_t local[16384];
+	size_t qb = cn_q8_act_bytes(W[0]->type, W[0]->cols);
+	void *xq = pool ? cn_pool_scratch(pool, -1, qb) : NULL, *own = NULL;
+	if (!xq && qb <= sizeof local)
+		xq = local;
+	if (!xq)
+		xq = own = cn_malloc(qb);
+	if (!xq)
+		return false;
+	cn_q8_act_quantize_avx2(W[0]->type, X, xq, W[0]->cols);
+	matvec_job8 j = {.n = n, .W = W, .bias = bias, .Y = Y, .xq = xq};
+	size_t bytes = 0;
+	for (int i = 0; i < n; i++) {
+		j.first[i + 1] = j.first[i] + W[i]->rows;
+		bytes += W[i]->row_bytes * (size_t)W[i]->rows;
+	}
+	/* rows per chunk: ~CHUNK_BYTES of weights, a multiple of 16 (outputs of different
+	 * chunks then fall in different cache lines) */
+	int64_t per_row = (int64_t)(bytes / (size_t)j.first[n]) + 1;
+	j.chunk = (CHUNK_BYTES / per_row + 15) / 16 * 16;
+	atomic_init(&j.next, 0);
+	int64_t chunks = (j.first[n] + j.chunk - 1) / j.chunk, nt = cn_pool_threads(pool);
+	cn_pool_for(pool, chunks < nt ? chunks : nt, 1, matvec8_run, &j);
+	cn_free(own);
+	return true;
+}
+
+/* Whether the n matrices can share one matvec8 pass. */
+static bool matvec8_ok(int n, const cn_weight *const *W)
+{
+	if (n < 1 || n > GROUP_MAX || !cn_kern_fast() || !cn_kern_q8_act())
+		return false;
+	for (int i = 0; i < n; i++)
+		if (W[i]->rows <= 0 || W[i]->cols != W[0]->cols || cn_q8_act_type(W[i]->type) == CN_GGML_F32 ||
+		    cn_q8_act_type(W[i]->type) != cn_q8_act_type(W[0]->type))
+			return false;
+	return true;
+}
+#endif
+
+void cn_matmul_group(cn_pool *pool, const float *X, int64_t M, int64_t ldx, int n, const cn_weight *const *W,
+                     const float *const *bias, float *const *Y, const int64_t *ldy)
+{
+#if CN_KERN_X86
+	if (M == 1 && matvec8_ok(n, W) && matvec8(pool, X, n, W, bias, Y))
+		return;
+#endif
+	for (int i = 0; i < n; i++)
+		cn_matmul(pool, X, M, ldx, W[i], bias[i], Y[i], ldy[i]);
+}
+
 typedef struct matref_job {
 	const float *X;
 	int64_t M, ldx, ldy;
@@ -520,6 +626,10 @@ void cn_matmul(cn_pool *pool, const float *X, int64_t M, int64_t ldx, const cn_w
 		return;
 	const bool fast = cn_kern_fast();
 	if (M == 1) {
+#if CN_KERN_X86
+		if (matvec8_ok(1, &W) && matvec8(pool, X, 1, &W, &bias, &Y))
+			return;
+#endif
 		matvec_job j = {X, W, bias, Y, fast};
 		int64_t grain = 4096 / (W->cols > 0 ? W->cols : 1);
 		cn_pool_for(pool, W->rows, grain < 1 ? 1 : grain, matvec_rows, &j);

@@ -12,7 +12,10 @@
  *  - Matrix products: a batch of activations times a weight matrix (cn_matmul) dequantizes
  *    weight panels to F32 and multiplies with an F32 GEMM — OpenBLAS's sgemm for large
  *    products, where measurement shows it wins (bench/kern.sh), our own blocked AVX2 GEMM
- *    otherwise; a single row (M = 1, generation) uses fused dequantize-dot kernels instead.
+ *    otherwise. A single row (M = 1, generation) is memory-bound: for the 8-bit and 4-bit
+ *    types the row is quantized to 8 bits once and multiplied with integer dot products
+ *    (qdot.c, as llama.cpp does; cn_kern_set_q8_act), for the others with fused
+ *    dequantize-dot kernels.
  *  - A small thread pool (cn_pool) splits work by rows; the caller's thread takes part.
  *    Results do not depend on the thread count (each output element is computed by one
  *    thread in a fixed order).
@@ -39,6 +42,15 @@ typedef enum cn_kern_mode {
 /* Process-wide; for tests and diagnosis. */
 void cn_kern_set_mode(cn_kern_mode mode);
 cn_kern_mode cn_kern_get_mode(void);
+/* Whether the fast path's M = 1 products with Q8_0, Q4_0, Q4_K, Q5_K or Q6_K weights
+ * quantize the activation row to 8 bits and use integer dot products (the default: several
+ * times less work per weight byte, which is what lets generation run at memory speed), or
+ * multiply the weights with the F32 activations as the batched path does. The 8-bit
+ * activations add an error of at most Σ|w|·d/2 per output (d = max|x|/127 over each block of
+ * 32 or 256 values), so single-token and batched results then differ by more than rounding.
+ * Process-wide; CAIRN_KERNELS=f32act in the environment turns it off. */
+void cn_kern_set_q8_act(bool on);
+bool cn_kern_q8_act(void);
 /* "avx2+fma+f16c", "reference", … : what cn_kern_* will use now. */
 const char *cn_kern_describe(void);
 
@@ -73,8 +85,10 @@ int cn_pool_threads(const cn_pool *pool); /* NULL pool → 1 */
 
 /* Calls fn(ctx, begin, end, thread) over disjoint ranges covering [0, n), in parallel, and
  * returns when all are done. Ranges are contiguous and at least `grain` long (except the
- * last). A NULL pool runs everything on the caller's thread. Not reentrant: fn must not call
- * cn_pool_for on the same pool. */
+ * last). `thread` (0 = the caller, < cn_pool_threads) is the thread running the range, for
+ * per-thread scratch; one thread may run several ranges, one after the other. A NULL pool
+ * runs everything on the caller's thread. Not reentrant: fn must not call cn_pool_for on
+ * the same pool. */
 typedef void (*cn_pool_fn)(void *ctx, int64_t begin, int64_t end, int thread);
 void cn_pool_for(cn_pool *pool, int64_t n, int64_t grain, cn_pool_fn fn, void *ctx);
 
@@ -97,6 +111,14 @@ bool cn_weight_from_tensor(const cn_gguf_tensor *t, cn_weight *w, cn_err *err);
  * row-major with leading dimensions ldx ≥ cols and ldy ≥ rows. */
 void cn_matmul(cn_pool *pool, const float *X, int64_t M, int64_t ldx, const cn_weight *W, const float *bias,
                float *Y, int64_t ldy);
+
+/* n products of the same X with different weights: Y[i] = X · W[i]ᵀ (+ bias[i]), ldy[i] for
+ * Y[i] (bias[i] may be NULL). The same as n cn_matmul calls, result for result; when M = 1
+ * and the weights share a row length and an integer-dot activation format (Q, K and V; gate
+ * and up), X is quantized once and the rows of all n matrices are split over the threads
+ * in one pass (one synchronisation instead of n). At most 4 matrices take the one-pass path. */
+void cn_matmul_group(cn_pool *pool, const float *X, int64_t M, int64_t ldx, int n, const cn_weight *const *W,
+                     const float *const *bias, float *const *Y, const int64_t *ldy);
 
 /* Plain F32 GEMM: C[M×N] = alpha · A[M×K] · op(B) + beta · C, op(B) = B[K×N] or, with
  * trans_b, B[N×K]ᵀ. Row-major. For attention and anything else without a weight matrix. */
@@ -121,6 +143,12 @@ float cn_dot_f32(const float *a, const float *b, int64_t n);
 void cn_vec_add(float *y, const float *x, int64_t n);          /* y += x */
 void cn_vec_scale(float *y, float s, int64_t n);               /* y *= s */
 void cn_vec_mul(float *y, const float *x, int64_t n);          /* y *= x (element-wise) */
+void cn_vec_mad(float *y, float a, const float *x, int64_t n); /* y += a · x */
+/* Attention of one query row q[0..hd) over L cached positions (rows of K and V, ld floats
+ * apart): s[0..L) = softmax(scale · q·K_jᵀ), out[0..hd) = Σ_j s_j V_j. The M = 1 case of
+ * the S = QKᵀ, softmax, S·V sequence, without a GEMM's packing. */
+void cn_attend1(const float *q, const float *K, const float *V, int64_t ld, int64_t L, int64_t hd, float scale, float *s,
+                float *out);
 /* x = (x - mean) / sqrt(var + eps) * w + b; w and b may be NULL (1 and 0). */
 void cn_layernorm(float *x, int64_t n, const float *w, const float *b, float eps);
 /* x = x / sqrt(mean(x²) + eps) * w; w may be NULL. */

@@ -45,6 +45,15 @@ _Static_assert(sizeof(cn_block_q4_K) == 144, "block_q4_K");
 _Static_assert(sizeof(cn_block_q5_K) == 176, "block_q5_K");
 _Static_assert(sizeof(cn_block_q6_K) == 210, "block_q6_K");
 
+/* Activation rows quantized for the integer dot products of qdot.c (ours, never stored: the
+ * scale is a float). q8a pairs with Q8_0/Q4_0 weights, q8k (with the sums of each 16 values)
+ * with the K-quants. */
+typedef struct { float d; int8_t qs[32]; } cn_block_q8a;
+typedef struct { int8_t qs[256]; int16_t bsums[16]; float d; float pad_[7]; } cn_block_q8k;
+
+_Static_assert(sizeof(cn_block_q8a) == 36, "block_q8a");
+_Static_assert(sizeof(cn_block_q8k) == 320, "block_q8k");
+
 /* The 6-bit scale and min of sub-block j (0..7) of a Q4_K/Q5_K super-block. */
 static inline void cn_scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m)
 {
@@ -76,6 +85,29 @@ void cn_dequantize_row_avx2(cn_ggml_type t, const void *src, float *dst, int64_t
 float cn_vec_dot_avx2(cn_ggml_type t, const void *row, const float *x, int64_t n);
 void cn_f16_to_f32_row_avx2(const uint16_t *src, float *dst, int64_t n);
 void cn_bf16_to_f32_row_avx2(const uint16_t *src, float *dst, int64_t n);
+#endif
+
+/* ---- quantized activations (qdot.c) ------------------------------------------------------ */
+
+/* The activation format weight type t has an integer dot product with: CN_GGML_Q8_0 (rows
+ * of cn_block_q8a), CN_GGML_Q8_K (cn_block_q8k), or CN_GGML_F32 when it has none. */
+cn_ggml_type cn_q8_act_type(cn_ggml_type t);
+/* Bytes of the quantized activation of n values for weight type t (0 when none). */
+size_t cn_q8_act_bytes(cn_ggml_type t, int64_t n);
+/* x[0..n) → dst in the format of cn_q8_act_type(t); n a multiple of the block size. Both
+ * paths give identical bytes. */
+void cn_q8_act_quantize(cn_ggml_type t, const float *x, void *dst, int64_t n);
+void cn_q8_act_quantize_ref(cn_ggml_type t, const float *x, void *dst, int64_t n);
+/* row (n values of type t) · the quantized activation xq: integer block products, float
+ * scales. _ref is the scalar version of the same integer arithmetic. */
+float cn_vec_dot_q8(cn_ggml_type t, const void *row, const void *xq, int64_t n);
+float cn_vec_dot_q8_ref(cn_ggml_type t, const void *row, const void *xq, int64_t n);
+#if CN_KERN_X86
+void cn_q8_act_quantize_avx2(cn_ggml_type t, const float *x, void *dst, int64_t n);
+float cn_vec_dot_q8_avx2(cn_ggml_type t, const void *row, const void *xq, int64_t n);
+/* y[r] = row r · xq for r in [r0, r1), rows row_bytes apart from w. */
+void cn_matvec_q8_avx2(cn_ggml_type t, const uint8_t *w, size_t row_bytes, int64_t r0, int64_t r1, const void *xq,
+                       int64_t n, float *y);
 #endif
 
 /* ---- pool scratch --------------------------------------------------------------------- */

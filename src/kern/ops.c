@@ -362,6 +362,30 @@ CN_AVX2 static void add_avx2(float *y, const float *x, int64_t n)
 		y[i] += x[i];
 }
 
+CN_AVX2 static void mad_avx2(float *y, float a, const float *x, int64_t n)
+{
+	__m256 va = _mm256_set1_ps(a);
+	int64_t i = 0;
+	for (; i + 8 <= n; i += 8)
+		_mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+	for (; i < n; i++)
+		y[i] = fmaf(a, x[i], y[i]);
+}
+
+/* One query row against L cached rows: scores by dot products, then the output row
+ * accumulated position by position (each K and V row is read once, contiguously). */
+CN_AVX2 static void attend1_avx2(const float *q, const float *K, const float *V, int64_t ld, int64_t L, int64_t hd,
+                                 float scale, float *s, float *out)
+{
+	for (int64_t j = 0; j < L; j++)
+		s[j] = scale * dot_avx2(q, K + j * ld, hd);
+	softmax_avx2(s, L);
+	for (int64_t i = 0; i < hd; i++)
+		out[i] = 0.0f;
+	for (int64_t j = 0; j < L; j++)
+		mad_avx2(out, s[j], V + j * ld, hd);
+}
+
 CN_AVX2 static void mul_avx2(float *y, const float *x, int64_t n)
 {
 	int64_t i = 0;
@@ -399,6 +423,39 @@ void cn_vec_add(float *y, const float *x, int64_t n)
 #endif
 	for (int64_t i = 0; i < n; i++)
 		y[i] += x[i];
+}
+
+void cn_vec_mad(float *y, float a, const float *x, int64_t n)
+{
+#if CN_KERN_X86
+	if (FAST) {
+		mad_avx2(y, a, x, n);
+		return;
+	}
+#endif
+	for (int64_t i = 0; i < n; i++)
+		y[i] += a * x[i];
+}
+
+void cn_attend1(const float *q, const float *K, const float *V, int64_t ld, int64_t L, int64_t hd, float scale, float *s,
+                float *out)
+{
+	if (L <= 0)
+		return;
+#if CN_KERN_X86
+	if (FAST) {
+		attend1_avx2(q, K, V, ld, L, hd, scale, s, out);
+		return;
+	}
+#endif
+	for (int64_t j = 0; j < L; j++)
+		s[j] = scale * dot_ref(q, K + j * ld, hd);
+	softmax_ref(s, L);
+	for (int64_t i = 0; i < hd; i++)
+		out[i] = 0.0f;
+	for (int64_t j = 0; j < L; j++)
+		for (int64_t i = 0; i < hd; i++)
+			out[i] += s[j] * V[j * ld + i];
 }
 
 void cn_vec_scale(float *y, float s, int64_t n)

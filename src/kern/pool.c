@@ -1,18 +1,22 @@
 /*
  * pool.c — a small persistent thread pool for the kernels.
  *
- * Workers are created once and wait for "generations": the caller publishes a job (fn,
- * ctx, the split of [0, n)), bumps the generation, runs range 0 itself and waits until
- * every worker has acknowledged the generation. Every worker acknowledges every job (even
- * one with no range for it), so no worker can still be reading the previous job's fields
- * when the next is published. Waiting is spin-then-sleep: a short spin catches the
- * back-to-back jobs of a forward pass (a matmul every few hundred microseconds) without a
- * futex round trip; after that, workers sleep on a condition variable so an idle pool
- * costs nothing on a shared machine.
+ * Workers are created once and wait for jobs. The caller publishes a job (fn, ctx, the split
+ * of [0, n) into nr contiguous ranges) and then one atomic word, `claim` = generation (high
+ * 32 bits) | nr (16) | next unclaimed range (16). Every thread — the caller too — takes
+ * ranges by compare-and-swap on that word until none are left, and the caller waits until
+ * all nr ranges are done. A worker that the (shared) machine has not scheduled yet simply
+ * finds nothing left when it wakes: unlike a barrier on every worker, nobody waits for a
+ * thread that has no work in hand. A successful claim carries the generation, and the
+ * caller cannot publish the next job before every claimed range of this one has finished,
+ * so the job's fields are stable while a range runs. Waiting is spin-then-sleep: a short
+ * spin catches the back-to-back jobs of a forward pass without a futex round trip; after
+ * that, workers sleep on a condition variable so an idle pool costs nothing.
  *
  * The split is static and contiguous: range r of nr gets n/nr items (+1 for the first
  * n%nr), nr = min(threads, n/grain). Which thread computes which range does not affect
- * any result, because callers give each output element to exactly one range.
+ * any result, because callers give each output element to exactly one range; the thread
+ * argument is the index of the thread running it (for per-thread scratch).
  */
 #include "kern/kern_int.h"
 
@@ -51,52 +55,64 @@ struct cn_pool {
 	int n_slots;
 	pthread_mutex_t mu;
 	pthread_cond_t cv_work, cv_done;
-	_Atomic uint64_t gen;
-	_Atomic int pending;
+	_Atomic uint64_t claim; /* generation << 32 | nr << 16 | next range */
+	_Atomic int done;       /* ranges of the current job finished */
 	_Atomic bool stop;
-	/* the current job, written before gen is bumped, read after */
+	/* the current job, written before claim is published, read after a successful claim */
 	cn_pool_fn fn;
 	void *ctx;
 	int64_t base, rem;
-	int nr;
 };
 
-static void run_range(cn_pool *p, int r)
+#define CLAIM_GEN(c) ((uint32_t)((c) >> 32))
+#define CLAIM_NR(c) ((uint32_t)(((c) >> 16) & 0xFFFF))
+#define CLAIM_NEXT(c) ((uint32_t)((c) & 0xFFFF))
+
+/* Takes and runs ranges of generation gen until none are left. */
+static void take_ranges(cn_pool *p, uint32_t gen, int thread)
 {
-	if (r >= p->nr)
-		return;
-	int64_t begin = r * p->base + (r < p->rem ? r : p->rem);
-	int64_t end = begin + p->base + (r < p->rem ? 1 : 0);
-	p->fn(p->ctx, begin, end, r);
+	uint64_t c = atomic_load_explicit(&p->claim, memory_order_acquire);
+	for (;;) {
+		if (CLAIM_GEN(c) != gen || CLAIM_NEXT(c) >= CLAIM_NR(c))
+			return;
+		if (!atomic_compare_exchange_weak_explicit(&p->claim, &c, c + 1, memory_order_acq_rel,
+		                                           memory_order_acquire))
+			continue;
+		uint32_t r = CLAIM_NEXT(c), nr = CLAIM_NR(c);
+		int64_t begin = (int64_t)r * p->base + ((int64_t)r < p->rem ? (int64_t)r : p->rem);
+		int64_t end = begin + p->base + ((int64_t)r < p->rem ? 1 : 0);
+		p->fn(p->ctx, begin, end, thread);
+		if (atomic_fetch_add_explicit(&p->done, 1, memory_order_acq_rel) + 1 == (int)nr && thread != 0) {
+			pthread_mutex_lock(&p->mu);
+			pthread_cond_signal(&p->cv_done);
+			pthread_mutex_unlock(&p->mu);
+		}
+		c = atomic_load_explicit(&p->claim, memory_order_acquire);
+	}
 }
 
 static void *worker_main(void *arg)
 {
 	pool_worker *w = arg;
 	cn_pool *p = w->pool;
-	uint64_t seen = 0;
+	uint32_t seen = 0;
 	for (;;) {
-		uint64_t g = atomic_load_explicit(&p->gen, memory_order_acquire);
-		for (int s = 0; g == seen && s < SPIN_ITERS; s++) {
+		uint64_t c = atomic_load_explicit(&p->claim, memory_order_acquire);
+		for (int s = 0; CLAIM_GEN(c) == seen && s < SPIN_ITERS; s++) {
 			CPU_RELAX();
-			g = atomic_load_explicit(&p->gen, memory_order_acquire);
+			c = atomic_load_explicit(&p->claim, memory_order_acquire);
 		}
-		if (g == seen) {
+		if (CLAIM_GEN(c) == seen) {
 			pthread_mutex_lock(&p->mu);
-			while ((g = atomic_load_explicit(&p->gen, memory_order_acquire)) == seen &&
+			while (CLAIM_GEN(c = atomic_load_explicit(&p->claim, memory_order_acquire)) == seen &&
 			       !atomic_load(&p->stop))
 				pthread_cond_wait(&p->cv_work, &p->mu);
 			pthread_mutex_unlock(&p->mu);
 		}
 		if (atomic_load(&p->stop))
 			return NULL;
-		seen = g;
-		run_range(p, w->index);
-		if (atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel) == 1) {
-			pthread_mutex_lock(&p->mu);
-			pthread_cond_signal(&p->cv_done);
-			pthread_mutex_unlock(&p->mu);
-		}
+		seen = CLAIM_GEN(c);
+		take_ranges(p, seen, w->index);
 	}
 }
 
@@ -180,20 +196,20 @@ void cn_pool_for(cn_pool *p, int64_t n, int64_t grain, cn_pool_fn fn, void *ctx)
 		nr = p->n_threads;
 	p->fn = fn;
 	p->ctx = ctx;
-	p->nr = (int)nr;
 	p->base = n / nr;
 	p->rem = n % nr;
-	atomic_store_explicit(&p->pending, p->n_threads - 1, memory_order_relaxed);
+	atomic_store_explicit(&p->done, 0, memory_order_relaxed);
+	uint32_t gen = CLAIM_GEN(atomic_load_explicit(&p->claim, memory_order_relaxed)) + 1;
 	pthread_mutex_lock(&p->mu);
-	atomic_fetch_add_explicit(&p->gen, 1, memory_order_release);
+	atomic_store_explicit(&p->claim, (uint64_t)gen << 32 | (uint64_t)nr << 16, memory_order_release);
 	pthread_cond_broadcast(&p->cv_work);
 	pthread_mutex_unlock(&p->mu);
-	run_range(p, 0);
-	for (int s = 0; atomic_load_explicit(&p->pending, memory_order_acquire) > 0 && s < SPIN_ITERS; s++)
+	take_ranges(p, gen, 0);
+	for (int s = 0; atomic_load_explicit(&p->done, memory_order_acquire) < nr && s < SPIN_ITERS; s++)
 		CPU_RELAX();
-	if (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) {
+	if (atomic_load_explicit(&p->done, memory_order_acquire) < nr) {
 		pthread_mutex_lock(&p->mu);
-		while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0)
+		while (atomic_load_explicit(&p->done, memory_order_acquire) < nr)
 			pthread_cond_wait(&p->cv_done, &p->mu);
 		pthread_mutex_unlock(&p->mu);
 	}

@@ -235,6 +235,10 @@ static void attend(void *vctx, int64_t begin, int64_t end, int thread)
 		for (int64_t r0 = 0; r0 < F->T; r0 += ATTN_ROWS) {
 			int64_t rows = F->T - r0 < ATTN_ROWS ? F->T - r0 : ATTN_ROWS;
 			int64_t L = F->p0 + r0 + rows; /* positions the block's last row sees */
+			if (rows == 1) { /* generation: one query, no GEMM packing */
+				cn_attend1(Q + r0 * QD, K, V, KVD, L, hd, scale, S, O + r0 * QD);
+				continue;
+			}
 			cn_sgemm(NULL, true, rows, L, hd, scale, Q + r0 * QD, QD, K, KVD, 0.0f, S, L);
 			for (int64_t r = 0; r < rows; r++) {
 				int64_t seen = F->p0 + r0 + r + 1;
@@ -281,17 +285,22 @@ static void eval_batch(cn_decoder_ctx *c, const int32_t *tok, int64_t T, bool al
 		const cn_dec_layer *ly = &m->layers[il];
 		F.layer = il;
 		float *K = k_cache(c, il) + F.p0 * KVD, *V = v_cache(c, il) + F.p0 * KVD;
-		cn_matmul(pool, c->xn, T, E, &ly->wq, ly->bq, c->q, QD);
-		cn_matmul(pool, c->xn, T, E, &ly->wk, ly->bk, K, KVD);
-		cn_matmul(pool, c->xn, T, E, &ly->wv, ly->bv, V, KVD);
+		const cn_weight *qkv_w[3] = {&ly->wq, &ly->wk, &ly->wv};
+		const float *qkv_b[3] = {ly->bq, ly->bk, ly->bv};
+		float *qkv_y[3] = {c->q, K, V};
+		const int64_t qkv_ld[3] = {QD, KVD, KVD};
+		cn_matmul_group(pool, c->xn, T, E, 3, qkv_w, qkv_b, qkv_y, qkv_ld);
 		cn_pool_for(pool, T, grain, rope_rows, &F);
 		cn_pool_for(pool, hp->n_head, 1, attend, &F);
 		cn_matmul(pool, c->att, T, QD, &ly->wo, ly->bo, c->xn, E);
 		F.add = c->xn; /* x += attention; xn = RMSNorm(x) · ffn_norm */
 		F.norm_w = ly->ffn_norm;
 		cn_pool_for(pool, T, grain, addnorm_rows, &F);
-		cn_matmul(pool, c->xn, T, E, &ly->gate, NULL, c->g, FF);
-		cn_matmul(pool, c->xn, T, E, &ly->up, NULL, c->u, FF);
+		const cn_weight *gu_w[2] = {&ly->gate, &ly->up};
+		const float *gu_b[2] = {NULL, NULL};
+		float *gu_y[2] = {c->g, c->u};
+		const int64_t gu_ld[2] = {FF, FF};
+		cn_matmul_group(pool, c->xn, T, E, 2, gu_w, gu_b, gu_y, gu_ld);
 		cn_pool_for(pool, T, grain, swiglu_rows, &F);
 		cn_matmul(pool, c->g, T, FF, &ly->down, NULL, c->xn, E);
 		/* x += FFN; xn = RMSNorm(x) with the next layer's attn_norm, or the output norm */

@@ -8,7 +8,13 @@
  *    in C; quantization error of every type is within a per-type bound.
  *  - vec_dot, sgemm, matmul (each type, many shapes: M = 1, odd sizes, tails, ld > cols,
  *    bias or not, alpha/beta) fast path vs reference path vs a double-precision naive
- *    product, within K·2⁻²³-style bounds; own GEMM vs OpenBLAS.
+ *    product, within K·2⁻²³-style bounds (M = 1 on 8-bit activations: within the bound
+ *    their quantization error implies); own GEMM vs OpenBLAS.
+ *  - the 8-bit activation path (qdot.c): both quantizers give the same bytes, each value
+ *    within d/2; integer dot products exactly equal to the scalar integer reference and to
+ *    a double-precision dequantized product on inputs where every float sum is exact;
+ *    within the quantization-error bound on Gaussian data; M = 1 matmuls bit-identical to
+ *    the per-row dot for 1-3 threads and odd row counts. cn_attend1 vs double precision.
  *  - results are bit-identical with 1 and 2 threads (own GEMM and OpenBLAS path).
  *  - row operations vs double-precision libm (tolerances as stated in ops.c) and vs PyTorch
  *    (tests/reference/kern_torch.py, skipped without torch).
@@ -479,6 +485,40 @@ static void make_weight(cn_ggml_type t, int64_t rows, int64_t cols, cn_weight *w
 	*w = (cn_weight){.type = t, .data = q, .rows = rows, .cols = cols, .row_bytes = rb};
 }
 
+/* The bound of the integer path: x is quantized in blocks of bs values to d·q with
+ * d = max|x|/127 and |x − d·q| ≤ d/2 (plus the rounding of x·(127/max) in float), so
+ * |y_j − Σ_k W[j][k]·x_k| ≤ Σ_k |W[j][k]|·d(k)/2, plus float accumulation over K terms. */
+static double q8_err_bound(const float *w, const float *x, int64_t K, int bs, double *absum)
+{
+	double err = 0, a = 0;
+	for (int64_t b = 0; b < K; b += bs) {
+		double amax = 0;
+		for (int64_t k = b; k < b + bs && k < K; k++)
+			amax = fabs(x[k]) > amax ? fabs(x[k]) : amax;
+		double d = amax / 127.0;
+		for (int64_t k = b; k < b + bs && k < K; k++) {
+			err += fabs(w[k]) * (d / 2 * (1 + 1e-5) + amax * 1e-6);
+			a += fabs(w[k]) * (fabs(x[k]) + d / 2);
+		}
+	}
+	*absum = a;
+	return err + K * 0x1p-22 * a;
+}
+
+static void check_q8_matvec(const float *Y, const float *X, const float *Wd, int64_t N, int64_t K, int bs,
+                            const char *what)
+{
+	for (int64_t j = 0; j < N; j++) {
+		double exact = 0, absum;
+		for (int64_t k = 0; k < K; k++)
+			exact += (double)Wd[j * K + k] * X[k];
+		double tol = q8_err_bound(Wd + j * K, X, K, bs, &absum);
+		if (fabs(Y[j] - exact) > tol + 1e-30)
+			fail_msg("%s: y[%lld] = %.9g, want %.9g within the Q8 bound %.3g", what, (long long)j, (double)Y[j], exact,
+			         tol);
+	}
+}
+
 static void test_matmul(void **state)
 {
 	(void)state;
@@ -502,9 +542,10 @@ static void test_matmul(void **state)
 				X[i] = grand();
 			for (int64_t i = 0; i < N; i++)
 				bias[i] = grand();
-			for (int mode = 0; mode < 2; mode++)
+			for (int mode = 0; mode < 3; mode++) /* ref, fast, fast with F32 activations */
 				for (int b = 0; b < 2; b++) {
 					cn_kern_set_mode(mode ? CN_KERN_AUTO : CN_KERN_REF);
+					cn_kern_set_q8_act(mode != 2);
 					for (int64_t i = 0; i < M * ldy; i++)
 						Y[i] = NAN;
 					cn_matmul(si % 2 ? pool : NULL, X, M, ldx, &w, b ? bias : NULL, Y, ldy);
@@ -513,18 +554,23 @@ static void test_matmul(void **state)
 							assert_true(isnan(Y[i * ldy + j])); /* padding untouched */
 					char what[128];
 					snprintf(what, sizeof what, "matmul %s %s %lldx%lldx%lld bias=%d", cn_ggml_type_name(t),
-					         mode ? "fast" : "ref", (long long)M, (long long)N, (long long)K, b);
+					         mode == 2 ? "fast-f32act" : mode ? "fast" : "ref", (long long)M, (long long)N, (long long)K,
+					         b);
 					/* subtract the bias, then compare with X·Wdᵀ (beta = 0) */
 					if (b)
 						for (int64_t i = 0; i < M; i++)
 							for (int64_t j = 0; j < N; j++)
 								Y[i * ldy + j] -= bias[j];
-					check_gemm(Y, zero, true, M, N, K, 1.0f, X, ldx, Wd, K, 0.0f, ldy, what);
+					if (mode == 1 && M == 1 && cn_q8_act_type(t) != CN_GGML_F32)
+						check_q8_matvec(Y, X, Wd, N, K, cn_q8_act_type(t) == CN_GGML_Q8_K ? 256 : 32, what);
+					else
+						check_gemm(Y, zero, true, M, N, K, 1.0f, X, ldx, Wd, K, 0.0f, ldy, what);
 				}
 			free(X), free(Y), free(bias), free(zero), free(Wd), free((void *)w.data);
 		}
 	}
 	cn_kern_set_mode(CN_KERN_AUTO);
+	cn_kern_set_q8_act(true);
 	cn_pool_free(pool);
 }
 
@@ -584,6 +630,314 @@ static void test_thread_determinism(void **state)
 	cn_gemm_set_impl(CN_GEMM_AUTO);
 	cn_pool_free(p1);
 	cn_pool_free(p2);
+}
+
+/* ---- integer dot products with quantized activations (qdot.c) ------------------------------------- */
+
+static const cn_ggml_type q8_types[] = {CN_GGML_Q8_0, CN_GGML_Q4_0, CN_GGML_Q4_K, CN_GGML_Q5_K, CN_GGML_Q6_K};
+
+/* Activation quantizer: reference and AVX2 give the same bytes; every value within d/2 of
+ * x with d = max|x|/127 over its block; |q| ≤ 127; the 16-element sums are the sums. Rows
+ * with an all-zero block, a single spike and wide dynamic range included. */
+static void test_q8_quantize(void **state)
+{
+	(void)state;
+	const int64_t n = 1024;
+	float *x = malloc(sizeof(float) * n);
+	for (int kind = 0; kind < 4; kind++) {
+		for (int64_t i = 0; i < n; i++)
+			x[i] = kind == 3 ? grand() * powf(10.0f, (float)(i % 7) - 3.0f) : grand() * (kind + 1);
+		if (kind == 1)
+			memset(x + 256, 0, sizeof(float) * 256); /* a zero block of both sizes */
+		if (kind == 2)
+			x[300] = 1000.0f;
+		for (size_t ti = 0; ti < 2; ti++) {
+			cn_ggml_type wt = ti ? CN_GGML_Q4_K : CN_GGML_Q8_0;
+			size_t nb = cn_q8_act_bytes(wt, n);
+			assert_int_equal(nb, ti ? 4 * sizeof(cn_block_q8k) : 32 * sizeof(cn_block_q8a));
+			uint8_t *r = malloc(nb), *f = malloc(nb);
+			memset(r, 0xAA, nb);
+			memset(f, 0x55, nb);
+			cn_kern_set_mode(CN_KERN_REF);
+			cn_q8_act_quantize(wt, x, r, n);
+			cn_kern_set_mode(CN_KERN_AUTO);
+			cn_q8_act_quantize(wt, x, f, n);
+			assert_memory_equal(r, f, nb);
+			int bs = ti ? 256 : 32;
+			for (int64_t b = 0; b < n / bs; b++) {
+				float d = ti ? ((cn_block_q8k *)r)[b].d : ((cn_block_q8a *)r)[b].d;
+				const int8_t *q = ti ? ((cn_block_q8k *)r)[b].qs : ((cn_block_q8a *)r)[b].qs;
+				double amax = 0;
+				for (int i = 0; i < bs; i++)
+					amax = fmax(amax, fabs(x[b * bs + i]));
+				assert_true(fabs(d - amax / 127.0) <= 1e-7 * amax);
+				for (int i = 0; i < bs; i++) {
+					assert_true(q[i] >= -127 && q[i] <= 127);
+					double e = fabs((double)d * q[i] - x[b * bs + i]);
+					if (e > d / 2 * (1 + 1e-5) + amax * 1e-6)
+						fail_msg("q8 kind %d block %lld [%d]: %.9g -> %d·%.9g", kind, (long long)b, i,
+						         (double)x[b * bs + i], q[i], (double)d);
+				}
+				if (ti)
+					for (int g = 0; g < 16; g++) {
+						int sum = 0;
+						for (int i = 0; i < 16; i++)
+							sum += q[16 * g + i];
+						assert_int_equal(((cn_block_q8k *)r)[b].bsums[g], sum);
+					}
+			}
+			free(r), free(f);
+		}
+	}
+	free(x);
+}
+
+/* Power-of-two scales and small activation values make every product and partial sum an
+ * exact float, whatever the order of the additions: then the AVX2 kernel, the scalar
+ * integer reference and an independent dequantize-and-multiply in double must all agree
+ * exactly, so any slip in the integer arithmetic (nibble order, the sign trick, scale and
+ * min unpacking, the bsums term, the Q6_K offset) shows up as a difference. Weight bytes
+ * are random (full ranges: −128 in Q8_0, all 6-bit scales/mins; Q6_K scales in [−64, 63]).
+ *
+ * The premise, per type: with the unit u = 2⁻¹⁰ (the smallest scale product), every lane
+ * sum stays below 2²⁴ u. Q8_0/Q4_0: d ≤ 2⁻³, a.d ≤ 2⁻⁵ (4 u per integer step), |w| ≤ 128,
+ * |a| ≤ 7, n ≤ 1024: 3.7M u. Q4_K: d = 2⁻³, dmin = 2⁻⁴ (distinct, so swapping them shows),
+ * 63·15·3·4 u per element, n ≤ 1024: 11.6M u. Q5_K: 63·31·3·4, n ≤ 512: 12M u. Q6_K: the
+ * unsigned product and the offset both count: 2·64·64·1·4 u per element, n = 256: 8.4M u. */
+static void test_q8_dot_exact(void **state)
+{
+	(void)state;
+	static const struct { cn_ggml_type t; int64_t max_n; int amax; } cases[] = {
+		{CN_GGML_Q8_0, 1024, 7}, {CN_GGML_Q4_0, 1024, 7}, {CN_GGML_Q4_K, 1024, 3},
+		{CN_GGML_Q5_K, 512, 3},  {CN_GGML_Q6_K, 256, 1}};
+	const int64_t max_n = 1024;
+	uint8_t *row = malloc(row_bytes(CN_GGML_Q8_0, max_n) + row_bytes(CN_GGML_Q6_K, max_n));
+	void *xq = malloc(cn_q8_act_bytes(CN_GGML_Q4_K, max_n) + cn_q8_act_bytes(CN_GGML_Q8_0, max_n));
+	float *wd = malloc(sizeof(float) * max_n), *xd = malloc(sizeof(float) * max_n);
+	for (size_t ci = 0; ci < CN_ARRAY_LEN(cases); ci++) {
+		cn_ggml_type t = cases[ci].t;
+		const cn_ggml_type_info *info = cn_ggml_type_get(t);
+		bool k = cn_q8_act_type(t) == CN_GGML_Q8_K;
+		for (int64_t n = 256; n <= cases[ci].max_n; n += 256)
+			for (int rep = 0; rep < 30; rep++) {
+				int64_t nb = n / info->block_size;
+				int amax = cases[ci].amax;
+				for (size_t i = 0; i < row_bytes(t, n); i++)
+					row[i] = (uint8_t)rnd32();
+				for (int64_t b = 0; b < nb; b++) {
+					uint8_t *q = row + b * info->type_size;
+					if (t == CN_GGML_Q6_K) {
+						put16(q + 208, cn_f32_to_f16(0.125f));
+						for (int g = 0; g < 16; g++)
+							q[192 + g] = (uint8_t)(int8_t)((int)(rnd32() % 128) - 64);
+					} else if (k) {
+						put16(q, cn_f32_to_f16(0.125f));
+						put16(q + 2, cn_f32_to_f16(0.0625f));
+					} else {
+						put16(q, cn_f32_to_f16(rnd32() % 2 ? 0.125f : 0.0625f));
+					}
+				}
+				if (k) {
+					cn_block_q8k *a = xq;
+					for (int64_t b = 0; b < n / 256; b++) {
+						a[b].d = rnd32() % 2 ? 0x1p-5f : 0x1p-6f;
+						for (int g = 0; g < 16; g++) {
+							int sum = 0;
+							for (int i = 16 * g; i < 16 * g + 16; i++)
+								sum += a[b].qs[i] = (int8_t)((int)(rnd32() % (2 * amax + 1)) - amax);
+							a[b].bsums[g] = (int16_t)sum;
+						}
+						for (int i = 0; i < 256; i++)
+							xd[b * 256 + i] = a[b].d * a[b].qs[i];
+					}
+				} else {
+					cn_block_q8a *a = xq;
+					for (int64_t b = 0; b < n / 32; b++) {
+						a[b].d = rnd32() % 2 ? 0x1p-5f : 0x1p-6f;
+						for (int i = 0; i < 32; i++) {
+							a[b].qs[i] = (int8_t)((int)(rnd32() % (2 * amax + 1)) - amax);
+							xd[b * 32 + i] = a[b].d * a[b].qs[i];
+						}
+					}
+				}
+				cn_kern_set_mode(CN_KERN_REF);
+				cn_dequantize_row(t, row, wd, n);
+				double exact = 0;
+				for (int64_t i = 0; i < n; i++)
+					exact += (double)wd[i] * xd[i];
+				float ref = cn_vec_dot_q8(t, row, xq, n);
+				cn_kern_set_mode(CN_KERN_AUTO);
+				float fast = cn_vec_dot_q8(t, row, xq, n);
+				if (ref != (float)exact || fast != ref)
+					fail_msg("q8 dot %s n=%lld rep %d: ref %.9g fast %.9g exact %.9g", cn_ggml_type_name(t),
+					         (long long)n, rep, (double)ref, (double)fast, exact);
+			}
+	}
+	free(row), free(xq), free(wd), free(xd);
+}
+
+/* Quantized weights from Gaussian data times a quantized Gaussian activation: the integer
+ * path is within the bound that the activation's quantization error implies (check_q8_matvec)
+ * of the exact product of the dequantized weights with the unquantized x, for both paths. */
+static void test_q8_dot_vs_float(void **state)
+{
+	(void)state;
+	static const int64_t lens[] = {256, 1024, 4864};
+	for (size_t ti = 0; ti < CN_ARRAY_LEN(q8_types); ti++) {
+		cn_ggml_type t = q8_types[ti];
+		int bs = cn_q8_act_type(t) == CN_GGML_Q8_K ? 256 : 32;
+		for (size_t li = 0; li < CN_ARRAY_LEN(lens); li++) {
+			int64_t n = lens[li];
+			float *w = malloc(sizeof(float) * n), *x = malloc(sizeof(float) * n), *dq = malloc(sizeof(float) * n);
+			uint8_t *q = malloc(row_bytes(t, n)), *xq = malloc(cn_q8_act_bytes(t, n));
+			for (int64_t i = 0; i < n; i++)
+				w[i] = grand(), x[i] = grand() * (i % 97 == 0 ? 20.0f : 1.0f); /* some outliers */
+			cn_quantize_row(t, w, q, n);
+			cn_kern_set_mode(CN_KERN_REF);
+			cn_dequantize_row(t, q, dq, n);
+			for (int mode = 0; mode < 2; mode++) {
+				cn_kern_set_mode(mode ? CN_KERN_AUTO : CN_KERN_REF);
+				cn_q8_act_quantize(t, x, xq, n);
+				float y = cn_vec_dot_q8(t, q, xq, n);
+				char what[64];
+				snprintf(what, sizeof what, "q8 dot %s n=%lld %s", cn_ggml_type_name(t), (long long)n,
+				         mode ? "fast" : "ref");
+				check_q8_matvec(&y, x, dq, 1, n, bs, what);
+			}
+			cn_kern_set_mode(CN_KERN_AUTO);
+			free(w), free(x), free(dq), free(q), free(xq);
+		}
+	}
+}
+
+/* cn_matmul with M = 1 on the integer path: every output equals cn_vec_dot_q8 of its row
+ * with the quantized x (bit for bit, plus the bias), for 1, 2 and 3 threads and no pool,
+ * across odd row counts (ranges that do not divide evenly, rows fewer than threads). */
+static void test_q8_matvec_threads(void **state)
+{
+	(void)state;
+	cn_pool *pools[4] = {NULL};
+	for (int p = 1; p < 4; p++)
+		assert_int_equal(cn_pool_create(p, &pools[p], NULL), CAIRN_OK);
+	static const int64_t rows[] = {1, 2, 7, 33, 130, 1001};
+	for (size_t ti = 0; ti < CN_ARRAY_LEN(q8_types); ti++)
+		for (size_t ri = 0; ri < CN_ARRAY_LEN(rows); ri++) {
+			cn_ggml_type t = q8_types[ti];
+			int64_t N = rows[ri], K = ri % 2 ? 512 : 768;
+			cn_weight w;
+			float *Wd;
+			make_weight(t, N, K, &w, &Wd);
+			float *x = malloc(sizeof(float) * K), *bias = malloc(sizeof(float) * N), *want = malloc(sizeof(float) * N),
+			      *y = malloc(sizeof(float) * (N + 1));
+			uint8_t *xq = malloc(cn_q8_act_bytes(t, K));
+			for (int64_t i = 0; i < K; i++)
+				x[i] = grand();
+			for (int64_t i = 0; i < N; i++)
+				bias[i] = grand();
+			cn_q8_act_quantize(t, x, xq, K);
+			for (int64_t j = 0; j < N; j++)
+				want[j] = cn_vec_dot_q8(t, (const uint8_t *)w.data + j * w.row_bytes, xq, K) + bias[j];
+			for (int p = 0; p < 4; p++) {
+				y[N] = 12345.0f;
+				cn_matmul(pools[p], x, 1, K, &w, bias, y, N);
+				assert_memory_equal(y, want, sizeof(float) * N);
+				assert_true(y[N] == 12345.0f);
+			}
+			free(x), free(bias), free(want), free(y), free(xq), free(Wd), free((void *)w.data);
+		}
+	for (int p = 1; p < 4; p++)
+		cn_pool_free(pools[p]);
+}
+
+/* cn_matmul_group equals one cn_matmul per matrix, bit for bit: Q/K/V-like groups (biases,
+ * 3 row counts, strided outputs), a group of mixed activation formats (Q8_0 with Q4_K: the
+ * per-matrix fallback) and M = 2; no pool, 1 and 2 threads. */
+static void test_matmul_group(void **state)
+{
+	(void)state;
+	cn_pool *pools[3] = {NULL};
+	for (int p = 1; p < 3; p++)
+		assert_int_equal(cn_pool_create(p, &pools[p], NULL), CAIRN_OK);
+	static const struct { cn_ggml_type t[3]; int64_t rows[3]; int64_t M; } cases[] = {
+		{{CN_GGML_Q8_0, CN_GGML_Q8_0, CN_GGML_Q8_0}, {96, 17, 17}, 1},
+		{{CN_GGML_Q4_K, CN_GGML_Q6_K, CN_GGML_Q4_K}, {130, 3, 64}, 1},
+		{{CN_GGML_Q8_0, CN_GGML_Q4_K, CN_GGML_F16}, {40, 41, 42}, 1},
+		{{CN_GGML_Q4_K, CN_GGML_Q4_K, CN_GGML_Q4_K}, {40, 8, 8}, 2}};
+	const int64_t K = 512;
+	for (size_t ci = 0; ci < CN_ARRAY_LEN(cases); ci++) {
+		cn_weight w[3];
+		const cn_weight *wp[3];
+		float *wd[3], *bias[3], *ya[3], *yb[3];
+		int64_t ld[3], M = cases[ci].M;
+		float *X = malloc(sizeof(float) * M * K);
+		for (int64_t i = 0; i < M * K; i++)
+			X[i] = grand();
+		for (int i = 0; i < 3; i++) {
+			make_weight(cases[ci].t[i], cases[ci].rows[i], K, &w[i], &wd[i]);
+			wp[i] = &w[i];
+			ld[i] = cases[ci].rows[i] + i; /* strided rows when M > 1 */
+			bias[i] = i == 1 ? NULL : malloc(sizeof(float) * cases[ci].rows[i]);
+			for (int64_t r = 0; bias[i] && r < cases[ci].rows[i]; r++)
+				bias[i][r] = grand();
+			ya[i] = calloc((size_t)(M * ld[i]), sizeof(float));
+			yb[i] = calloc((size_t)(M * ld[i]), sizeof(float));
+		}
+		for (int p = 0; p < 3; p++) {
+			for (int i = 0; i < 3; i++)
+				cn_matmul(pools[p], X, M, K, &w[i], bias[i], ya[i], ld[i]);
+			cn_matmul_group(pools[p], X, M, K, 3, wp, (const float *const *)bias, yb, ld);
+			for (int i = 0; i < 3; i++)
+				assert_memory_equal(ya[i], yb[i], sizeof(float) * M * ld[i]);
+		}
+		for (int i = 0; i < 3; i++)
+			free(wd[i]), free(bias[i]), free(ya[i]), free(yb[i]), free((void *)w[i].data);
+		free(X);
+	}
+	for (int p = 1; p < 3; p++)
+		cn_pool_free(pools[p]);
+}
+
+/* cn_attend1 (one query row) against the double-precision softmax(q·Kᵀ·scale)·V, both
+ * paths, with strided K/V rows and L = 1. */
+static void test_attend1(void **state)
+{
+	(void)state;
+	static const int64_t Ls[] = {1, 2, 17, 300};
+	const int64_t hd = 64, ld = 3 * 64 + 8;
+	for (size_t li = 0; li < CN_ARRAY_LEN(Ls); li++) {
+		int64_t L = Ls[li];
+		float *q = malloc(sizeof(float) * hd), *K = malloc(sizeof(float) * L * ld), *V = malloc(sizeof(float) * L * ld);
+		float *s = malloc(sizeof(float) * L), *o = malloc(sizeof(float) * hd);
+		double *p = malloc(sizeof(double) * L);
+		for (int64_t i = 0; i < hd; i++)
+			q[i] = grand();
+		for (int64_t i = 0; i < L * ld; i++)
+			K[i] = grand(), V[i] = grand();
+		double mx = -INFINITY, sum = 0;
+		for (int64_t j = 0; j < L; j++) {
+			double d = 0;
+			for (int64_t i = 0; i < hd; i++)
+				d += (double)q[i] * K[j * ld + i];
+			p[j] = d * 0.125;
+			mx = fmax(mx, p[j]);
+		}
+		for (int64_t j = 0; j < L; j++)
+			sum += p[j] = exp(p[j] - mx);
+		for (int mode = 0; mode < 2; mode++) {
+			cn_kern_set_mode(mode ? CN_KERN_AUTO : CN_KERN_REF);
+			cn_attend1(q, K, V, ld, L, hd, 0.125f, s, o);
+			for (int64_t i = 0; i < hd; i++) {
+				double want = 0, a = 0;
+				for (int64_t j = 0; j < L; j++)
+					want += p[j] / sum * V[j * ld + i], a += p[j] / sum * fabs(V[j * ld + i]);
+				if (fabs(o[i] - want) > 1e-5 * a + 1e-6)
+					fail_msg("attend1 L=%lld mode %d: o[%lld] = %.9g, want %.9g", (long long)L, mode, (long long)i,
+					         (double)o[i], want);
+			}
+		}
+		free(q), free(K), free(V), free(s), free(o), free(p);
+	}
+	cn_kern_set_mode(CN_KERN_AUTO);
 }
 
 /* ---- row operations -------------------------------------------------------------------------- */
@@ -972,7 +1326,10 @@ int main(void)
 		cmocka_unit_test(test_norms_softmax),    cmocka_unit_test(test_rope),
 		cmocka_unit_test(test_vec_ops),          cmocka_unit_test(test_vs_torch),
 		cmocka_unit_test(test_pool),             cmocka_unit_test(test_weight_from_tensor),
-		cmocka_unit_test(test_describe),
+		cmocka_unit_test(test_describe),         cmocka_unit_test(test_q8_quantize),
+		cmocka_unit_test(test_q8_dot_exact),     cmocka_unit_test(test_q8_dot_vs_float),
+		cmocka_unit_test(test_q8_matvec_threads), cmocka_unit_test(test_matmul_group),
+		cmocka_unit_test(test_attend1),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

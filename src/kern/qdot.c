@@ -1,0 +1,528 @@
+/*
+ * qdot.c — integer dot products of quantized weight rows with a quantized activation row
+ * (the M = 1 matmul of generation).
+ *
+ * Why: one generated token reads every weight once, so its speed is set by how fast the
+ * weights stream from memory. Widening each weight byte to a float and multiplying with F32
+ * activations costs several instructions per element and made decoding compute-bound at a
+ * third of the bandwidth. Instead the activation row is quantized once per matmul (to 8-bit
+ * blocks, as llama.cpp does), and each block product is an integer dot product: 32 byte
+ * pairs in two instructions (_mm256_maddubs_epi16 multiplies unsigned by signed bytes into
+ * 16-bit pair sums, _mm256_madd_epi16 widens to 32 bits), with one float multiply-add per
+ * block for the scales.
+ *
+ * Activation formats (ours, not stored anywhere, so the scale is a float rather than ggml's
+ * half): cn_block_q8a (32 values) pairs with Q8_0 and Q4_0 weights, cn_block_q8k (256 values
+ * and the sums of each 16) with Q4_K, Q5_K and Q6_K. Both use d = max|x| / 127 and
+ * q = round-to-nearest-even(x · 127 / max|x|), so |q| ≤ 127 and each value is off by at most
+ * d/2 — the error bound the tests use. Rounding is rint in the reference and the same
+ * round-to-nearest in AVX2, so both quantizers give identical bytes.
+ *
+ * Signed × signed bytes (Q8_0, Q4_0 after its −8): maddubs wants its first operand unsigned,
+ * so it gets |w| and the activation takes w's sign (_mm256_sign_epi8); |q| ≤ 127 keeps that
+ * exact and the pair sums within int16. K-quants: the weight nibbles are already unsigned;
+ * their 6-bit sub-block scales multiply the 16-bit pair sums in madd, and the mins (Q4_K,
+ * Q5_K) or the −32 offset (Q6_K) come from the activation's 16-element sums, so the offset is
+ * never applied per element. Every integer sum is exact (bounds noted at each kernel), so the
+ * scalar reference below (same integer arithmetic, one float multiply-add per block) differs
+ * from the AVX2 path only in the order of the float additions.
+ */
+#include "kern/kern_int.h"
+
+#include <math.h>
+#include <string.h>
+
+#if CN_KERN_X86
+#include <immintrin.h>
+#endif
+
+cn_ggml_type cn_q8_act_type(cn_ggml_type t)
+{
+	switch (t) {
+	case CN_GGML_Q8_0:
+	case CN_GGML_Q4_0: return CN_GGML_Q8_0;
+	case CN_GGML_Q4_K:
+	case CN_GGML_Q5_K:
+	case CN_GGML_Q6_K: return CN_GGML_Q8_K;
+	default: return CN_GGML_F32;
+	}
+}
+
+size_t cn_q8_act_bytes(cn_ggml_type t, int64_t n)
+{
+	switch (cn_q8_act_type(t)) {
+	case CN_GGML_Q8_0: return (size_t)(n / CN_QK) * sizeof(cn_block_q8a);
+	case CN_GGML_Q8_K: return (size_t)(n / CN_QK_K) * sizeof(cn_block_q8k);
+	default: return 0;
+	}
+}
+
+/* ---- quantizing the activation ------------------------------------------------------------ */
+
+/* q = rint(x · id) clamped to ±127 (the clamp only matters for non-finite input). */
+static inline int8_t q8_round(float x, float id)
+{
+	float v = rintf(x * id);
+	v = v > 127.0f ? 127.0f : v;
+	v = v < -127.0f ? -127.0f : v;
+	return (int8_t)(v == v ? v : 0.0f);
+}
+
+static float q8_scale(const float *x, int n, float *id)
+{
+	float amax = 0.0f;
+	for (int i = 0; i < n; i++) {
+		float a = fabsf(x[i]);
+		amax = a > amax ? a : amax;
+	}
+	*id = amax > 0.0f ? 127.0f / amax : 0.0f;
+	return amax / 127.0f;
+}
+
+void cn_q8_act_quantize_ref(cn_ggml_type t, const float *x, void *dst, int64_t n)
+{
+	if (cn_q8_act_type(t) == CN_GGML_Q8_0) {
+		cn_block_q8a *y = dst;
+		for (int64_t b = 0; b < n / CN_QK; b++, x += CN_QK) {
+			float id;
+			y[b].d = q8_scale(x, CN_QK, &id);
+			for (int i = 0; i < CN_QK; i++)
+				y[b].qs[i] = q8_round(x[i], id);
+		}
+	} else if (cn_q8_act_type(t) == CN_GGML_Q8_K) {
+		cn_block_q8k *y = dst;
+		for (int64_t b = 0; b < n / CN_QK_K; b++, x += CN_QK_K) {
+			memset(y[b].pad_, 0, sizeof(y[b].pad_));
+			float id;
+			y[b].d = q8_scale(x, CN_QK_K, &id);
+			for (int g = 0; g < 16; g++) {
+				int s = 0;
+				for (int i = 16 * g; i < 16 * g + 16; i++)
+					s += y[b].qs[i] = q8_round(x[i], id);
+				y[b].bsums[g] = (int16_t)s;
+			}
+		}
+	}
+}
+
+/* ---- scalar integer reference ------------------------------------------------------------- */
+
+static float dot_q8_0_ref(const cn_block_q8_0 *w, const cn_block_q8a *a, int64_t nb)
+{
+	float s = 0.0f;
+	for (int64_t b = 0; b < nb; b++) {
+		int32_t is = 0;
+		for (int i = 0; i < 32; i++)
+			is += w[b].qs[i] * a[b].qs[i];
+		s += cn_f16_to_f32(w[b].d) * a[b].d * (float)is;
+	}
+	return s;
+}
+
+static float dot_q4_0_ref(const cn_block_q4_0 *w, const cn_block_q8a *a, int64_t nb)
+{
+	float s = 0.0f;
+	for (int64_t b = 0; b < nb; b++) {
+		int32_t is = 0;
+		for (int i = 0; i < 16; i++)
+			is += ((w[b].qs[i] & 0xF) - 8) * a[b].qs[i] + ((w[b].qs[i] >> 4) - 8) * a[b].qs[i + 16];
+		s += cn_f16_to_f32(w[b].d) * a[b].d * (float)is;
+	}
+	return s;
+}
+
+/* Q4_K and Q5_K: Σ_j sc_j Σ q·a over sub-block j, times d; minus dmin · Σ_j m_j · (sum of a
+ * over sub-block j). */
+static float dot_q45_k_ref(const uint8_t *w, bool five, const cn_block_q8k *a, int64_t nb)
+{
+	const size_t bsz = five ? sizeof(cn_block_q5_K) : sizeof(cn_block_q4_K);
+	float s = 0.0f;
+	for (int64_t b = 0; b < nb; b++, w += bsz) {
+		const uint8_t *scales = w + 4, *qh = w + 16, *qs = w + (five ? 48 : 16);
+		int32_t is = 0, im = 0;
+		for (int j = 0; j < 8; j++) {
+			uint8_t sc, m;
+			cn_scale_min_k4(j, scales, &sc, &m);
+			int32_t sub = 0;
+			for (int l = 0; l < 32; l++) {
+				int q = (j & 1) ? qs[32 * (j / 2) + l] >> 4 : qs[32 * (j / 2) + l] & 0xF;
+				if (five)
+					q |= ((qh[l] >> j) & 1) << 4;
+				sub += q * a[b].qs[32 * j + l];
+			}
+			is += sc * sub;
+			im += m * (a[b].bsums[2 * j] + a[b].bsums[2 * j + 1]);
+		}
+		s += cn_f16_to_f32(cn_ld16(w)) * a[b].d * (float)is - cn_f16_to_f32(cn_ld16(w + 2)) * a[b].d * (float)im;
+	}
+	return s;
+}
+
+/* Q6_K: Σ_g sc_g Σ (q − 32)·a over 16-element group g = Σ_g sc_g (Σ q·a − 32 · bsum_g). */
+static float dot_q6_k_ref(const cn_block_q6_K *w, const cn_block_q8k *a, int64_t nb)
+{
+	float s = 0.0f;
+	for (int64_t b = 0; b < nb; b++) {
+		int32_t is = 0;
+		for (int h = 0; h < 2; h++) {
+			const uint8_t *ql = w[b].ql + 64 * h, *qh = w[b].qh + 32 * h;
+			for (int r = 0; r < 4; r++)
+				for (int half = 0; half < 2; half++) {
+					int g = 8 * h + 2 * r + half;
+					int32_t sub = 0;
+					for (int l = 16 * half; l < 16 * half + 16; l++) {
+						int lo = (r & 1) ? ql[l + 32] : ql[l];
+						lo = r < 2 ? lo & 0xF : lo >> 4;
+						int q = lo | (((qh[l] >> (2 * r)) & 3) << 4);
+						sub += q * a[b].qs[128 * h + 32 * r + l];
+					}
+					is += w[b].scales[g] * (sub - 32 * a[b].bsums[g]);
+				}
+		}
+		s += cn_f16_to_f32(w[b].d) * a[b].d * (float)is;
+	}
+	return s;
+}
+
+float cn_vec_dot_q8_ref(cn_ggml_type t, const void *row, const void *xq, int64_t n)
+{
+	switch (t) {
+	case CN_GGML_Q8_0: return dot_q8_0_ref(row, xq, n / CN_QK);
+	case CN_GGML_Q4_0: return dot_q4_0_ref(row, xq, n / CN_QK);
+	case CN_GGML_Q4_K: return dot_q45_k_ref(row, false, xq, n / CN_QK_K);
+	case CN_GGML_Q5_K: return dot_q45_k_ref(row, true, xq, n / CN_QK_K);
+	case CN_GGML_Q6_K: return dot_q6_k_ref(row, xq, n / CN_QK_K);
+	default: return 0.0f;
+	}
+}
+
+/* ---- AVX2 ----------------------------------------------------------------------------------- */
+
+#if CN_KERN_X86
+#define F16(h) _cvtsh_ss(h)
+
+CN_AVX2 static inline float hsum8(__m256 v)
+{
+	__m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+	s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+	s = _mm_add_ss(s, _mm_movehdup_ps(s));
+	return _mm_cvtss_f32(s);
+}
+
+/* 8 int32 lanes of pair sums of w·a for 32 signed bytes each (|a| ≤ 127): |w|·sign(a, w),
+ * each 16-bit pair sum ≤ 2·128·127 < 2¹⁵. */
+CN_AVX2 static inline __m256i dot_i8(__m256i w, __m256i a)
+{
+	__m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w));
+	return _mm256_madd_epi16(p, _mm256_set1_epi16(1));
+}
+
+/* 32 floats → 32 int8 at rint(x · id), in order. */
+CN_AVX2 static inline __m256i q8_32(const float *x, __m256 id)
+{
+	const __m256 lim = _mm256_set1_ps(127.0f), nlim = _mm256_set1_ps(-127.0f);
+	__m256i v[4];
+	for (int k = 0; k < 4; k++) {
+		__m256 f = _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + 8 * k), id),
+		                           _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+		v[k] = _mm256_cvtps_epi32(_mm256_max_ps(_mm256_min_ps(f, lim), nlim));
+	}
+	/* packs interleaves the 128-bit lanes: 0 1 2 3 → (0a 1a 2a 3a | 0b 1b 2b 3b) as dwords */
+	__m256i p = _mm256_packs_epi16(_mm256_packs_epi32(v[0], v[1]), _mm256_packs_epi32(v[2], v[3]));
+	return _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+CN_AVX2 static float amax_avx2(const float *x, int n)
+{
+	const __m256 absm = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+	__m256 m = _mm256_setzero_ps();
+	for (int i = 0; i < n; i += 8)
+		m = _mm256_max_ps(m, _mm256_and_ps(_mm256_loadu_ps(x + i), absm));
+	__m128 s = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+	s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+	s = _mm_max_ss(s, _mm_movehdup_ps(s));
+	return _mm_cvtss_f32(s);
+}
+
+CN_AVX2 void cn_q8_act_quantize_avx2(cn_ggml_type t, const float *x, void *dst, int64_t n)
+{
+	if (cn_q8_act_type(t) == CN_GGML_Q8_0) {
+		cn_block_q8a *y = dst;
+		for (int64_t b = 0; b < n / CN_QK; b++, x += CN_QK) {
+			float amax = amax_avx2(x, CN_QK);
+			y[b].d = amax / 127.0f;
+			_mm256_storeu_si256((__m256i *)y[b].qs, q8_32(x, _mm256_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f)));
+		}
+	} else if (cn_q8_act_type(t) == CN_GGML_Q8_K) {
+		cn_block_q8k *y = dst;
+		for (int64_t b = 0; b < n / CN_QK_K; b++, x += CN_QK_K) {
+			float amax = amax_avx2(x, CN_QK_K);
+			memset(y[b].pad_, 0, sizeof(y[b].pad_));
+			y[b].d = amax / 127.0f;
+			__m256 id = _mm256_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f);
+			for (int k = 0; k < 8; k++) {
+				__m256i q = q8_32(x + 32 * k, id);
+				_mm256_storeu_si256((__m256i *)(y[b].qs + 32 * k), q);
+				/* the two 16-element sums: widen to int16, pair-sum to int32, fold */
+				__m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), q), _mm256_set1_epi16(1));
+				/* s: 8 dwords, 0-3 from elements 0-15, 4-7 from 16-31 */
+				__m128i lo = _mm256_castsi256_si128(s), hi = _mm256_extracti128_si256(s, 1);
+				__m128i h = _mm_hadd_epi32(lo, hi); /* l0+l1 l2+l3 h0+h1 h2+h3 */
+				h = _mm_hadd_epi32(h, h);           /* sum(lo) sum(hi) … */
+				y[b].bsums[2 * k] = (int16_t)_mm_cvtsi128_si32(h);
+				y[b].bsums[2 * k + 1] = (int16_t)_mm_extract_epi32(h, 1);
+			}
+		}
+	}
+}
+
+/* Q8_0 × q8a: per block one maddubs + madd, then d_w·d_a times the 8 lane sums. */
+CN_AVX2 static float dot_q8_0_avx2(const cn_block_q8_0 *w, const cn_block_q8a *a, int64_t nb)
+{
+	__m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
+	int64_t b = 0;
+	for (; b + 2 <= nb; b += 2) {
+		__m256i p0 = dot_i8(_mm256_loadu_si256((const __m256i *)w[b].qs), _mm256_loadu_si256((const __m256i *)a[b].qs));
+		__m256i p1 = dot_i8(_mm256_loadu_si256((const __m256i *)w[b + 1].qs),
+		                    _mm256_loadu_si256((const __m256i *)a[b + 1].qs));
+		acc0 = _mm256_fmadd_ps(_mm256_set1_ps(F16(w[b].d) * a[b].d), _mm256_cvtepi32_ps(p0), acc0);
+		acc1 = _mm256_fmadd_ps(_mm256_set1_ps(F16(w[b + 1].d) * a[b + 1].d), _mm256_cvtepi32_ps(p1), acc1);
+	}
+	for (; b < nb; b++) {
+		__m256i p0 = dot_i8(_mm256_loadu_si256((const __m256i *)w[b].qs), _mm256_loadu_si256((const __m256i *)a[b].qs));
+		acc0 = _mm256_fmadd_ps(_mm256_set1_ps(F16(w[b].d) * a[b].d), _mm256_cvtepi32_ps(p0), acc0);
+	}
+	return hsum8(_mm256_add_ps(acc0, acc1));
+}
+
+CN_AVX2 static inline __m256i nib32(const uint8_t *qs)
+{
+	__m128i v = _mm_loadu_si128((const __m128i *)qs), m = _mm_set1_epi8(0x0F);
+	return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), m), _mm_and_si128(v, m));
+}
+
+CN_AVX2 static float dot_q4_0_avx2(const cn_block_q4_0 *w, const cn_block_q8a *a, int64_t nb)
+{
+	const __m256i eight = _mm256_set1_epi8(8);
+	__m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
+	int64_t b = 0;
+	for (; b + 2 <= nb; b += 2) {
+		__m256i p0 = dot_i8(_mm256_sub_epi8(nib32(w[b].qs), eight), _mm256_loadu_si256((const __m256i *)a[b].qs));
+		__m256i p1 =
+		    dot_i8(_mm256_sub_epi8(nib32(w[b + 1].qs), eight), _mm256_loadu_si256((const __m256i *)a[b + 1].qs));
+		acc0 = _mm256_fmadd_ps(_mm256_set1_ps(F16(w[b].d) * a[b].d), _mm256_cvtepi32_ps(p0), acc0);
+		acc1 = _mm256_fmadd_ps(_mm256_set1_ps(F16(w[b + 1].d) * a[b + 1].d), _mm256_cvtepi32_ps(p1), acc1);
+	}
+	for (; b < nb; b++) {
+		__m256i p0 = dot_i8(_mm256_sub_epi8(nib32(w[b].qs), eight), _mm256_loadu_si256((const __m256i *)a[b].qs));
+		acc0 = _mm256_fmadd_ps(_mm256_set1_ps(F16(w[b].d) * a[b].d), _mm256_cvtepi32_ps(p0), acc0);
+	}
+	return hsum8(_mm256_add_ps(acc0, acc1));
+}
+
+/* The 8 six-bit scales and mins of a Q4_K/Q5_K super-block as 16 bytes sc0-7, m0-7, from
+ * the 12-byte field at q (16 bytes are read: more of the block follows the field). With a,
+ * b, c its three 32-bit words: sc0-3 = a & 63, m0-3 = b & 63, sc4-7 = (c & 15) | (a >> 6)
+ * << 4, m4-7 = (c >> 4 & 15) | (b >> 6) << 4; per byte, (x >> 6) << 4 = (x32 >> 2) & 0x30. */
+CN_AVX2 static inline __m128i k4_scales_v(const uint8_t *q)
+{
+	__m128i raw = _mm_loadu_si128((const __m128i *)q);
+	__m128i lo6 = _mm_and_si128(raw, _mm_set1_epi8(0x3f));
+	__m128i cn = _mm_srlv_epi32(_mm_shuffle_epi32(raw, 0xAA), _mm_setr_epi32(0, 4, 0, 0));
+	__m128i hi = _mm_or_si128(_mm_and_si128(cn, _mm_set1_epi8(0x0f)),
+	                          _mm_and_si128(_mm_srli_epi32(raw, 2), _mm_set1_epi8(0x30)));
+	return _mm_unpacklo_epi32(lo6, hi);
+}
+
+/* pshufb controls that broadcast 16-bit element j of a 128-bit lane to all 8 of its words */
+static const uint8_t k_bcast16[8][32] = {
+#define CN_B(j) {2 * j, 2 * j + 1, 2 * j, 2 * j + 1, 2 * j, 2 * j + 1, 2 * j, 2 * j + 1, 2 * j, 2 * j + 1, 2 * j, 2 * j + 1, \
+                 2 * j, 2 * j + 1, 2 * j, 2 * j + 1, 2 * j, 2 * j + 1, 2 * j, 2 * j + 1, 2 * j, 2 * j + 1, 2 * j, 2 * j + 1, \
+                 2 * j, 2 * j + 1, 2 * j, 2 * j + 1, 2 * j, 2 * j + 1, 2 * j, 2 * j + 1}
+    CN_B(0), CN_B(1), CN_B(2), CN_B(3), CN_B(4), CN_B(5), CN_B(6), CN_B(7)
+#undef CN_B
+};
+
+/* Q4_K × q8k, the hot loop of Q4_K generation. The scales and mins are widened to 16 bits
+ * once per super-block (one vector: sc0-7 | m0-7); each sub-block's scale is broadcast
+ * from it with one pshufb; the mins meet the pairwise sums of the activation's 16-element
+ * sums in one 128-bit madd. Per lane the int32 sum over a super-block is at most
+ * 4 · 2 · (2·15·127) · 63 < 2²¹. */
+CN_AVX2 static inline float dot_q4_k_avx2(const cn_block_q4_K *w, const cn_block_q8k *a, int64_t nb)
+{
+	const __m256i m4 = _mm256_set1_epi8(0x0F);
+	__m256 acc = _mm256_setzero_ps();
+	__m128 accm = _mm_setzero_ps();
+	for (int64_t b = 0; b < nb; b++) {
+		__m256i sm = _mm256_cvtepu8_epi16(k4_scales_v(w[b].scales)); /* sc0-7 | m0-7 */
+		__m256i bs = _mm256_loadu_si256((const __m256i *)a[b].bsums);
+		__m128i bs8 = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
+		__m128i summ = _mm_madd_epi16(_mm256_extracti128_si256(sm, 1), bs8);
+		__m256i sc = _mm256_permute2x128_si256(sm, sm, 0x00); /* sc0-7 in both lanes */
+		const uint8_t *qs = w[b].qs;
+		const int8_t *aq = a[b].qs;
+		__m256i s0 = _mm256_setzero_si256(), s1 = s0;
+#pragma GCC unroll 4
+		for (int j = 0; j < 4; j++) {
+			__m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * j));
+			__m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+			__m256i p0 = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(aq + 64 * j)));
+			__m256i p1 = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(aq + 64 * j + 32)));
+			p0 = _mm256_madd_epi16(p0, _mm256_shuffle_epi8(sc, _mm256_loadu_si256((const __m256i *)k_bcast16[2 * j])));
+			p1 = _mm256_madd_epi16(p1, _mm256_shuffle_epi8(sc, _mm256_loadu_si256((const __m256i *)k_bcast16[2 * j + 1])));
+			s0 = _mm256_add_epi32(s0, p0);
+			s1 = _mm256_add_epi32(s1, p1);
+		}
+		/* d and dmin converted together, times the activation's scale */
+		uint32_t dd;
+		memcpy(&dd, &w[b].d, 4);
+		__m128 sd = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int)dd)), _mm_set1_ps(a[b].d));
+		acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(sd), _mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)), acc);
+		accm = _mm_fmadd_ps(_mm_shuffle_ps(sd, sd, 0x55), _mm_cvtepi32_ps(summ), accm);
+	}
+	__m128 s = _mm_sub_ps(_mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1)), accm);
+	s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+	s = _mm_add_ss(s, _mm_movehdup_ps(s));
+	return _mm_cvtss_f32(s);
+}
+
+/* Q5_K × q8k: Q4_K's loop with the fifth bit of sub-block j from bit j of qh[l]. Per
+ * lane the int32 sum over a super-block is at most 4 · 2 · (2·31·127) · 63 < 2²³. */
+CN_AVX2 static inline float dot_q5_k_avx2(const cn_block_q5_K *w, const cn_block_q8k *a, int64_t nb)
+{
+	const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
+	__m256 acc = _mm256_setzero_ps();
+	__m128 accm = _mm_setzero_ps();
+	for (int64_t b = 0; b < nb; b++) {
+		__m256i sm = _mm256_cvtepu8_epi16(k4_scales_v(w[b].scales)); /* sc0-7 | m0-7 */
+		__m256i bs = _mm256_loadu_si256((const __m256i *)a[b].bsums);
+		__m128i bs8 = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
+		__m128i summ = _mm_madd_epi16(_mm256_extracti128_si256(sm, 1), bs8);
+		__m256i sc = _mm256_permute2x128_si256(sm, sm, 0x00);
+		__m256i qh = _mm256_loadu_si256((const __m256i *)w[b].qh);
+		const uint8_t *qs = w[b].qs;
+		const int8_t *aq = a[b].qs;
+		__m256i s0 = _mm256_setzero_si256(), s1 = s0;
+#pragma GCC unroll 4
+		for (int j = 0; j < 4; j++) {
+			__m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * j));
+			__m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+			lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * j), one), 4));
+			hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * j + 1), one), 4));
+			__m256i p0 = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(aq + 64 * j)));
+			__m256i p1 = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(aq + 64 * j + 32)));
+			p0 = _mm256_madd_epi16(p0, _mm256_shuffle_epi8(sc, _mm256_loadu_si256((const __m256i *)k_bcast16[2 * j])));
+			p1 = _mm256_madd_epi16(p1, _mm256_shuffle_epi8(sc, _mm256_loadu_si256((const __m256i *)k_bcast16[2 * j + 1])));
+			s0 = _mm256_add_epi32(s0, p0);
+			s1 = _mm256_add_epi32(s1, p1);
+		}
+		uint32_t dd;
+		memcpy(&dd, &w[b].d, 4);
+		__m128 sd = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int)dd)), _mm_set1_ps(a[b].d));
+		acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(sd), _mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)), acc);
+		accm = _mm_fmadd_ps(_mm_shuffle_ps(sd, sd, 0x55), _mm_cvtepi32_ps(summ), accm);
+	}
+	__m128 s = _mm_sub_ps(_mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1)), accm);
+	s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+	s = _mm_add_ss(s, _mm_movehdup_ps(s));
+	return _mm_cvtss_f32(s);
+}
+
+/* Q6_K × q8k. The 6-bit values (0..63, unsigned) go through maddubs as they are, each
+ * 16-element half with its own int8 scale; the −32 offset is 32 · Σ_g sc_g · bsum_g, one
+ * madd per super-block. Per lane: 8 · 2 · 2·63·127 · 128 + 32 · 2 · 128 · 2032 < 2²⁶. */
+CN_AVX2 static float dot_q6_k_avx2(const cn_block_q6_K *w, const cn_block_q8k *a, int64_t nb)
+{
+	const __m256i m4 = _mm256_set1_epi8(0x0F), three = _mm256_set1_epi8(3);
+	__m256 acc = _mm256_setzero_ps();
+	for (int64_t b = 0; b < nb; b++) {
+		const int8_t *scl = w[b].scales;
+		__m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)scl));
+		__m256i off = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)a[b].bsums));
+		__m256i sumi = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(off, 5));
+		const int8_t *aq = a[b].qs;
+		for (int h = 0; h < 2; h++) {
+			const uint8_t *ql = w[b].ql + 64 * h;
+			__m256i qh = _mm256_loadu_si256((const __m256i *)(w[b].qh + 32 * h));
+			__m256i x0 = _mm256_loadu_si256((const __m256i *)ql), x1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+			__m256i v[4];
+			v[0] = _mm256_and_si256(x0, m4);
+			v[1] = _mm256_and_si256(x1, m4);
+			v[2] = _mm256_and_si256(_mm256_srli_epi16(x0, 4), m4);
+			v[3] = _mm256_and_si256(_mm256_srli_epi16(x1, 4), m4);
+			for (int r = 0; r < 4; r++, aq += 32) {
+				__m256i hb = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * r), three);
+				__m256i q = _mm256_or_si256(v[r], _mm256_slli_epi16(hb, 4));
+				__m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)aq));
+				const int8_t *s = scl + 8 * h + 2 * r;
+				__m256i sv = _mm256_set_m128i(_mm_set1_epi16(s[1]), _mm_set1_epi16(s[0]));
+				sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, sv));
+			}
+		}
+		acc = _mm256_fmadd_ps(_mm256_set1_ps(F16(w[b].d) * a[b].d), _mm256_cvtepi32_ps(sumi), acc);
+	}
+	return hsum8(acc);
+}
+
+CN_AVX2 float cn_vec_dot_q8_avx2(cn_ggml_type t, const void *row, const void *xq, int64_t n)
+{
+	switch (t) {
+	case CN_GGML_Q8_0: return dot_q8_0_avx2(row, xq, n / CN_QK);
+	case CN_GGML_Q4_0: return dot_q4_0_avx2(row, xq, n / CN_QK);
+	case CN_GGML_Q4_K: return dot_q4_k_avx2(row, xq, n / CN_QK_K);
+	case CN_GGML_Q5_K: return dot_q5_k_avx2(row, xq, n / CN_QK_K);
+	case CN_GGML_Q6_K: return dot_q6_k_avx2(row, xq, n / CN_QK_K);
+	default: return 0.0f;
+	}
+}
+
+/* Rows [r0, r1) of a matrix: the type switch once per range, the per-type kernels inlined. */
+CN_AVX2 void cn_matvec_q8_avx2(cn_ggml_type t, const uint8_t *w, size_t row_bytes, int64_t r0, int64_t r1,
+                                const void *xq, int64_t n, float *y)
+{
+	w += (size_t)r0 * row_bytes;
+	switch (t) {
+	case CN_GGML_Q8_0:
+		for (int64_t r = r0; r < r1; r++, w += row_bytes)
+			y[r] = dot_q8_0_avx2((const void *)w, xq, n / CN_QK);
+		break;
+	case CN_GGML_Q4_0:
+		for (int64_t r = r0; r < r1; r++, w += row_bytes)
+			y[r] = dot_q4_0_avx2((const void *)w, xq, n / CN_QK);
+		break;
+	case CN_GGML_Q4_K:
+		for (int64_t r = r0; r < r1; r++, w += row_bytes)
+			y[r] = dot_q4_k_avx2((const void *)w, xq, n / CN_QK_K);
+		break;
+	case CN_GGML_Q5_K:
+		for (int64_t r = r0; r < r1; r++, w += row_bytes)
+			y[r] = dot_q5_k_avx2((const void *)w, xq, n / CN_QK_K);
+		break;
+	case CN_GGML_Q6_K:
+		for (int64_t r = r0; r < r1; r++, w += row_bytes)
+			y[r] = dot_q6_k_avx2((const void *)w, xq, n / CN_QK_K);
+		break;
+	default: break;
+	}
+}
+#endif
+
+void cn_q8_act_quantize(cn_ggml_type t, const float *x, void *dst, int64_t n)
+{
+#if CN_KERN_X86
+	if (cn_kern_fast()) {
+		cn_q8_act_quantize_avx2(t, x, dst, n);
+		return;
+	}
+#endif
+	cn_q8_act_quantize_ref(t, x, dst, n);
+}
+
+float cn_vec_dot_q8(cn_ggml_type t, const void *row, const void *xq, int64_t n)
+{
+#if CN_KERN_X86
+	if (cn_kern_fast())
+		return cn_vec_dot_q8_avx2(t, row, xq, n);
+#endif
+	return cn_vec_dot_q8_ref(t, row, xq, n);
+}
