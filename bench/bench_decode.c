@@ -171,6 +171,7 @@ int main(int argc, char **argv)
 	if (cairn_generator_open(model, &gp, &g, errbuf, sizeof(errbuf)) != CAIRN_OK)
 		die(model, errbuf);
 	cairn_generate_params p = cairn_generate_default_params();
+	p.no_prefix_reuse = 1; /* every repetition evaluates the whole prompt */
 	p.ignore_eos = 1;
 	p.max_tokens = 4;
 	cairn_generation out;
