@@ -49,6 +49,7 @@ static void usage(FILE *f)
 	        "      --tokenizer FILE (count chunk tokens with this model's tokenizer)\n"
 	        "      --redact mask|hash|token (personal data replaced before indexing)  --redact-types T1,T2\n"
 	        "      --key-file FILE | --key-env VAR (hash/token key)  --vault FILE (token; default KB/vault/)\n"
+	        "      --injection flag|quarantine|refuse (prompt-injection policy for these documents' chunks)\n"
 	        "      --embed-model FILE (give chunks vectors with this GGUF embedding model; recorded)\n"
 	        "      --quiet  --json\n"
 	        "  search QUERY          -k N  --filter EXPR  --groups G1,G2 | --as PRINCIPAL  --json  --no-snippets\n"
@@ -335,6 +336,14 @@ static int cmd_ingest(const char *kbdir, int argc, char **argv)
 			key_env = cli_need(argc, argv, &i);
 		else if (!strcmp(a, "--vault"))
 			p.redact_vault = cli_need(argc, argv, &i);
+		else if (!strcmp(a, "--injection")) {
+			const char *m = cli_need(argc, argv, &i);
+			p.injection_scan = 1;
+			p.injection_policy = !strcmp(m, "flag") ? CAIRN_INJECTION_POLICY_FLAG
+			                   : !strcmp(m, "quarantine") ? CAIRN_INJECTION_POLICY_QUARANTINE
+			                   : !strcmp(m, "refuse") ? CAIRN_INJECTION_POLICY_REFUSE
+			                   : (cli_die_usage("--injection is flag, quarantine or refuse, not \"%s\"", m), 0);
+		}
 		else if (!strcmp(a, "--quiet") || !strcmp(a, "-q"))
 			ui.quiet = true;
 		else if (!strcmp(a, "--json"))
