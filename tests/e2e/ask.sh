@@ -23,7 +23,7 @@ for q in "what is the default chunk size" "what happens if the process is killed
          "how do I hide restricted documents from people outside a group"; do
 	expect_rc 0 "$CAIRN" --kb "$KB" ask "$q" --json --min-confidence 0
 	$PY - "$WORK/out" <<'PY'
-import json, sys
+import json, re, sys
 r = json.load(open(sys.argv[1]))
 assert set(r) == {"question", "mode", "answer", "answer_type", "abstained", "confidence", "sentences", "citations",
                   "verification", "guard", "took_ms"}, sorted(r)
@@ -41,7 +41,8 @@ for c in r["citations"]:
     assert 0 <= c["start"] < c["end"] <= len(data), (c["start"], c["end"], len(data))
     # Markdown is rendered to text: the quote's words appear in order inside the cited bytes
     span = data[c["start"]:c["end"]].decode("utf-8", "replace")
-    words = [w.strip("*`_|") for w in c["quote"].split()]
+    # (word characters only: rendering drops Markdown's backticks, asterisks and pipes)
+    words = re.findall(r"\w+", c["quote"])
     pos = 0
     for w in words:
         if not w:
