@@ -540,6 +540,14 @@ typedef struct cairn_ask_params {
 	 * its budget: a generative answer sees it before the passages, fenced as context only —
 	 * never cited, never obeyed. NULL = none. Retrieval does not use it. */
 	const char *history;
+	/* A cross-encoder (a GGUF reranker, `cairn rerank`'s kind of model) as a second verifier
+	 * of generated sentences: each sentence is scored against the passages it cites, and a
+	 * sentence counts as supported only if the lexical and numeric checks pass AND the
+	 * model's probability (sigmoid of its logit) reaches verify_threshold (default 0.5).
+	 * NULL = lexical and numeric checks only. Extractive sentences are verbatim quotes and
+	 * need no model. */
+	const char *verify_model;
+	double verify_threshold;
 } cairn_ask_params;
 
 cairn_ask_params cairn_ask_default_params(void);

@@ -80,6 +80,10 @@ int cli_cmd_ask(const char *kbdir, int argc, char **argv)
 			as = cli_need(argc, argv, &i);
 		else if (!strcmp(a, "--no-redact-remote"))
 			p.redact_remote = 0;
+		else if (!strcmp(a, "--verify-model"))
+			p.verify_model = cli_need(argc, argv, &i);
+		else if (!strcmp(a, "--verify-threshold"))
+			p.verify_threshold = parse_frac(a, cli_need(argc, argv, &i));
 		else if (!strcmp(a, "--redact-output"))
 			p.redact_output = 1;
 		else if (!strcmp(a, "--injection-question") || !strcmp(a, "--injection-documents")) {

@@ -68,6 +68,8 @@ static void usage(FILE *f)
 	        "                        --local-tokenizer FILE  --chat-template NAME  --threads N\n"
 	        "                        --no-redact-remote (send personal data to the endpoint as it is)\n"
 	        "                        --redact-output (mask personal data in the answer)\n"
+	        "                        --verify-model FILE (a cross-encoder also checks generated sentences)\n"
+	        "                        --verify-threshold X (its minimum probability, default 0.5)\n"
 	        "                        --injection-question flag|refuse|off  (default flag)\n"
 	        "                        --injection-documents quarantine|flag|refuse|off  (default quarantine)\n"
 	        "  eval retrieval DIR    [--kb DIR] [--run FILE] [--json] [--depth N] [--per-query FILE]\n"

@@ -79,6 +79,8 @@ typedef struct cn_verdict {
 	double lexical;    /* fraction of the text's word tokens present in the passage */
 	bool numbers_ok;   /* every number in the text occurs in the passage */
 	bool supported;    /* found, or lexical >= 0.8 with numbers_ok */
+	bool model_scored; /* a verification model (cross-encoder) also judged it */
+	double model_score;/* its probability that the cited passages support the text */
 } cn_verdict;
 
 void cn_verify_text(const char *text, size_t tlen, const char *passage, size_t plen, cn_verdict *out);

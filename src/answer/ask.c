@@ -71,6 +71,7 @@ cairn_ask_params cairn_ask_default_params(void)
 		.redact_remote = 1,
 		.injection_question = CAIRN_INJECTION_POLICY_FLAG,
 		.injection_documents = CAIRN_INJECTION_POLICY_QUARANTINE,
+		.verify_threshold = 0.5,
 		.retrieval = -1,
 		.temperature = 0.0,
 		.max_tokens = 1024,

@@ -488,11 +488,45 @@ static cairn_status after_reply(cairn_answer *a, cn_analyzer *an, cand *c, size_
 		return cn_err_set(err, CAIRN_ENOMEM, "out of memory");
 	}
 	size_t supported = 0, cites_used = 0, cites_ok = 0;
+	cairn_encoder *judge = NULL;
+	if (p->verify_model && *p->verify_model) {
+		/* the second verifier: a cross-encoder scoring (sentence, cited passage) pairs */
+		char msg[512];
+		cairn_encoder_params ep = cairn_encoder_default_params();
+		cairn_encoder_info info;
+		if (cairn_encoder_open(p->verify_model, &ep, &judge, msg, sizeof msg) != CAIRN_OK)
+			st = cn_err_set(err, CAIRN_EINVAL, "verify model: %s", msg);
+		else if (cairn_encoder_get_info(judge, &info), !info.is_reranker)
+			st = cn_err_set(err, CAIRN_EINVAL, "verify model %s: not a cross-encoder (it embeds; pass a reranker)",
+			                p->verify_model);
+	}
 	for (size_t i = 0; i < ns && !st; i++) {
 		cairn_answer_sentence *s = &a->sents[i];
 		size_t k = cited_passages(a, s->citations, s->n_citations, txt, len);
 		cn_verdict vd;
 		st = cn_verify_generated(an, s->text, strlen(s->text), txt, len, k, &vd);
+		if (!st && judge && k) {
+			float scores[64];
+			char *ptext[64];
+			size_t kk = k < 64 ? k : 64, made = 0;
+			for (size_t j = 0; j < kk; j++) {
+				if (!(ptext[j] = cn_strndup(txt[j], len[j])))
+					break;
+				made++;
+			}
+			if (made < kk || cairn_rerank(judge, s->text, (const char *const *)ptext, kk, scores) != CAIRN_OK)
+				st = cn_err_set(err, CAIRN_EIO, "verify model %s: scoring failed", p->verify_model);
+			for (size_t j = 0; j < made; j++)
+				cn_free(ptext[j]);
+			if (!st) {
+				float best = scores[0];
+				for (size_t j = 1; j < kk; j++)
+					best = scores[j] > best ? scores[j] : best;
+				vd.model_scored = true;
+				vd.model_score = 1.0 / (1.0 + exp(-(double)best));
+				vd.supported = vd.supported && vd.model_score >= p->verify_threshold;
+			}
+		}
 		bool cites_fine = s->n_citations > 0;
 		for (size_t j = 0; j < s->n_citations && !st; j++) {
 			int id = s->citations[j];
@@ -515,8 +549,9 @@ static cairn_status after_reply(cairn_answer *a, cn_analyzer *an, cand *c, size_
 	}
 	cn_free(txt);
 	cn_free(len);
+	cairn_encoder_close(judge);
 	if (st)
-		return cn_err_set(err, st, "out of memory verifying the answer");
+		return err->code ? st : cn_err_set(err, st, "out of memory verifying the answer");
 	v->support_rate = ns ? (double)supported / (double)ns : 1.0;
 	v->citation_precision = cites_used ? (double)cites_ok / (double)cites_used : 1.0;
 	v->confidence = o->confidence * v->support_rate;
@@ -654,8 +689,11 @@ void cn_ans_gen_explain_text(cn_buf *b, const cairn_answer *a)
 			cn_buf_printf(b, "%s%d", j ? "," : " ", s->passages[j]);
 		if (!s->n_passages)
 			cn_buf_puts(b, " none");
-		cn_buf_printf(b, "; found in them: %s, terms in them %.0f%%, numbers %s\n", vd->found ? "yes" : "no",
+		cn_buf_printf(b, "; found in them: %s, terms in them %.0f%%, numbers %s", vd->found ? "yes" : "no",
 		              vd->lexical * 100, vd->numbers_ok ? "match" : "MISSING");
+		if (vd->model_scored)
+			cn_buf_printf(b, ", verify model %.2f", vd->model_score);
+		cn_buf_putc(b, '\n');
 		cn_buf_printf(b, "      \"%s\"\n", s->text);
 		if (s->problems)
 			cn_buf_printf(b, "      validation: %s\n", s->problems);
@@ -764,8 +802,13 @@ void cn_ans_gen_explain_json(cn_buf *b, const cairn_answer *a)
 			cn_buf_puts(b, "null");
 		cn_buf_printf(b, ",\"found\":%s,\"lexical\":", s->verdict.found ? "true" : "false");
 		jnum(b, s->verdict.lexical);
-		cn_buf_printf(b, ",\"numbers_ok\":%s,\"supported\":%s,\"kept\":%s}", s->verdict.numbers_ok ? "true" : "false",
+		cn_buf_printf(b, ",\"numbers_ok\":%s,\"supported\":%s,\"kept\":%s", s->verdict.numbers_ok ? "true" : "false",
 		              s->verdict.supported ? "true" : "false", s->kept ? "true" : "false");
+		if (s->verdict.model_scored) {
+			cn_buf_puts(b, ",\"model_score\":");
+			jnum(b, s->verdict.model_score);
+		}
+		cn_buf_putc(b, '}');
 	}
 	cn_buf_puts(b, "]}");
 }

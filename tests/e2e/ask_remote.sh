@@ -270,6 +270,22 @@ expect_rc 0 "$CAIRN" --kb "$KB" ask "$CQ" --endpoint "$URL" --llm-model grounded
 grep -q "dana.whitfield@example.com" "$WORK/out" && fail "--redact-output let an e-mail address through"
 contains "$WORK/out" "[EMAIL_ADDRESS]"
 
+# a cross-encoder as a second verifier (a generated reranker: its scores mean nothing, the
+# plumbing is what is checked): threshold 0 keeps the grounded answer and reports the model's
+# score per sentence; threshold 1 rejects every sentence; an embedding model is refused
+VOCAB=${CAIRN_SHARED:-../shared}/models/vocab/ggml-vocab-bert-bge.gguf
+if [ -f "$VOCAB" ] && $PY -c 'import numpy' 2>/dev/null; then
+	SMALL="--layers 1 --hidden 32 --heads 2 --ff 64 --ctx 256"
+	$PY tests/reference/make_encoder_gguf.py model "$WORK/rr.gguf" --vocab "$VOCAB" --type F32 $SMALL --pooling rank --labels 1 >/dev/null
+	$PY tests/reference/make_encoder_gguf.py model "$WORK/emb.gguf" --vocab "$VOCAB" --type F32 $SMALL >/dev/null
+	ask 0 grounded --json --explain --verify-model "$WORK/rr.gguf" --verify-threshold 0
+	check grounded 'assert all("model_score" in s for s in r["explain"]["generator"]["sentences"]), r["explain"]["generator"]["sentences"]'
+	ask 0 grounded --json --verify-model "$WORK/rr.gguf" --verify-threshold 1
+	check abstained
+	ask 1 grounded --json --verify-model "$WORK/emb.gguf"
+	contains "$WORK/err" "not a cross-encoder"
+fi
+
 # the extractive answerer is untouched without --endpoint
 expect_rc 0 "$CAIRN" --kb "$KB" ask "$Q" --json
 $PY -c "import json; r=json.load(open('$WORK/out')); assert r['mode'] == 'extractive', r"
