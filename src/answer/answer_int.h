@@ -102,6 +102,13 @@ struct cairn_answer {
 	ctx_chunk *ctx;
 	size_t nctx;
 	int budget, used_tokens;
+	/* The prompt's budget by class (generative answers): what the rules and instructions,
+	 * the conversation and the question take leaves the evidence its share (budget). */
+	struct {
+		int total, rules, conversation, question, per_passage;
+		bool model_tokens;          /* counted with the local model's own tokenizer */
+	} split;
+	cairn_tokenizer *tok;           /* the local model's tokenizer, for the budget; owned */
 	cand *top;
 	size_t ntop;
 	const char **top_text, **top_span;

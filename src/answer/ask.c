@@ -95,6 +95,59 @@ static int estimate_tokens(const char *s, size_t n)
 	return t > INT32_MAX ? INT32_MAX : (int)t;
 }
 
+/* Tokens of s[0..n) as the answer's budget counts them: the local model's own tokenizer
+ * when there is one, else the estimate. */
+static int count_tokens(const cairn_answer *a, const char *s, size_t n)
+{
+	if (a->tok) {
+		int64_t t = cairn_tokenizer_count(a->tok, s, n, 0);
+		if (t >= 0)
+			return t > INT32_MAX ? INT32_MAX : (int)t;
+	}
+	return estimate_tokens(s, n);
+}
+
+/* The generative prompt's budget split by class: context_tokens covers the whole prompt —
+ * the rules and task instructions (measured on the real prompt scaffolding), the
+ * conversation, the question, and the passages with their fence and metadata lines; the
+ * evidence gets what is left (at least 64 tokens: a budget smaller than the fixed parts
+ * still admits one passage's first sentences). */
+static cairn_status split_budget(cairn_answer *a, const cairn_ask_params *p, const char *question, size_t qlen)
+{
+	a->split.total = p->context_tokens;
+	if (!a->gen) {
+		a->budget = p->context_tokens;
+		return CAIRN_OK;
+	}
+	if (a->gen->local_model && !a->tok) {
+		cairn_tokenizer_params tp = cairn_tokenizer_default_params();
+		const char *path = a->gen->local_tokenizer ? a->gen->local_tokenizer : a->gen->local_model;
+		if (cairn_tokenizer_open(path, &tp, &a->tok, NULL, 0) != CAIRN_OK)
+			a->tok = NULL; /* the estimate will do; generation reports a real error later */
+	}
+	a->split.model_tokens = a->tok != NULL;
+	cn_arena ar;
+	cn_arena_init(&ar, 8192);
+	const char *sys = NULL, *user = NULL;
+	cn_gen_passage one = {"", 0, "Title", "Section", "source"};
+	cairn_status st = cn_gen_prompt_h(&ar, "", NULL, NULL, 0, p->max_sentences, &sys, &user);
+	if (!st) {
+		a->split.rules = count_tokens(a, sys, strlen(sys)) + count_tokens(a, user, strlen(user));
+		const char *sys1, *user1;
+		st = cn_gen_prompt_h(&ar, "", NULL, &one, 1, p->max_sentences, &sys1, &user1);
+		if (!st)
+			a->split.per_passage = CN_MAX(0, count_tokens(a, user1, strlen(user1)) - count_tokens(a, user, strlen(user)));
+	}
+	cn_arena_free(&ar);
+	if (st)
+		return st;
+	a->split.conversation = p->history ? count_tokens(a, p->history, strlen(p->history)) : 0;
+	a->split.question = count_tokens(a, question, qlen);
+	int rest = a->split.total - a->split.rules - a->split.conversation - a->split.question;
+	a->budget = rest < 64 ? 64 : rest;
+	return CAIRN_OK;
+}
+
 static double mask_idf(const qterm *qt, size_t nq, uint64_t m)
 {
 	double s = 0;
@@ -157,6 +210,7 @@ void cairn_answer_free(cairn_answer *a)
 	cairn_results_free(a->res);
 	if (a->gen)
 		cn_gen_run_free(&a->gen->run);
+	cairn_tokenizer_close(a->tok);
 	cn_arena_free(&a->arena);
 	cn_free(a);
 }
@@ -340,7 +394,6 @@ static cairn_status build_context(cairn_kb *kb, cairn_answer *a, const cairn_ask
 	if (n && !a->ctx)
 		return CAIRN_ENOMEM;
 	a->nctx = n;
-	a->budget = p->context_tokens;
 	size_t nq = 0;
 	for (size_t i = 0; i < n; i++) {
 		ctx_chunk *c = &a->ctx[i];
@@ -365,7 +418,7 @@ static cairn_status build_context(cairn_kb *kb, cairn_answer *a, const cairn_ask
 				continue;
 			}
 		}
-		c->tokens = estimate_tokens(c->hit->text, c->hit->text_len);
+		c->tokens = count_tokens(a, c->hit->text, c->hit->text_len) + a->split.per_passage;
 		if (a->used_tokens + c->tokens <= a->budget) {
 			c->in_context = true;
 			c->limit = c->hit->text_len;
@@ -379,7 +432,7 @@ static cairn_status build_context(cairn_kb *kb, cairn_answer *a, const cairn_ask
 			size_t lim = 0;
 			int used = 0;
 			for (size_t j = 0; j < ns; j++) {
-				int t = estimate_tokens(c->hit->text + s[j].start, s[j].end - s[j].start);
+				int t = count_tokens(a, c->hit->text + s[j].start, s[j].end - s[j].start);
 				if (used + t > a->budget)
 					break;
 				used += t;
@@ -995,6 +1048,8 @@ cairn_status cairn_ask(cairn_kb *kb, const char *question, const cairn_ask_param
 	}
 	if (!st)
 		st = analyse_question(kb, a, &w, question, qlen);
+	if (!st)
+		st = split_budget(a, &p, question, qlen);
 	if (!st && a->nq)
 		st = build_context(kb, a, &p);
 	if (!st && a->refuse_reason) {
@@ -1286,7 +1341,13 @@ static void json_explain(cn_buf *b, const cairn_answer *a)
 		jnum(b, a->qt[i].idf);
 		cn_buf_putc(b, '}');
 	}
-	cn_buf_printf(b, "],\"context_budget\":%d,\"context_tokens\":%d,\"retrieved\":[", a->budget, a->used_tokens);
+	cn_buf_printf(b, "],\"context_budget\":%d,\"context_tokens\":%d,", a->budget, a->used_tokens);
+	if (a->gen)
+		cn_buf_printf(b, "\"budget_split\":{\"total\":%d,\"rules_and_instructions\":%d,\"conversation\":%d,"
+		                 "\"question\":%d,\"per_passage_overhead\":%d,\"evidence\":%d,\"counted_with\":\"%s\"},",
+		              a->split.total, a->split.rules, a->split.conversation, a->split.question, a->split.per_passage,
+		              a->budget, a->split.model_tokens ? "model tokenizer" : "estimate");
+	cn_buf_puts(b, "\"retrieved\":[");
 	for (size_t i = 0; i < a->nctx; i++) {
 		const ctx_chunk *c = &a->ctx[i];
 		cn_buf_printf(b, "%s{\"rank\":%zu,\"doc_id\":", i ? "," : "", i + 1);
@@ -1434,6 +1495,11 @@ char *cairn_answer_explain(const cairn_answer *a)
 	for (size_t i = 0; i < a->nq; i++)
 		cn_buf_printf(&b, " %s (%.2f)", a->qt[i].term, a->qt[i].idf);
 	cn_buf_printf(&b, "\n2. retrieval and context  budget %d tokens, %d used\n", a->budget, a->used_tokens);
+	if (a->gen)
+		cn_buf_printf(&b, "   prompt budget %d (%s): rules and instructions %d, conversation %d, question %d, "
+		                  "evidence %d (%d per passage for its fence and metadata)\n",
+		              a->split.total, a->split.model_tokens ? "model tokens" : "estimated tokens", a->split.rules,
+		              a->split.conversation, a->split.question, a->budget, a->split.per_passage);
 	for (size_t i = 0; i < a->nctx; i++) {
 		const ctx_chunk *c = &a->ctx[i];
 		cn_buf_printf(&b, "   #%zu %-9.3f %-26s %s — %s  (%d tokens)\n", i + 1, c->hit->score,

@@ -106,7 +106,12 @@ done
 # (and abstains), lenient returns them flagged — never as supported
 ask 0 --local-model "$QWEN" --max-tokens 160 --min-confidence 0 --json --explain
 check 'assert r["abstained"] and r["explain"]["abstain_reason"] == "the verifier rejected every sentence", r["explain"].get("abstain_reason")
-assert all(s["supported"] is False and s["kept"] is False for s in r["explain"]["generator"]["sentences"])'
+assert all(s["supported"] is False and s["kept"] is False for s in r["explain"]["generator"]["sentences"])
+# the prompt budget split by class, in the model tokens; the passages fit the evidence share
+b = r["explain"]["budget_split"]
+assert b["counted_with"] == "model tokenizer" and b["rules_and_instructions"] > 100 and b["question"] > 0, b
+assert b["evidence"] == max(64, b["total"] - b["rules_and_instructions"] - b["conversation"] - b["question"]), b
+assert r["explain"]["context_tokens"] <= b["evidence"] or len([c for c in r["explain"]["retrieved"] if c.get("in_context")]) <= 1, r["explain"]'
 ask 0 --local-model "$QWEN" --max-tokens 160 --min-confidence 0 --lenient --json
 check 'assert not r["abstained"] and all(s["supported"] is False for s in r["sentences"]) and r["verification"]["support_rate"] == 0'
 ask 0 --local-model "$QWEN" --max-tokens 160 --min-confidence 0 --lenient
