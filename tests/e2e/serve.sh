@@ -27,7 +27,7 @@ cat >"$WORK/eng/reactor.md" <<'X'
 
 The plutoniumwombat reactor runs at 340 degrees during the night shift. Its cooling loop is inspected weekly.
 X
-expect_rc 0 "$CAIRN" --kb "$KB" ingest docs -q
+expect_rc 0 "$CAIRN" --kb "$KB" ingest docs -q --exclude server.md --exclude openapi.yaml
 expect_rc 0 "$CAIRN" --kb "$KB" ingest "$WORK/hr" --acl hr -q
 expect_rc 0 "$CAIRN" --kb "$KB" ingest "$WORK/eng" --acl eng -q
 expect_rc 0 "$CAIRN" --kb "$KB" principal add alice --groups hr
