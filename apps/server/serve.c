@@ -275,10 +275,6 @@ static bool rate_limit(srv *s, struct MHD_Connection *c, srv_req *r, enum MHD_Re
 
 /* ---- dispatch ---- */
 
-static const char index_html[] =
-	"<!doctype html><meta charset=utf-8><title>cairn</title>"
-	"<p>cairn serve: the HTTP API is under /v1 (docs/server.md).</p>\n";
-
 static enum MHD_Result send_text(struct MHD_Connection *c, srv_req *r, int status, const char *ctype,
                                  const char *text)
 {
@@ -341,8 +337,21 @@ static enum MHD_Result dispatch(srv *s, struct MHD_Connection *c, srv_req *r, co
 		return srv_send_error(c, r, 413, SRV_E_TOO_LARGE, "the request body exceeds --max-body-mb");
 
 	switch (route) {
-	case SRV_R_INDEX:
-		return send_text(c, r, 200, "text/html; charset=utf-8", index_html);
+	case SRV_R_INDEX: {
+		size_t n = strlen(srv_index_html);
+		struct MHD_Response *resp =
+			MHD_create_response_from_buffer(n, (void *)srv_index_html, MHD_RESPMEM_PERSISTENT);
+		if (!resp)
+			return MHD_NO;
+		add_common_headers(resp, "text/html; charset=utf-8");
+		/* the page talks to this server only */
+		MHD_add_response_header(resp, "Content-Security-Policy",
+		                        "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+		                        "connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; "
+		                        "frame-ancestors 'none'");
+		MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+		return queue(c, r, 200, resp, n);
+	}
 	case SRV_R_HEALTH:
 		return send_text(c, r, 200, "application/json", "{\"status\":\"ok\"}");
 	case SRV_R_READY: {
@@ -362,16 +371,17 @@ static enum MHD_Result dispatch(srv *s, struct MHD_Connection *c, srv_req *r, co
 		break;
 	}
 
+	/* authenticate before looking at the id: an anonymous client learns nothing */
+	enum MHD_Result ret = MHD_NO;
+	if (!authenticate(s, c, r, &ret) || !rate_limit(s, c, r, &ret))
+		return ret;
+	atomic_fetch_add(&s->auth_ok, 1);
 	char id[SRV_MAX_ID + 1];
 	if (id_raw) {
 		srv_reqerr e;
 		if (!srv_decode_id(id_raw, id_len, id, sizeof id, &e))
 			return srv_send_reqerr(c, r, &e);
 	}
-	enum MHD_Result ret = MHD_NO;
-	if (!authenticate(s, c, r, &ret) || !rate_limit(s, c, r, &ret))
-		return ret;
-	atomic_fetch_add(&s->auth_ok, 1);
 	switch (route) {
 	case SRV_R_SEARCH:
 		return srv_route_search(s, c, r);

@@ -95,6 +95,9 @@ enum MHD_Result srv_route_embed(srv *s, struct MHD_Connection *c, srv_req *r);
 enum MHD_Result srv_route_models(srv *s, struct MHD_Connection *c, srv_req *r);
 enum MHD_Result srv_route_metrics(srv *s, struct MHD_Connection *c, srv_req *r);
 
+/* The page served at / (webpage.c). */
+extern const char srv_index_html[];
+
 /* `cairn serve` (serve.c), called by the CLI's main. */
 int cli_cmd_serve(const char *kbdir, int argc, char **argv);
 
