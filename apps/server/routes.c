@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "server.h"
@@ -308,18 +309,137 @@ enum MHD_Result srv_route_doc_delete(srv *s, struct MHD_Connection *c, srv_req *
 	return ret;
 }
 
+/* multipart/form-data: the fields doc_id, title, groups (comma list), metadata (a JSON object)
+ * and file (UTF-8 text; its name is the default doc_id), gathered into the JSON of the JSON
+ * form so that one parser validates both. */
+typedef struct mp_acc {
+	struct {
+		char *p;
+		size_t n, cap;
+	} f[5]; /* doc_id, title, groups, metadata, file */
+	char filename[256];
+	size_t limit;
+	bool too_big;
+} mp_acc;
+
+static const char *const mp_fields[5] = {"doc_id", "title", "groups", "metadata", "file"};
+
+static enum MHD_Result mp_iter(void *cls, enum MHD_ValueKind kind, const char *key, const char *filename,
+                               const char *content_type, const char *transfer_encoding, const char *data,
+                               uint64_t off, size_t size)
+{
+	(void)kind, (void)content_type, (void)transfer_encoding, (void)off;
+	mp_acc *a = cls;
+	int i = 0;
+	while (i < 5 && strcmp(key, mp_fields[i]) != 0)
+		i++;
+	if (i == 5)
+		return MHD_YES; /* other fields are ignored */
+	if (i == 4 && filename && !a->filename[0])
+		snprintf(a->filename, sizeof a->filename, "%s", filename);
+	if (size > a->limit - a->f[i].n) {
+		a->too_big = true;
+		return MHD_NO;
+	}
+	if (a->f[i].n + size + 1 > a->f[i].cap) {
+		size_t nc = a->f[i].cap ? a->f[i].cap * 2 : 1024;
+		while (nc < a->f[i].n + size + 1)
+			nc *= 2;
+		char *np = realloc(a->f[i].p, nc);
+		if (!np) {
+			a->too_big = true;
+			return MHD_NO;
+		}
+		a->f[i].p = np;
+		a->f[i].cap = nc;
+	}
+	memcpy(a->f[i].p + a->f[i].n, data, size);
+	a->f[i].n += size;
+	a->f[i].p[a->f[i].n] = 0;
+	return MHD_YES;
+}
+
+/* The multipart body as the JSON object srv_parse_doc reads; NULL with *e set. */
+static json_t *multipart_doc(srv *s, struct MHD_Connection *c, srv_req *r, srv_reqerr *e)
+{
+	mp_acc a;
+	memset(&a, 0, sizeof a);
+	a.limit = s->max_body;
+	json_t *o = NULL;
+	struct MHD_PostProcessor *pp = MHD_create_post_processor(c, 64 * 1024, mp_iter, &a);
+	if (!pp) {
+		e->status = 400, e->code = SRV_E_INVALID_REQUEST;
+		snprintf(e->msg, sizeof e->msg, "malformed multipart/form-data (no boundary?)");
+		goto out;
+	}
+	enum MHD_Result pr = MHD_post_process(pp, r->body ? r->body : "", r->len);
+	MHD_destroy_post_processor(pp);
+	if (pr != MHD_YES || a.too_big) {
+		e->status = a.too_big ? 413 : 400, e->code = a.too_big ? SRV_E_TOO_LARGE : SRV_E_INVALID_REQUEST;
+		snprintf(e->msg, sizeof e->msg, "%s", a.too_big ? "a field is too large" : "malformed multipart/form-data");
+		goto out;
+	}
+	for (int i = 0; i < 5; i++)
+		if (a.f[i].n && (memchr(a.f[i].p, 0, a.f[i].n) || !srv_utf8_valid(a.f[i].p, a.f[i].n))) {
+			e->status = 400, e->code = SRV_E_INVALID_REQUEST;
+			snprintf(e->msg, sizeof e->msg, "\"%s\" is not UTF-8 text (files are ingested as plain text)",
+			         mp_fields[i]);
+			goto out;
+		}
+	if (!a.f[4].n) {
+		e->status = 400, e->code = SRV_E_INVALID_REQUEST;
+		snprintf(e->msg, sizeof e->msg, "the upload needs a \"file\" part");
+		goto out;
+	}
+	o = json_object();
+	const char *id = a.f[0].n ? a.f[0].p : a.filename[0] && srv_utf8_valid(a.filename, strlen(a.filename)) ? a.filename : NULL;
+	if (id)
+		json_object_set_new(o, "doc_id", json_string(id));
+	if (a.f[1].n)
+		json_object_set_new(o, "title", json_stringn(a.f[1].p, a.f[1].n));
+	json_object_set_new(o, "text", json_stringn(a.f[4].p, a.f[4].n));
+	if (a.f[2].n) {
+		json_t *g = json_array();
+		for (char *tok = strtok(a.f[2].p, ","); tok; tok = strtok(NULL, ","))
+			if (*tok)
+				json_array_append_new(g, json_string(tok));
+		json_object_set_new(o, "groups", g);
+	}
+	if (a.f[3].n) {
+		json_t *md = json_loadb(a.f[3].p, a.f[3].n, JSON_REJECT_DUPLICATES, NULL);
+		if (!md) {
+			json_decref(o);
+			o = NULL;
+			e->status = 400, e->code = SRV_E_INVALID_JSON;
+			snprintf(e->msg, sizeof e->msg, "\"metadata\" is not a JSON object");
+			goto out;
+		}
+		json_object_set_new(o, "metadata", md);
+	}
+out:
+	for (int i = 0; i < 5; i++)
+		free(a.f[i].p);
+	return o;
+}
+
 enum MHD_Result srv_route_doc_post(srv *s, struct MHD_Connection *c, srv_req *r)
 {
 	if (!(r->perms & CAIRN_PERM_ADMIN))
 		return forbidden(s, c, r, "adding documents needs the admin permission");
 	const char *ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
-	if (ctype && strncmp(ctype, "application/json", 16) != 0)
-		return srv_send_error(c, r, 415, SRV_E_UNSUPPORTED, "documents are sent as application/json");
+	bool multipart = ctype && !strncasecmp(ctype, "multipart/form-data", 19);
+	if (ctype && !multipart && strncasecmp(ctype, "application/json", 16) != 0)
+		return srv_send_error(c, r, 415, SRV_E_UNSUPPORTED,
+		                      "documents are sent as application/json or multipart/form-data");
 	json_t *o;
 	srv_reqerr e;
 	srv_doc_req q;
-	if (!srv_json_object(r->body, r->len, &o, &e))
+	if (multipart) {
+		if (!(o = multipart_doc(s, c, r, &e)))
+			return srv_send_reqerr(c, r, &e);
+	} else if (!srv_json_object(r->body, r->len, &o, &e)) {
 		return srv_send_reqerr(c, r, &e);
+	}
 	if (!srv_parse_doc(o, &q, &e)) {
 		json_decref(o);
 		return srv_send_reqerr(c, r, &e);

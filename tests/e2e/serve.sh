@@ -4,7 +4,7 @@
 # driven with Python's urllib and raw sockets: search/answer/documents/chat never show a
 # principal another group's document; 400 (malformed, truncated, non-UTF-8 JSON, path
 # tricks), 401 (missing, wrong keys), 403, 404, 405, 413 (declared and chunked), 429 with
-# Retry-After (a burst past --rate), a slow sender cut off by --timeout — and the server
+# Retry-After (a burst past --rate), 415; multipart upload, a slow sender cut off by --timeout — and the server
 # keeps serving after each; SSE framing of /v1/answer and the OpenAI chunk stream; ingest
 # and delete through the API become visible at once; /metrics parses as Prometheus text;
 # the access log has no key, question or body; SIGTERM while a request is half sent: the
@@ -139,6 +139,27 @@ check(st == 201 and j["doc_id"] == "api/new.txt", f"admin ingest {st} {j}")
 check(hits("alice", "quetzalcoatlfern") == ["api/new.txt"], "ingested doc visible to hr at once")
 check(hits("bob", "quetzalcoatlfern") == [], "ingested hr doc hidden from eng")
 st, _, j = jreq("POST", "/v1/documents", {"doc_id": "../x", "text": "t"}, key=KEY["root"]); check(st == 400, "ingest path-trick id")
+# multipart upload: a text file with groups and metadata; the file name is the default id
+def multipart(fields, files):
+    b = "cairnboundary7MA4YWxkTrZu0gW"
+    out = b""
+    for k, v in fields.items():
+        out += f'--{b}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n'.encode() + v.encode() + b"\r\n"
+    for k, (fn, data) in files.items():
+        out += f'--{b}\r\nContent-Disposition: form-data; name="{k}"; filename="{fn}"\r\nContent-Type: text/plain\r\n\r\n'.encode() + data + b"\r\n"
+    out += f"--{b}--\r\n".encode()
+    return out, "multipart/form-data; boundary=" + b
+body, ct = multipart({"groups": "hr,eng", "title": "Orchid", "metadata": '{"team":"ops"}'}, {"file": ("orchid.txt", "The xylophonorchid blooms in April.".encode())})
+st, _, j = jreq("POST", "/v1/documents", raw=body, key=KEY["root"], headers={"Content-Type": ct})
+check(st == 201 and j["doc_id"] == "orchid.txt", f"multipart upload {st} {j}")
+check(hits("alice", "xylophonorchid") == ["orchid.txt"] and hits("bob", "xylophonorchid") == ["orchid.txt"] and hits("auditor", "xylophonorchid") == [], "multipart groups apply")
+body, ct = multipart({"doc_id": "bin.dat"}, {"file": ("bin.dat", b"\xff\xfe\x00binary")})
+st, _, j = jreq("POST", "/v1/documents", raw=body, key=KEY["root"], headers={"Content-Type": ct}); check(st == 400, f"binary upload refused {st}")
+body, ct = multipart({"doc_id": "x"}, {})
+st, _, j = jreq("POST", "/v1/documents", raw=body, key=KEY["root"], headers={"Content-Type": ct}); check(st == 400, f"upload without a file {st}")
+st, _, j = jreq("POST", "/v1/documents", raw=b"garbage", key=KEY["root"], headers={"Content-Type": "multipart/form-data"}); check(st == 400, f"multipart without boundary {st}")
+st, _, j = jreq("POST", "/v1/documents", raw=b"a=b", key=KEY["root"], headers={"Content-Type": "text/plain"}); check(st == 415, f"415 {st}")
+st, _, j = jreq("DELETE", "/v1/documents/orchid.txt", key=KEY["root"]); check(st == 200, "delete the upload")
 st, _, j = jreq("DELETE", "/v1/documents/api%2Fnew.txt", key=KEY["root"]); check(st == 200, f"admin delete {st} {j}")
 check(hits("alice", "quetzalcoatlfern") == [], "deleted doc gone")
 st, _, j = jreq("DELETE", "/v1/documents/api%2Fnew.txt", key=KEY["root"]); check(st == 404, f"delete again {st}")
