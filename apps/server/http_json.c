@@ -16,9 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool fail(srv_reqerr *e, int status, const char *code, const char *fmt, ...)
+static bool refuse(srv_reqerr *e, int status, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
-static bool fail(srv_reqerr *e, int status, const char *code, const char *fmt, ...)
+static bool refuse(srv_reqerr *e, int status, const char *code, const char *fmt, ...)
 {
 	e->status = status;
 	e->code = code;
@@ -68,19 +68,19 @@ bool srv_json_object(const char *body, size_t len, json_t **out, srv_reqerr *e)
 {
 	*out = NULL;
 	if (len == 0)
-		return fail(e, 400, SRV_E_INVALID_JSON, "the request needs a JSON body");
+		return refuse(e, 400, SRV_E_INVALID_JSON, "the request needs a JSON body");
 	if (memchr(body, 0, len))
-		return fail(e, 400, SRV_E_INVALID_JSON, "the body contains a NUL byte");
+		return refuse(e, 400, SRV_E_INVALID_JSON, "the body contains a NUL byte");
 	if (!srv_utf8_valid(body, len))
-		return fail(e, 400, SRV_E_INVALID_JSON, "the body is not valid UTF-8");
+		return refuse(e, 400, SRV_E_INVALID_JSON, "the body is not valid UTF-8");
 	json_error_t je;
 	json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
 	if (!j)
-		return fail(e, 400, SRV_E_INVALID_JSON, "malformed JSON at line %d column %d: %.120s", je.line,
+		return refuse(e, 400, SRV_E_INVALID_JSON, "malformed JSON at line %d column %d: %.120s", je.line,
 		            je.column, je.text);
 	if (!json_is_object(j)) {
 		json_decref(j);
-		return fail(e, 400, SRV_E_INVALID_JSON, "the body must be a JSON object");
+		return refuse(e, 400, SRV_E_INVALID_JSON, "the body must be a JSON object");
 	}
 	*out = j;
 	return true;
@@ -94,13 +94,13 @@ static bool get_str(json_t *o, const char *key, const char **v, size_t max, srv_
 	if (!x || json_is_null(x))
 		return true;
 	if (!json_is_string(x))
-		return fail(e, 400, SRV_E_INVALID_REQUEST, "\"%s\" must be a string", key);
+		return refuse(e, 400, SRV_E_INVALID_REQUEST, "\"%s\" must be a string", key);
 	size_t n = json_string_length(x);
 	if (n > max)
-		return fail(e, 400, SRV_E_INVALID_REQUEST, "\"%s\" is longer than %zu bytes", key, max);
+		return refuse(e, 400, SRV_E_INVALID_REQUEST, "\"%s\" is longer than %zu bytes", key, max);
 	const char *s = json_string_value(x);
 	if (strlen(s) != n)
-		return fail(e, 400, SRV_E_INVALID_REQUEST, "\"%s\" contains a NUL character", key);
+		return refuse(e, 400, SRV_E_INVALID_REQUEST, "\"%s\" contains a NUL character", key);
 	*v = s;
 	return true;
 }
@@ -111,7 +111,7 @@ static bool get_int(json_t *o, const char *key, int *v, int lo, int hi, srv_reqe
 	if (!x || json_is_null(x))
 		return true;
 	if (!json_is_integer(x) || json_integer_value(x) < lo || json_integer_value(x) > hi)
-		return fail(e, 400, SRV_E_INVALID_REQUEST, "\"%s\" must be an integer in %d..%d", key, lo, hi);
+		return refuse(e, 400, SRV_E_INVALID_REQUEST, "\"%s\" must be an integer in %d..%d", key, lo, hi);
 	*v = (int)json_integer_value(x);
 	return true;
 }
@@ -122,7 +122,7 @@ static bool get_bool(json_t *o, const char *key, bool *v, srv_reqerr *e)
 	if (!x || json_is_null(x))
 		return true;
 	if (!json_is_boolean(x))
-		return fail(e, 400, SRV_E_INVALID_REQUEST, "\"%s\" must be true or false", key);
+		return refuse(e, 400, SRV_E_INVALID_REQUEST, "\"%s\" must be true or false", key);
 	*v = json_is_true(x);
 	return true;
 }
@@ -141,18 +141,18 @@ static bool get_mode(json_t *o, const char *key, int *mode, srv_reqerr *e)
 	else if (!strcmp(m, "hybrid"))
 		*mode = CAIRN_SEARCH_HYBRID;
 	else
-		return fail(e, 400, SRV_E_INVALID_REQUEST, "\"%s\" is bm25, dense or hybrid", key);
+		return refuse(e, 400, SRV_E_INVALID_REQUEST, "\"%s\" is bm25, dense or hybrid", key);
 	return true;
 }
 
 static bool need_text(const char *key, const char *s, srv_reqerr *e)
 {
 	if (!s)
-		return fail(e, 400, SRV_E_INVALID_REQUEST, "\"%s\" is required", key);
+		return refuse(e, 400, SRV_E_INVALID_REQUEST, "\"%s\" is required", key);
 	for (const char *p = s; *p; p++)
 		if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
 			return true;
-	return fail(e, 400, SRV_E_INVALID_REQUEST, "\"%s\" is empty", key);
+	return refuse(e, 400, SRV_E_INVALID_REQUEST, "\"%s\" is empty", key);
 }
 
 bool srv_parse_search(json_t *o, srv_search_req *r, srv_reqerr *e)
@@ -187,7 +187,7 @@ bool srv_parse_answer(json_t *o, srv_answer_req *r, srv_reqerr *e)
 	json_t *mc = json_object_get(o, "min_confidence");
 	if (mc && !json_is_null(mc)) {
 		if (!json_is_number(mc) || json_number_value(mc) < 0 || json_number_value(mc) > 1)
-			return fail(e, 400, SRV_E_INVALID_REQUEST, "\"min_confidence\" must be a number in 0..1");
+			return refuse(e, 400, SRV_E_INVALID_REQUEST, "\"min_confidence\" must be a number in 0..1");
 		r->min_confidence = json_number_value(mc);
 	}
 	return true;
@@ -201,26 +201,26 @@ static bool content_text(json_t *c, const char **text, char **buf, size_t *chars
 	if (json_is_string(c)) {
 		*text = json_string_value(c);
 		if (strlen(*text) != json_string_length(c))
-			return fail(e, 400, SRV_E_INVALID_REQUEST, "message content contains a NUL character");
+			return refuse(e, 400, SRV_E_INVALID_REQUEST, "message content contains a NUL character");
 		*chars += json_string_length(c);
 		return true;
 	}
 	if (json_is_null(c))
 		return true;
 	if (!json_is_array(c))
-		return fail(e, 400, SRV_E_INVALID_REQUEST, "message content must be a string or an array of parts");
+		return refuse(e, 400, SRV_E_INVALID_REQUEST, "message content must be a string or an array of parts");
 	size_t total = 0, i;
 	json_t *part;
 	json_array_foreach(c, i, part) {
 		json_t *t = json_object_get(part, "text");
 		if (!json_is_object(part) || !json_is_string(json_object_get(part, "type")))
-			return fail(e, 400, SRV_E_INVALID_REQUEST, "content part %zu must be an object with a \"type\"", i);
+			return refuse(e, 400, SRV_E_INVALID_REQUEST, "content part %zu must be an object with a \"type\"", i);
 		if (t && json_is_string(t))
 			total += json_string_length(t) + 1;
 	}
 	char *b = malloc(total + 1);
 	if (!b)
-		return fail(e, 500, SRV_E_INTERNAL, "out of memory");
+		return refuse(e, 500, SRV_E_INTERNAL, "out of memory");
 	size_t n = 0;
 	json_array_foreach(c, i, part) {
 		json_t *t = json_object_get(part, "text");
@@ -235,7 +235,7 @@ static bool content_text(json_t *c, const char **text, char **buf, size_t *chars
 	b[n] = 0;
 	if (strlen(b) != n) {
 		free(b);
-		return fail(e, 400, SRV_E_INVALID_REQUEST, "message content contains a NUL character");
+		return refuse(e, 400, SRV_E_INVALID_REQUEST, "message content contains a NUL character");
 	}
 	*chars += n;
 	free(*buf);
@@ -251,15 +251,15 @@ bool srv_parse_chat(json_t *o, srv_chat_req *r, srv_reqerr *e)
 		return false;
 	json_t *msgs = json_object_get(o, "messages");
 	if (!json_is_array(msgs) || json_array_size(msgs) == 0)
-		return fail(e, 400, SRV_E_INVALID_REQUEST, "\"messages\" must be a non-empty array");
+		return refuse(e, 400, SRV_E_INVALID_REQUEST, "\"messages\" must be a non-empty array");
 	size_t i;
 	json_t *m;
 	json_array_foreach(msgs, i, m) {
 		if (!json_is_object(m))
-			return fail(e, 400, SRV_E_INVALID_REQUEST, "message %zu must be an object", i);
+			return refuse(e, 400, SRV_E_INVALID_REQUEST, "message %zu must be an object", i);
 		json_t *role = json_object_get(m, "role");
 		if (!json_is_string(role))
-			return fail(e, 400, SRV_E_INVALID_REQUEST, "message %zu needs a \"role\"", i);
+			return refuse(e, 400, SRV_E_INVALID_REQUEST, "message %zu needs a \"role\"", i);
 		const char *text = NULL;
 		char *tmp = NULL;
 		if (!content_text(json_object_get(m, "content"), &text, &tmp, &r->prompt_chars, e)) {
@@ -277,13 +277,13 @@ bool srv_parse_chat(json_t *o, srv_chat_req *r, srv_reqerr *e)
 	if (!r->question || !need_text("content of the last user message", r->question, e))
 		goto bad_msg;
 	if (strlen(r->question) > SRV_MAX_QUERY) {
-		fail(e, 400, SRV_E_INVALID_REQUEST, "the question is longer than %d bytes", SRV_MAX_QUERY);
+		refuse(e, 400, SRV_E_INVALID_REQUEST, "the question is longer than %d bytes", SRV_MAX_QUERY);
 		goto bad;
 	}
 	return true;
 bad_msg:
 	if (!r->question)
-		fail(e, 400, SRV_E_INVALID_REQUEST, "\"messages\" has no user message");
+		refuse(e, 400, SRV_E_INVALID_REQUEST, "\"messages\" has no user message");
 bad:
 	free(r->buf);
 	r->buf = NULL;
@@ -298,28 +298,28 @@ bool srv_parse_embed(json_t *o, srv_embed_req *r, srv_reqerr *e)
 	if (!get_str(o, "encoding_format", &fmt, 16, e) || !get_str(o, "model", &r->model, 256, e))
 		return false;
 	if (fmt && strcmp(fmt, "float") && strcmp(fmt, "base64"))
-		return fail(e, 400, SRV_E_INVALID_REQUEST, "\"encoding_format\" is float or base64");
+		return refuse(e, 400, SRV_E_INVALID_REQUEST, "\"encoding_format\" is float or base64");
 	r->base64 = fmt && !strcmp(fmt, "base64");
 	json_t *in = json_object_get(o, "input");
 	if (json_is_string(in)) {
 		if (strlen(json_string_value(in)) != json_string_length(in))
-			return fail(e, 400, SRV_E_INVALID_REQUEST, "\"input\" contains a NUL character");
+			return refuse(e, 400, SRV_E_INVALID_REQUEST, "\"input\" contains a NUL character");
 		r->inputs[0] = json_string_value(in);
 		r->n = 1;
 		return true;
 	}
 	if (!json_is_array(in) || json_array_size(in) == 0)
-		return fail(e, 400, SRV_E_INVALID_REQUEST, "\"input\" must be a string or a non-empty array of strings");
+		return refuse(e, 400, SRV_E_INVALID_REQUEST, "\"input\" must be a string or a non-empty array of strings");
 	if (json_array_size(in) > SRV_MAX_EMBED_INPUTS)
-		return fail(e, 400, SRV_E_INVALID_REQUEST, "\"input\" has more than %d strings", SRV_MAX_EMBED_INPUTS);
+		return refuse(e, 400, SRV_E_INVALID_REQUEST, "\"input\" has more than %d strings", SRV_MAX_EMBED_INPUTS);
 	size_t i;
 	json_t *x;
 	json_array_foreach(in, i, x) {
 		if (!json_is_string(x))
-			return fail(e, 400, SRV_E_INVALID_REQUEST,
+			return refuse(e, 400, SRV_E_INVALID_REQUEST,
 			            "\"input\" item %zu is not a string (token arrays are not supported)", i);
 		if (strlen(json_string_value(x)) != json_string_length(x))
-			return fail(e, 400, SRV_E_INVALID_REQUEST, "\"input\" item %zu contains a NUL character", i);
+			return refuse(e, 400, SRV_E_INVALID_REQUEST, "\"input\" item %zu contains a NUL character", i);
 		r->inputs[r->n++] = json_string_value(x);
 	}
 	return true;
@@ -336,22 +336,22 @@ bool srv_parse_doc(json_t *o, srv_doc_req *r, srv_reqerr *e)
 	if (!srv_decode_id(r->doc_id, strlen(r->doc_id), tmp, sizeof tmp, e))
 		return false;
 	if (strcmp(tmp, r->doc_id) != 0 && strchr(r->doc_id, '%'))
-		return fail(e, 400, SRV_E_INVALID_REQUEST, "\"doc_id\" must not contain '%%' escapes");
+		return refuse(e, 400, SRV_E_INVALID_REQUEST, "\"doc_id\" must not contain '%%' escapes");
 	r->text_len = strlen(r->text);
 	json_t *acl = json_object_get(o, "groups");
 	if (acl && !json_is_null(acl)) {
 		if (!json_is_array(acl) || json_array_size(acl) > 64)
-			return fail(e, 400, SRV_E_INVALID_REQUEST, "\"groups\" must be an array of at most 64 strings");
+			return refuse(e, 400, SRV_E_INVALID_REQUEST, "\"groups\" must be an array of at most 64 strings");
 		size_t i;
 		json_t *g;
 		json_array_foreach(acl, i, g) {
 			const char *s = json_is_string(g) ? json_string_value(g) : NULL;
 			size_t l = s ? strlen(s) : 0;
 			if (!s || l == 0 || l > 128 || l != json_string_length(g))
-				return fail(e, 400, SRV_E_INVALID_REQUEST, "\"groups\" item %zu must be a group name", i);
+				return refuse(e, 400, SRV_E_INVALID_REQUEST, "\"groups\" item %zu must be a group name", i);
 			for (size_t k = 0; k < l; k++)
 				if (s[k] <= ' ' || s[k] > '~' || s[k] == ',')
-					return fail(e, 400, SRV_E_INVALID_REQUEST,
+					return refuse(e, 400, SRV_E_INVALID_REQUEST,
 					            "\"groups\" item %zu: names are printable ASCII without spaces or commas", i);
 			r->acl_buf[r->n_acl++] = s;
 		}
@@ -360,10 +360,10 @@ bool srv_parse_doc(json_t *o, srv_doc_req *r, srv_reqerr *e)
 	json_t *md = json_object_get(o, "metadata");
 	if (md && !json_is_null(md)) {
 		if (!json_is_object(md))
-			return fail(e, 400, SRV_E_INVALID_REQUEST, "\"metadata\" must be an object");
+			return refuse(e, 400, SRV_E_INVALID_REQUEST, "\"metadata\" must be an object");
 		r->metadata = json_dumps(md, JSON_COMPACT);
 		if (!r->metadata)
-			return fail(e, 500, SRV_E_INTERNAL, "out of memory");
+			return refuse(e, 500, SRV_E_INTERNAL, "out of memory");
 	}
 	return true;
 }
@@ -413,16 +413,16 @@ bool srv_decode_id(const char *raw, size_t n, char *out, size_t cap, srv_reqerr 
 	if (cap > SRV_MAX_ID + 1)
 		cap = SRV_MAX_ID + 1;
 	if (!srv_percent_decode(raw, n, false, out, cap, &len))
-		return fail(e, 400, SRV_E_INVALID_REQUEST, "the document id is malformed or longer than %d bytes",
+		return refuse(e, 400, SRV_E_INVALID_REQUEST, "the document id is malformed or longer than %d bytes",
 		            SRV_MAX_ID);
 	if (len == 0)
-		return fail(e, 400, SRV_E_INVALID_REQUEST, "the document id is empty");
+		return refuse(e, 400, SRV_E_INVALID_REQUEST, "the document id is empty");
 	if (memchr(out, 0, len) || !srv_utf8_valid(out, len))
-		return fail(e, 400, SRV_E_INVALID_REQUEST, "the document id is not valid UTF-8 text");
+		return refuse(e, 400, SRV_E_INVALID_REQUEST, "the document id is not valid UTF-8 text");
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)out[i];
 		if (c < 0x20 || c == 0x7F || c == '\\')
-			return fail(e, 400, SRV_E_INVALID_REQUEST, "the document id contains a control character or backslash");
+			return refuse(e, 400, SRV_E_INVALID_REQUEST, "the document id contains a control character or backslash");
 	}
 	/* no "." or ".." segment: ids are keys, never paths, but nothing that looks like a
 	 * traversal gets as far as a lookup (or a log line) */
@@ -431,7 +431,7 @@ bool srv_decode_id(const char *raw, size_t n, char *out, size_t cap, srv_reqerr 
 		const char *slash = strchr(seg, '/');
 		size_t sl = slash ? (size_t)(slash - seg) : strlen(seg);
 		if ((sl == 1 && seg[0] == '.') || (sl == 2 && seg[0] == '.' && seg[1] == '.'))
-			return fail(e, 400, SRV_E_INVALID_REQUEST, "the document id contains a \".\" or \"..\" segment");
+			return refuse(e, 400, SRV_E_INVALID_REQUEST, "the document id contains a \".\" or \"..\" segment");
 		if (!slash)
 			break;
 		seg = slash + 1;
