@@ -114,6 +114,9 @@ static cairn_status ask(srv *s, srv_req *r, const char *question, const srv_answ
 		p.retrieval = q->retrieval;
 		p.strict = !q->lenient;
 	}
+	p.endpoint = s->endpoint;
+	p.api_key_env = s->api_key_env;
+	p.model_name = s->llm_model;
 	p.groups = r->groups;
 	p.n_groups = r->n_groups;
 	p.principal = r->principal;
@@ -124,6 +127,32 @@ static cairn_status ask(srv *s, srv_req *r, const char *question, const srv_answ
 	cairn_status st = cairn_ask(s->kb, question, &p, out);
 	srv_hist_add(&s->answer_time, srv_now() - t0);
 	return st;
+}
+
+/* A failed cairn_ask. The model endpoint's failures (their messages name the endpoint: an
+ * HTTP error, a timeout, a missing key) are 502 — the upstream, not the request, is at
+ * fault; the rest are mapped as for any library call, with the answerer's message. */
+static enum MHD_Result ask_error(srv *s, struct MHD_Connection *c, srv_req *r, cairn_status st, const char *errbuf)
+{
+	char msg[600];
+	snprintf(msg, sizeof msg, "answer: %s", errbuf[0] ? errbuf : cairn_status_name(st));
+	if (s->endpoint && !strncmp(errbuf, "endpoint ", 9) && st != CAIRN_ENOMEM)
+		return srv_send_error(c, r, 502, SRV_E_UPSTREAM, msg);
+	switch (st) {
+	case CAIRN_EINVAL:
+	case CAIRN_EFORMAT:
+	case CAIRN_EEMPTY:
+	case CAIRN_EUNSUPPORTED:
+		return srv_send_error(c, r, 400, SRV_E_INVALID_REQUEST, msg);
+	case CAIRN_ETOOBIG:
+		return srv_send_error(c, r, 413, SRV_E_TOO_LARGE, msg);
+	case CAIRN_EPERM:
+		return srv_send_error(c, r, 403, SRV_E_FORBIDDEN, msg);
+	case CAIRN_EBUSY:
+		return srv_send_error(c, r, 503, SRV_E_UNAVAILABLE, msg);
+	default:
+		return srv_send_error(c, r, 500, SRV_E_INTERNAL, msg);
+	}
 }
 
 static json_t *citation_json(const cairn_citation *ct)
@@ -214,7 +243,7 @@ enum MHD_Result srv_route_answer(srv *s, struct MHD_Connection *c, srv_req *r)
 	cairn_status st = ask(s, r, q.question, &q, &ans, errbuf, sizeof errbuf);
 	json_decref(o);
 	if (st != CAIRN_OK)
-		return lib_error(s, c, r, st, "answer");
+		return ask_error(s, c, r, st, errbuf);
 	char *js = cairn_answer_to_json(ans, q.explain);
 	if (!q.stream) {
 		cairn_answer_free(ans);
@@ -591,7 +620,7 @@ enum MHD_Result srv_route_chat(srv *s, struct MHD_Connection *c, srv_req *r)
 	free(q.buf);
 	json_decref(o);
 	if (st != CAIRN_OK)
-		return lib_error(s, c, r, st, "answer");
+		return ask_error(s, c, r, st, errbuf);
 	const cairn_answer_view *v = cairn_answer_get(ans);
 	char *content = answer_with_markers(v);
 	char id[64];

@@ -579,7 +579,8 @@ static bool is_loopback(const struct sockaddr_in *a)
 
 int cli_cmd_serve(const char *kbdir, int argc, char **argv)
 {
-	const char *listen = "127.0.0.1:8080", *embed_model = NULL;
+	const char *listen = "127.0.0.1:8080", *embed_model = NULL, *endpoint = NULL, *api_key_env = NULL,
+		   *llm_model = NULL;
 	long threads = 4, max_body_mb = 8, conn_limit = 256, per_ip = 64, timeout_s = 30, drain_s = 30;
 	double rate = 20, burst = 40;
 	bool no_auth = false;
@@ -604,6 +605,12 @@ int cli_cmd_serve(const char *kbdir, int argc, char **argv)
 			embed_model = v, i++;
 		else if (!strcmp(a, "--no-auth"))
 			no_auth = true;
+		else if (!strcmp(a, "--endpoint"))
+			endpoint = v, i++;
+		else if (!strcmp(a, "--api-key-env"))
+			api_key_env = v, i++;
+		else if (!strcmp(a, "--llm-model"))
+			llm_model = v, i++;
 		else if (!strcmp(a, "--rate")) {
 			char *end = NULL;
 			if (!v)
@@ -636,6 +643,8 @@ int cli_cmd_serve(const char *kbdir, int argc, char **argv)
 			usage_die("--listen: \"%s\" is not an IPv4 address", host);
 		addr.sin_port = htons((uint16_t)port);
 	}
+	if ((api_key_env || llm_model) && !endpoint)
+		usage_die("%s", "--api-key-env and --llm-model go with --endpoint URL");
 	if (no_auth && !is_loopback(&addr)) {
 		fprintf(stderr, "cairn: serve: --no-auth is for local development: it binds only to a loopback "
 		                "address (127.0.0.0/8), not %s\n", listen);
@@ -646,6 +655,9 @@ int cli_cmd_serve(const char *kbdir, int argc, char **argv)
 	if (!s)
 		return 1;
 	s->no_auth = no_auth;
+	s->endpoint = endpoint;
+	s->api_key_env = api_key_env;
+	s->llm_model = llm_model;
 	s->rate = rate;
 	s->burst = burst < 1 ? 1 : burst;
 	s->max_body = (size_t)max_body_mb << 20;
@@ -694,12 +706,12 @@ int cli_cmd_serve(const char *kbdir, int argc, char **argv)
 
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_USE_EPOLL;
 	struct MHD_Daemon *d = MHD_start_daemon(
-		flags, ntohs(addr.sin_port), NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+		flags, ntohs(addr.sin_port), NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
 		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)conn_limit,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
 		(unsigned)timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, NULL,
-MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
 		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
 	if (!d) {
 		fprintf(stderr, "cairn: serve: cannot listen on %s (in use, or not an address of this host)\n", listen);

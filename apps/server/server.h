@@ -38,6 +38,8 @@ typedef struct srv {
 	cairn_encoder *enc;
 	char embed_name[256];
 	bool no_auth;
+	/* generative answers (cairn_ask_params.endpoint …); NULL: extractive */
+	const char *endpoint, *api_key_env, *llm_model;
 	double rate, burst;      /* rate <= 0: no rate limit */
 	size_t max_body;
 	pthread_mutex_t write_mu;/* one ingest or delete (add/commit pair) at a time */

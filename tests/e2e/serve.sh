@@ -8,7 +8,8 @@
 # keeps serving after each; SSE framing of /v1/answer and the OpenAI chunk stream; ingest
 # and delete through the API become visible at once; /metrics parses as Prometheus text;
 # the access log has no key, question or body; SIGTERM while a request is half sent: the
-# request completes, the process exits 0.
+# request completes, the process exits 0. With --endpoint (an OpenAI mock), answers are
+# generative with the same groups, and an upstream failure is 502 without the upstream key.
 source "$(dirname "$0")/lib.bash"
 set -e
 [ -n "${TRACE:-}" ] && set -x
@@ -317,6 +318,40 @@ set +e; wait "$main_PID"; rc=$?; set -e
 contains "$WORK/main.log" '"message":"stopped","unfinished_requests":0'
 kill -TERM "$limited_PID"; set +e; wait "$limited_PID"; rc=$?; set -e
 [ "$rc" -eq 0 ] || { tail -20 "$WORK/limited.log"; fail "the limited server exited $rc"; }
+
+# generative answers through --endpoint (the OpenAI mock of ask_remote.sh): the answer is
+# written by the "model", still with the caller's groups; an upstream failure is 502 and
+# the upstream key never reaches the client
+"$PY" tests/reference/mock_openai.py >"$WORK/mock.port" 2>"$WORK/mock.err" &
+MOCK=$!
+PIDS+=("$MOCK")
+for _ in $(seq 50); do [ -s "$WORK/mock.port" ] && break; sleep 0.1; done
+MOCK_URL="http://127.0.0.1:$(head -1 "$WORK/mock.port")"
+export CAIRN_TEST_UPSTREAM_KEY="sk-upstream-7c1d2e9f"
+start gen --threads 2 --endpoint "$MOCK_URL" --llm-model grounded --api-key-env CAIRN_TEST_UPSTREAM_KEY
+PIDS+=("$gen_PID")
+start genbad --threads 2 --endpoint "$MOCK_URL" --llm-model unauthorized --api-key-env CAIRN_TEST_UPSTREAM_KEY
+PIDS+=("$genbad_PID")
+$PY - "$gen_URL" "$genbad_URL" "$(cat "$WORK/key.bob")" "$(cat "$WORK/key.alice")" <<'PYEOF' || { grep -hv '^{"time' "$WORK/gen.log" "$WORK/genbad.log"; fail "generative answers through the server"; }
+import json, sys, urllib.request, urllib.error
+gen, bad, bob, alice = sys.argv[1:5]
+def post(base, key, body):
+    r = urllib.request.Request(base + "/v1/answer", data=json.dumps(body).encode(), method="POST",
+                               headers={"Authorization": "Bearer " + key, "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(r, timeout=60) as resp: return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as e: return e.code, e.read().decode()
+q = {"question": "what temperature does the plutoniumwombat reactor run at"}
+st, b = post(gen, bob, q); j = json.loads(b)
+assert st == 200 and j["mode"] == "generative" and "340" in j["answer"], (st, b[:300])
+st, b = post(gen, alice, q)
+assert st == 200 and "340" not in b and "plutoniumwombat reactor runs" not in b, b[:300]
+st, b = post(bad, bob, q)
+assert st == 502 and json.loads(b)["error"]["code"] == "upstream_error", (st, b[:300])
+assert "sk-upstream" not in b, "the upstream key reached the client"
+PYEOF
+for p in "$gen_PID" "$genbad_PID"; do kill -TERM "$p"; set +e; wait "$p"; rc=$?; set -e; [ "$rc" -eq 0 ] || fail "a generative server exited $rc"; done
+grep -q "sk-upstream" "$WORK/gen.log" "$WORK/genbad.log" && fail "the upstream key appears in a server log"
 
 # the access log: one JSON object per line, no keys, questions or bodies
 $PY - "$WORK/main.log" "$WORK" <<'PYEOF' || fail "access log"
