@@ -4,7 +4,7 @@
 # driven with Python's urllib and raw sockets: search/answer/documents/chat never show a
 # principal another group's document; 400 (malformed, truncated, non-UTF-8 JSON, path
 # tricks), 401 (missing, wrong keys), 403, 404, 405, 413 (declared and chunked), 429 with
-# Retry-After (a burst past --rate), 415; multipart upload, a slow sender cut off by --timeout — and the server
+# Retry-After (a burst past --rate), 415, 431 (oversized headers); multipart upload, a slow sender cut off by --timeout — and the server
 # keeps serving after each; SSE framing of /v1/answer and the OpenAI chunk stream; ingest
 # and delete through the API become visible at once; /metrics parses as Prometheus text;
 # the access log has no key, question or body; SIGTERM while a request is half sent: the
@@ -246,6 +246,14 @@ except Exception:
     st = 413
 check(st == 413, f"chunked oversized {st}")
 conn.close()
+# oversized headers: the HTTP layer answers 431 (64 KiB of headers per connection)
+for hdrs in (b"X-Big: " + b"a" * 100000 + b"\r\n", b"".join(b"X-H%d: v\r\n" % i for i in range(5000))):
+    hs = socket.create_connection((u.hostname, u.port), timeout=10)
+    hs.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + hdrs + b"\r\n")
+    try: first = hs.recv(100)
+    except Exception: first = b""
+    hs.close()
+    check(first.startswith(b"HTTP/1.1 431"), f"oversized headers: {first[:40]}")
 st, _, j = jreq("GET", "/v1/search", key=KEY["alice"]); check(st == 405 and err_code(j) == "method_not_allowed", "405")
 st, _, j = jreq("GET", "/nope", key=KEY["alice"]); check(st == 404, "unknown route")
 st, _, j = jreq("POST", "/v1/search", {"query": "chunk"}, key=KEY["alice"]); check(st == 200, "still serving after hostile bodies")

@@ -3,7 +3,7 @@
 # question on a small corpus, the answer streams in, a citation opens the quoted passage;
 # search results open; a wrong key shows the error; the page requests nothing outside the
 # server. Skips without chromium, node or the npm packages. WEBPAGE_SCREENSHOT=FILE keeps a
-# screenshot (docs/server-page.png was made so).
+# screenshot (docs/.assets/server-page.png was made so; a dot-directory, since ingesting docs/ must skip nothing).
 source "$(dirname "$0")/lib.bash"
 set -e
 [ -n "${TRACE:-}" ] && set -x
