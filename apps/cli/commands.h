@@ -24,6 +24,8 @@ cairn_kb *cli_open_kb(const char *dir, bool create, bool read_only);
  * with (NULL for an admin); exits 1 when there is no such principal (access.c). */
 cairn_principal *cli_as_principal(cairn_kb *kb, const char *name, const char *const **groups, size_t *n_groups);
 
+/* `cairn serve`, the HTTP API (apps/server/serve.c). */
+int cli_cmd_serve(const char *kbdir, int argc, char **argv);
 int cli_cmd_principal(const char *kbdir, int argc, char **argv); /* access.c */
 int cli_cmd_acl(const char *kbdir, int argc, char **argv);       /* access.c */
 int cli_cmd_audit(const char *kbdir, int argc, char **argv);     /* access.c */

@@ -93,6 +93,9 @@ static void usage(FILE *f)
 	        "  optimize [--max-segments N]   merge segments, drop deleted chunks\n"
 	        "  delete DOC_ID...      remove documents\n"
 	        "  show DOC_ID           a document's metadata and chunks  [--as PRINCIPAL] [--json | --text]\n"
+	        "  serve [--listen ADDR:PORT] [--threads N] [--max-body-mb N] [--rate N/s] [--burst N]\n"
+	        "        [--embed-model FILE] [--endpoint URL [--api-key-env NAME] [--llm-model NAME]]\n"
+	        "        [--no-auth]   the HTTP API (docs/server.md)\n"
 	        "  principal add NAME [--groups G1,G2] [--perms admin,rehydrate,audit]   create or replace\n"
 	        "  principal list|show NAME|remove NAME [--json]   principals and their groups\n"
 	        "  principal key NAME    a new API key (printed once)   principal revoke KEY_ID\n"
@@ -844,6 +847,8 @@ int main(int argc, char **argv)
 		return cmd_reembed(kbdir, sub_argc, sub_argv);
 	if (!strcmp(cmd, "delete"))
 		return cmd_delete(kbdir, sub_argc, sub_argv);
+	if (!strcmp(cmd, "serve"))
+		return cli_cmd_serve(kbdir, sub_argc, sub_argv);
 	if (!strcmp(cmd, "principal"))
 		return cli_cmd_principal(kbdir, sub_argc, sub_argv);
 	if (!strcmp(cmd, "acl"))

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Holds the module dependency table of docs/ARCHITECTURE.md: every `#include "mod/x.h"` in
 # src/<module>/ must name the module itself or one it may use; programs include cairn.h only;
-# private headers (*_int.h, *int.h) stay inside their module.
+# private headers (*_int.h, *int.h) stay inside their module. apps/cli and apps/server are
+# checked alike.
 set -u
 cd "$(dirname "$0")/../.."
 declare -A allowed=(
@@ -36,6 +37,7 @@ for dir in src/*/; do
 		case "$hdr" in *int.h) echo "$file includes private header $inc"; bad=1 ;; esac
 	done < <(grep -o '#include "[a-z0-9_]*/[a-z0-9_]*\.h"' "$dir"*.[ch] /dev/null | sed 's/#include "//;s/"$//')
 done
-if grep -n '#include "' apps/cli/*.[ch] | grep -v '"cairn.h"' | grep -v '"commands.h"'; then echo "apps may include only cairn.h (and their own commands.h)"; bad=1; fi
+if grep -n '#include "' apps/cli/*.[ch] | grep -v '"cairn.h"' | grep -v '"commands.h"'; then echo "apps/cli may include only cairn.h (and its own commands.h)"; bad=1; fi
+if grep -n '#include "' apps/server/*.[ch] | grep -v '"cairn.h"' | grep -v '"server.h"' | grep -v '"http_json.h"'; then echo "apps/server may include only cairn.h (and its own server.h, http_json.h)"; bad=1; fi
 [ $bad -eq 0 ] && echo ok
 exit $bad
