@@ -142,12 +142,18 @@ typedef struct cairn_principal {
 	char **groups;
 	size_t n_groups;
 	unsigned perms;           /* CAIRN_PERM_* */
+	double rate;              /* requests per second the HTTP API allows it (token bucket);
+	                             0 = the server's default */
+	double burst;             /* the bucket's size; 0 = the server's default */
 } cairn_principal;
 
 /* Creates or replaces a principal. Names and groups: 1–128 bytes of printable ASCII
  * without spaces or commas. */
 cairn_status cairn_principal_set(cairn_kb *kb, const char *name, const char *const *groups, size_t n_groups,
                                  unsigned perms);
+/* Its own rate limit for the HTTP API (requests per second and burst; 0, 0 = the server's
+ * default). CAIRN_ENOTFOUND when there is no such principal. */
+cairn_status cairn_principal_set_rate(cairn_kb *kb, const char *name, double rate, double burst);
 /* CAIRN_ENOTFOUND when there is no such principal. Free with cairn_principal_free. */
 cairn_status cairn_principal_get(cairn_kb *kb, const char *name, cairn_principal **out);
 /* Removes the principal and its API keys. */

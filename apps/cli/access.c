@@ -60,13 +60,18 @@ static void print_principal(const cairn_principal *p, bool json)
 		}
 		printf("],\"permissions\":");
 		cli_print_json_string(stdout, perms);
+		if (p->rate > 0 || p->burst > 0)
+			printf(",\"rate\":%g,\"burst\":%g", p->rate, p->burst);
 		printf("}\n");
 		return;
 	}
 	printf("%s\tgroups=", p->name);
 	for (size_t i = 0; i < p->n_groups; i++)
 		printf("%s%s", i ? "," : "", p->groups[i]);
-	printf("\tperms=%s\n", *perms ? perms : "-");
+	printf("\tperms=%s", *perms ? perms : "-");
+	if (p->rate > 0 || p->burst > 0)
+		printf("\trate=%g/s burst=%g", p->rate, p->burst);
+	putchar('\n');
 }
 
 static int fail(cairn_kb *kb, const char *what)
@@ -85,9 +90,18 @@ int cli_cmd_principal(const char *kbdir, int argc, char **argv)
 		const char *name = NULL;
 		char *groups_buf = NULL;
 		unsigned perms = 0;
+		double rate = -1, burst = 0;
 		for (int i = 1; i < argc; i++) {
 			const char *a = argv[i];
-			if (!strcmp(a, "--groups")) {
+			if (!strcmp(a, "--rate")) {
+				const char *v = cli_need(argc, argv, &i);
+				char *end;
+				rate = strtod(v, &end);
+				if (end == v || (*end && strcmp(end, "/s")) || !(rate >= 0 && rate <= 1e6))
+					cli_die_usage("--rate wants N or N/s requests per second (0 = the server's default), not \"%s\"", v);
+			} else if (!strcmp(a, "--burst"))
+				burst = (double)cli_parse_long(a, cli_need(argc, argv, &i), 1, 1000000);
+			else if (!strcmp(a, "--groups")) {
 				free(groups_buf);
 				groups_buf = strdup(cli_need(argc, argv, &i));
 			} else if (!strcmp(a, "--perms")) {
@@ -106,7 +120,8 @@ int cli_cmd_principal(const char *kbdir, int argc, char **argv)
 		const char *groups[256];
 		size_t n = groups_buf ? split_list(groups_buf, groups, 256) : 0;
 		cairn_kb *kb = cli_open_kb(kbdir, true, false);
-		if (cairn_principal_set(kb, name, groups, n, perms) != CAIRN_OK) {
+		if (cairn_principal_set(kb, name, groups, n, perms) != CAIRN_OK ||
+		    ((rate >= 0 || burst > 0) && cairn_principal_set_rate(kb, name, rate > 0 ? rate : 0, burst) != CAIRN_OK)) {
 			free(groups_buf);
 			return fail(kb, "principal");
 		}

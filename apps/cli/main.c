@@ -97,6 +97,7 @@ static void usage(FILE *f)
 	        "        [--embed-model FILE] [--endpoint URL [--api-key-env NAME] [--llm-model NAME]]\n"
 	        "        [--no-auth]   the HTTP API (docs/server.md)\n"
 	        "  principal add NAME [--groups G1,G2] [--perms admin,rehydrate,audit]   create or replace\n"
+	        "                        [--rate N/s] [--burst N]   its own HTTP API rate limit\n"
 	        "  principal list|show NAME|remove NAME [--json]   principals and their groups\n"
 	        "  principal key NAME    a new API key (printed once)   principal revoke KEY_ID\n"
 	        "  acl open|closed|status   closed: documents without groups are hidden from non-admins\n"

@@ -126,6 +126,14 @@ static cairn_status ask(srv *s, srv_req *r, const char *question, const srv_answ
 	double t0 = srv_now();
 	cairn_status st = cairn_ask(s->kb, question, &p, out);
 	srv_hist_add(&s->answer_time, srv_now() - t0);
+	if (st == CAIRN_OK) {
+		const cairn_answer_view *v = cairn_answer_get(*out);
+		if (v->guard.question_flagged)
+			atomic_fetch_add(&s->guard_flagged, 1);
+		if (v->guard.refused)
+			atomic_fetch_add(&s->guard_refused, 1);
+		atomic_fetch_add(&s->guard_quarantined, v->guard.n_quarantined);
+	}
 	return st;
 }
 
@@ -866,6 +874,14 @@ enum MHD_Result srv_route_metrics(srv *s, struct MHD_Connection *c, srv_req *r)
 	        "cairn_auth_decisions_total{decision=\"rate_limited\"} %llu\n",
 	        (unsigned long long)atomic_load(&s->auth_ok), (unsigned long long)atomic_load(&s->auth_401),
 	        (unsigned long long)atomic_load(&s->auth_403), (unsigned long long)atomic_load(&s->auth_429));
+	mprintf(&m,
+	        "# HELP cairn_guard_decisions_total Prompt-injection guard decisions in answers.\n"
+	        "# TYPE cairn_guard_decisions_total counter\n"
+	        "cairn_guard_decisions_total{decision=\"question_flagged\"} %llu\n"
+	        "cairn_guard_decisions_total{decision=\"refused\"} %llu\n"
+	        "cairn_guard_decisions_total{decision=\"chunk_quarantined\"} %llu\n",
+	        (unsigned long long)atomic_load(&s->guard_flagged), (unsigned long long)atomic_load(&s->guard_refused),
+	        (unsigned long long)atomic_load(&s->guard_quarantined));
 	mprintf(&m, "# HELP cairn_http_response_bytes_total Response body bytes sent.\n"
 	            "# TYPE cairn_http_response_bytes_total counter\ncairn_http_response_bytes_total %llu\n",
 	        (unsigned long long)atomic_load(&s->bytes_out));

@@ -222,7 +222,7 @@ static bool authenticate(srv *s, struct MHD_Connection *c, srv_req *r, enum MHD_
 
 static bool rate_limit(srv *s, struct MHD_Connection *c, srv_req *r, enum MHD_Result *ret)
 {
-	if (s->rate <= 0)
+	if (s->rate <= 0 && !(r->who && r->who->rate > 0))
 		return true;
 	pthread_mutex_lock(&s->rl_mu);
 	srv_rl_entry *e = NULL;
@@ -248,7 +248,10 @@ static bool rate_limit(srv *s, struct MHD_Connection *c, srv_req *r, enum MHD_Re
 		snprintf(e->name, sizeof e->name, "%s", r->principal);
 	}
 	int retry = 1;
-	bool ok = srv_bucket_take(&e->b, srv_now(), s->rate, s->burst, &retry);
+	/* the principal's own limit when it has one, else the server's */
+	double rate = r->who && r->who->rate > 0 ? r->who->rate : s->rate;
+	double burst = r->who && r->who->burst >= 1 ? r->who->burst : s->burst;
+	bool ok = srv_bucket_take(&e->b, srv_now(), rate, burst, &retry);
 	pthread_mutex_unlock(&s->rl_mu);
 	if (ok)
 		return true;

@@ -53,6 +53,8 @@ typedef struct srv {
 	srv_hist latency[SRV_N_ROUTES];
 	srv_hist search_time, answer_time, embed_time;
 	_Atomic uint64_t auth_ok, auth_401, auth_403, auth_429;
+	/* the answerer's guard decisions: questions flagged / refused, chunks quarantined */
+	_Atomic uint64_t guard_flagged, guard_refused, guard_quarantined;
 	_Atomic uint64_t bytes_out;
 } srv;
 

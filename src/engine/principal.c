@@ -199,6 +199,18 @@ static cairn_status load_principal(cairn_kb *kb, const char *name, cairn_princip
 	}
 	p->perms = (unsigned)sqlite3_column_int64(q, 0);
 	sqlite3_reset(q);
+	/* its rate limit, when it has one (a catalog opened read-only before the table existed
+	 * has none: no limit of its own) */
+	if (!cn_store_prepare(kb->store, "SELECT rate, burst FROM principal_limits WHERE name = ?1", &q, err)) {
+		sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+		if (sqlite3_step(q) == SQLITE_ROW) {
+			p->rate = sqlite3_column_double(q, 0);
+			p->burst = sqlite3_column_double(q, 1);
+		}
+		sqlite3_reset(q);
+	} else {
+		cn_err_clear(err);
+	}
 	st = cn_store_prepare(kb->store, "SELECT grp FROM principal_groups WHERE name = ?1 ORDER BY grp", &q, err);
 	if (!st) {
 		sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
@@ -243,6 +255,35 @@ cairn_status cairn_principal_get(cairn_kb *kb, const char *name, cairn_principal
 	return st ? kb_fail(kb, &err) : CAIRN_OK;
 }
 
+cairn_status cairn_principal_set_rate(cairn_kb *kb, const char *name, double rate, double burst)
+{
+	cn_err err = {0};
+	if (!name || !(rate >= 0 && rate <= 1e6) || !(burst >= 0 && burst <= 1e6))
+		return cn_err_set(&err, CAIRN_EINVAL, "principal %s: rate %g/s and burst %g must be in 0..1000000",
+		                  name ? name : "(null)", rate, burst),
+		       kb_fail(kb, &err);
+	pthread_mutex_lock(&kb->mu);
+	cairn_principal *p = NULL;
+	cairn_status st = load_principal(kb, name, &p, &err);
+	cairn_principal_free(p);
+	if (!st)
+		st = acl_begin(kb, &err);
+	if (!st) {
+		sqlite3_stmt *q;
+		st = cn_store_prepare(kb->store, "INSERT OR REPLACE INTO principal_limits(name, rate, burst) VALUES(?1, ?2, ?3)",
+		                      &q, &err);
+		if (!st) {
+			sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+			sqlite3_bind_double(q, 2, rate);
+			sqlite3_bind_double(q, 3, burst);
+			st = step_done(kb, q, &err, "set principal rate");
+		}
+		st = acl_end(kb, st, &err);
+	}
+	pthread_mutex_unlock(&kb->mu);
+	return st ? kb_fail(kb, &err) : CAIRN_OK;
+}
+
 cairn_status cairn_principal_remove(cairn_kb *kb, const char *name)
 {
 	cn_err err = {0};
@@ -255,8 +296,9 @@ cairn_status cairn_principal_remove(cairn_kb *kb, const char *name)
 			"DELETE FROM principals WHERE name = ?1",
 			"DELETE FROM principal_groups WHERE name = ?1",
 			"DELETE FROM api_keys WHERE principal = ?1",
+			"DELETE FROM principal_limits WHERE name = ?1",
 		};
-		for (size_t i = 0; !st && i < 3; i++) {
+		for (size_t i = 0; !st && i < 4; i++) {
 			sqlite3_stmt *q;
 			st = cn_store_prepare(kb->store, SQL[i], &q, &err);
 			if (!st) {

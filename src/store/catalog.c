@@ -84,6 +84,8 @@ static const char *const SCHEMA[] = {
 	" PRIMARY KEY(name, grp)) WITHOUT ROWID",
 	"CREATE TABLE IF NOT EXISTS api_keys(id TEXT PRIMARY KEY, principal TEXT NOT NULL,"
 	" hash BLOB NOT NULL, created_at INTEGER NOT NULL)",
+	"CREATE TABLE IF NOT EXISTS principal_limits(name TEXT PRIMARY KEY, rate REAL NOT NULL,"
+	" burst REAL NOT NULL)",
 	NULL,
 };
 
