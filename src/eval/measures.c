@@ -102,7 +102,7 @@ cairn_status cn_mspec_parse(const char *list, cn_mspec *out, size_t cap, size_t 
 	const char *p = list;
 	cn_mspec last;
 	bool have_last = false;
-	while (*p) {
+	for (;;) { /* every comma is followed by an entry: "map," is an error */
 		const char *e = strchr(p, ',');
 		size_t len = e ? (size_t)(e - p) : strlen(p);
 		while (len && (*p == ' ' || *p == '\t'))

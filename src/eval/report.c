@@ -53,7 +53,7 @@ static const char CSS[] =
 	"h1{font-size:20px}h2{font-size:16px;margin-top:28px;border-bottom:1px solid #ddd}"
 	"table{border-collapse:collapse}td,th{padding:3px 8px;border-bottom:1px solid #eee;text-align:right}"
 	"td:first-child,th:first-child{text-align:left}th{cursor:pointer;background:#f6f6f6;user-select:none}"
-	".rel{font-weight:bold;color:#0a7d32}.sig{font-weight:bold}.neg{color:#b3261e}.pos{color:#0a7d32}"
+	"pre{max-width:1100px;overflow-x:auto}.rel{font-weight:bold;color:#0a7d32}.sig{font-weight:bold}.neg{color:#b3261e}.pos{color:#0a7d32}"
 	".meta td{text-align:left;font-family:monospace;font-size:12px}.diff{background:#fff4d6}"
 	"#filter{margin:6px 0;padding:4px;width:260px}.mono{font-family:monospace;font-size:12px}";
 
@@ -134,7 +134,8 @@ static void svg_latency(cn_buf *b, const cairn_eval_result *r, const cairn_eval_
 			if (runs[k]->q[i].latency_ms >= 0) {
 				int bin = (int)(runs[k]->q[i].latency_ms / hi * NB);
 				bin = bin < 0 ? 0 : bin >= NB ? NB - 1 : bin;
-				top = CN_MAX(top, ++cnt[k][bin]);
+				int now = ++cnt[k][bin]; /* not inside CN_MAX: it evaluates twice */
+				top = CN_MAX(top, now);
 			}
 	int W = 560, H = 200, L = 40, B = 30;
 	double bw = (W - L - 10) / (double)NB;
@@ -244,26 +245,30 @@ static const char JS[] =
 	"document.getElementById('cairn-status').textContent='rendered';})();";
 
 /* The per-query data: for a result, qid + every measure + latency; for a comparison,
- * qid + A, B and B-A of the primary measure and of up to five more. */
+ * qid + A, B and B-A of the primary measure and of up to three more. */
 static void data_island(cn_buf *b, const cairn_eval_result *r, const cairn_eval_comparison *c)
 {
 	cn_buf_puts(b, "<script type='application/json' id='cairn-data'>{\"cols\":[\"qid\"");
 	if (c) {
-		size_t shown = 0;
-		for (size_t i = 0; i < c->nrows && shown < 6; i++)
-			if (c->rows[i].gated) {
-				cn_buf_printf(b, ",\"%s A\",\"%s B\",\"%s B-A\"", c->rows[i].name, c->rows[i].name, c->rows[i].name);
-				shown++;
-			}
+		/* The primary measure first, then the next three. */
+		size_t order[4], no = 0;
+		int pj = primary(c->b);
+		for (size_t i = 0; i < c->nrows; i++)
+			if (c->rows[i].gated && pj >= 0 && c->rows[i].ib == (size_t)pj)
+				order[no++] = i;
+		for (size_t i = 0; i < c->nrows && no < 4; i++)
+			if (c->rows[i].gated && !(no && order[0] == i))
+				order[no++] = i;
+		for (size_t k = 0; k < no; k++) {
+			const char *nm = c->rows[order[k]].name;
+			cn_buf_printf(b, ",\"%s A\",\"%s B\",\"%s B-A\"", nm, nm, nm);
+		}
 		cn_buf_puts(b, "],\"diffcol\":3,\"rows\":[");
 		for (size_t q = 0; q < c->nq; q++) {
 			cn_buf_puts(b, q ? ",[" : "[");
 			jstr(b, c->a->q[c->qa[q]].qid);
-			shown = 0;
-			for (size_t i = 0; i < c->nrows && shown < 6; i++) {
-				const cn_cmp_row *row = &c->rows[i];
-				if (!row->gated)
-					continue;
+			for (size_t k = 0; k < no; k++) {
+				const cn_cmp_row *row = &c->rows[order[k]];
 				double va = c->a->v[c->qa[q] * c->a->nm + row->ia], vb = c->b->v[c->qb[q] * c->b->nm + row->ib];
 				cn_buf_putc(b, ',');
 				jnum(b, va);
@@ -271,7 +276,6 @@ static void data_island(cn_buf *b, const cairn_eval_result *r, const cairn_eval_
 				jnum(b, vb);
 				cn_buf_putc(b, ',');
 				jnum(b, vb - va);
-				shown++;
 			}
 			cn_buf_putc(b, ']');
 		}
@@ -320,7 +324,7 @@ void cn_report_html(cn_buf *b, const cairn_eval_result *r, const cairn_eval_comp
 			                 "<td>[%+.4f, %+.4f]</td><td>%d</td><td>%d</td><td>%d</td><td>%s</td></tr>",
 			              row->name, row->mean_a, row->mean_b, row->diff > 0 ? "pos" : row->diff < 0 ? "neg" : "",
 			              row->p < 0.05 ? " sig" : "", row->diff, row->p, row->lo, row->hi, row->wins, row->losses,
-			              row->ties, row->regressed ? "<b class='neg'>regression</b>" : "ok");
+			              row->ties, !c->params.gate ? "&ndash;" : row->regressed ? "<b class='neg'>regression</b>" : "ok");
 		}
 		cn_buf_puts(b, "</table>");
 	} else {
@@ -340,7 +344,8 @@ void cn_report_html(cn_buf *b, const cairn_eval_result *r, const cairn_eval_comp
 		cn_buf_printf(b, "<p>%sp50 %.3f ms, p95 %.3f ms, p99 %.3f ms.</p>", c ? "B: " : "", p50,
 		              cn_evres_latency(r, 0.95), cn_evres_latency(r, 0.99));
 	cn_buf_puts(b, "<h2>Per query</h2><input id='filter' placeholder='filter by qid (or: win, loss)'> "
-	               "<span id='shown'></span><table id='pq'></table>");
+	               "<span id='shown'></span><div style='max-height:420px;overflow:auto;max-width:1150px'>"
+	               "<table id='pq'></table></div>");
 	failures(b, r);
 	cn_buf_puts(b, "<h2>Provenance</h2>");
 	if (c) {
