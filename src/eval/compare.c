@@ -352,15 +352,24 @@ static void render_configs(cn_buf *b, const cairn_eval_comparison *c)
 	json_object_foreach(fa, k, x) json_object_set(keys, k, json_true());
 	json_object_foreach(fb, k, x) json_object_set(keys, k, json_true());
 	cn_buf_puts(b, "\nprovenance                          A | B\n");
-	int differ = 0;
+	int differ = 0, hidden = 0;
 	json_object_foreach(keys, k, x) {
 		const char *va = json_string_value(json_object_get(fa, k));
 		const char *vb = json_string_value(json_object_get(fb, k));
 		bool same = va && vb && !strcmp(va, vb);
+		/* The configuration always; the rest (file fingerprints, statistics) where it differs. */
+		bool always = !strncmp(k, "config.", 7) || !strcmp(k, "seed") || !strcmp(k, "cairn_version") ||
+		              !strncmp(k, "models.", 7) || !strcmp(k, "kb.generation");
+		if (same && !always) {
+			hidden++;
+			continue;
+		}
 		cn_buf_printf(b, "%s %-32s %s | %s\n", same ? " " : "*", k, va ? va : "-", vb ? vb : "-");
 		if (!same && !incidental(k) && !strstr(k, "crc32c") && !strstr(k, "path") && !strstr(k, "size"))
 			differ++;
 	}
+	if (hidden)
+		cn_buf_printf(b, "  (%d more entries equal: dataset fingerprints, knowledge base statistics)\n", hidden);
 	if (differ)
 		cn_buf_printf(b, "warning: the configurations differ in %d setting%s (marked *): the difference "
 		                 "measures all of them together\n", differ, differ == 1 ? "" : "s");

@@ -153,8 +153,8 @@ static void svg_latency(cn_buf *b, const cairn_eval_result *r, const cairn_eval_
 		}
 	cn_buf_printf(b, "<line x1='%d' y1='%d' x2='%d' y2='%d' stroke='#444'/>", L, H - B, W - 10, H - B);
 	for (int t = 0; t <= 4; t++)
-		cn_buf_printf(b, "<text x='%.1f' y='%d' font-size='10' text-anchor='middle'>%.2f</text>",
-		              L + t * (W - L - 10) / 4.0, H - B + 14, t * hi / 4);
+		cn_buf_printf(b, "<text x='%.1f' y='%d' font-size='10' text-anchor='%s'>%.2f</text>",
+		              L + t * (W - L - 10) / 4.0, H - B + 14, t == 4 ? "end" : "middle", t * hi / 4);
 	cn_buf_printf(b, "<text x='%d' y='%d' font-size='10' text-anchor='middle'>latency (ms)</text>"
 	                 "<text x='4' y='12' font-size='10'>%d</text><text x='4' y='%d' font-size='10'>queries</text></svg>",
 	              W / 2, H - 2, top, H - B);
@@ -198,7 +198,8 @@ static void failures(cn_buf *b, const cairn_eval_result *r)
 	cn_free(taken);
 	cn_buf_printf(b, "<h2>Failures: the %zu queries with the lowest %s</h2><p>Retrieved documents that are "
 	                 "relevant are <span class='rel'>green</span> (grade in brackets).</p>"
-	                 "<table><tr><th>qid</th><th>%s</th><th>top retrieved</th><th>relevant</th></tr>",
+	                 "<table><tr><th>qid</th><th>%s</th><th style='text-align:left'>top retrieved</th>"
+	                 "<th style='text-align:left'>relevant</th></tr>",
 	              np, r->m[pj].name, r->m[pj].name);
 	for (size_t k = 0; k < np; k++) {
 		const cn_evq *q = &r->q[pick[k]];
