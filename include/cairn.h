@@ -970,6 +970,8 @@ typedef struct cairn_eval_params {
 	cairn_eval_result **result; /* when set, receives the per-query result (free with
 	                             cairn_eval_result_free) */
 	uint64_t seed;            /* recorded with the run (retrieval itself is deterministic) */
+	const char *qrels_out_path; /* write the collection's judgements as TREC qrels here, so
+	                             other systems' runs can be scored against them (default none) */
 } cairn_eval_params;
 
 cairn_eval_params cairn_eval_default_params(void);

@@ -218,6 +218,8 @@ int cli_cmd_eval_retrieval(const char *kbdir_given, int argc, char **argv)
 			p.per_query_path = cli_need(argc, argv, &i);
 		else if (!strcmp(a, "--measures"))
 			p.measures = cli_need(argc, argv, &i);
+		else if (!strcmp(a, "--write-qrels"))
+			p.qrels_out_path = cli_need(argc, argv, &i);
 		else if (!strcmp(a, "--chunked"))
 			p.whole_documents = 0;
 		else if (!strcmp(a, "--rm3"))

@@ -72,7 +72,7 @@ static void usage(FILE *f)
 	        "  eval retrieval DIR    [--kb DIR] [--run FILE] [--json] [--depth N] [--per-query FILE]\n"
 	        "                        [--chunked] [--split NAME] [--rm3] [--mode bm25|dense|hybrid]\n"
 	        "                        [--embed-model FILE] [--rerank-model FILE] [--measures LIST]\n"
-	        "                        [--report-json|--report-md|--report-html FILE]\n"
+	        "                        [--report-json|--report-md|--report-html FILE] [--write-qrels FILE]\n"
 	        "                        [--baseline FILE [--fail-on-regression] [--tolerance M=X,...]]\n"
 	        "  eval trec QRELS RUN   score any TREC run file: [--measures LIST] [--per-query] [--json]\n"
 	        "  eval compare A B      two runs (result JSON, or TREC runs with --qrels FILE): differences,\n"

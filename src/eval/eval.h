@@ -86,6 +86,10 @@ cairn_status cn_qrels_read(cn_qrels *q, const char *path, cn_qrels_format fmt, i
  * (qid docid 0 0.000000), CN_QRELS_TREC otherwise. */
 cn_qrels_format cn_qrels_sniff_4col(const char *data, size_t len);
 
+/* Appends every judgement as TREC qrels ("qid 0 docid grade"), queries and judgements in the
+ * order they were read; a pair judged twice appears once, with the grade that counts. */
+void cn_qrels_write(cn_buf *out, const cn_qrels *q);
+
 /* ---- runs (trec.c) -------------------------------------------------------------------- */
 
 typedef struct cn_ranked {

@@ -463,6 +463,15 @@ static cairn_status eval_retrieval(const char *dataset_dir, const cairn_eval_par
 		rc = cn_err_set(err, CAIRN_ENOMEM, "eval: out of memory");
 		goto done;
 	}
+	if (p->qrels_out_path) {
+		cn_buf qb;
+		cn_buf_init(&qb);
+		cn_qrels_write(&qb, &ds.qrels);
+		rc = write_text(p->qrels_out_path, &qb, err);
+		cn_buf_free(&qb);
+		if (rc != CAIRN_OK)
+			goto done;
+	}
 	if (p->per_query_path) {
 		/* TSV, or the whole result as JSON when the name ends in .json. */
 		size_t n = strlen(p->per_query_path);

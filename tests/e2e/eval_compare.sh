@@ -1,5 +1,6 @@
 #!/bin/bash
 # The evaluation harness on SciFact (BEIR): BM25 vs BM25+RM3.
+#  - the judgements written with --write-qrels (TREC format) score like the BEIR qrels;
 #  - every measure of `eval trec` and of the retrieval run's per-query JSON equals the
 #    independent Python reference (tests/reference/trec_metrics.py) to 4 decimals, per query
 #    and averaged;
@@ -17,13 +18,18 @@ QRELS="$DATA/qrels/test.tsv"
 M="map,Rprec,recip_rank,mrr_cut.10,ndcg,ndcg_cut.1,5,10,20,100,P.1,5,10,20,recall.5,10,100,1000,success.1,5,10,num_rel,num_ret,num_rel_ret"
 
 expect_rc 0 "$CAIRN" eval retrieval "$DATA" --measures "$M" --run "$WORK/a.run" --report-json "$WORK/a.json" \
-	--report-md "$WORK/a.md" --report-html "$WORK/a.html"
+	--report-md "$WORK/a.md" --report-html "$WORK/a.html" --write-qrels "$WORK/qrels.trec"
 contains "$WORK/out" "nDCG@10      0.6789"
 expect_rc 0 "$CAIRN" eval retrieval "$DATA" --rm3 --measures "$M" --run "$WORK/b.run" --report-json "$WORK/b.json"
 
 # 1. measures against the Python reference, per query and mean
 expect_rc 0 "$CAIRN" eval trec "$QRELS" "$WORK/a.run" --measures "$M" --per-query --json
 cp "$WORK/out" "$WORK/trec.json"
+# the judgements written as TREC qrels score the run the same as the BEIR file
+expect_rc 0 "$CAIRN" eval trec "$WORK/qrels.trec" "$WORK/a.run" --measures "$M"
+cp "$WORK/out" "$WORK/trec_written.txt"
+expect_rc 0 "$CAIRN" eval trec "$QRELS" "$WORK/a.run" --measures "$M"
+cmp "$WORK/out" "$WORK/trec_written.txt" || fail "written qrels score differently"
 $PY tests/reference/trec_metrics.py -q -m "$M" "$QRELS" "$WORK/a.run" >"$WORK/ref.txt"
 $PY - "$WORK/ref.txt" "$WORK/trec.json" "$WORK/a.json" <<'PY'
 import json, sys
