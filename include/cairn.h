@@ -968,6 +968,8 @@ cairn_status cairn_model_convert(const char *in_path, const char *tokenizer_path
 
 /* ---- evaluation --------------------------------------------------------------------- */
 
+typedef struct cairn_eval_result cairn_eval_result; /* below */
+
 typedef struct cairn_eval_params {
 	const char *kb_dir;       /* evaluate against this ready KB instead of building one */
 	const char *work_dir;     /* where to build the KB (default: a temporary directory) */
@@ -984,6 +986,14 @@ typedef struct cairn_eval_params {
 	const char *rerank_model; /* cross-encoder reranking of the first 30 */
 	cairn_progress_fn on_progress;
 	void *user_data;
+	/* Added with the evaluation harness (docs/evaluation.md#measures). */
+	const char *measures;     /* trec_eval measure list, e.g. "ndcg_cut.10,P.5,recall.100"
+	                             (NULL = the common set) */
+	cairn_eval_result **result; /* when set, receives the per-query result (free with
+	                             cairn_eval_result_free) */
+	uint64_t seed;            /* recorded with the run (retrieval itself is deterministic) */
+	const char *qrels_out_path; /* write the collection's judgements as TREC qrels here, so
+	                             other systems' runs can be scored against them (default none) */
 } cairn_eval_params;
 
 cairn_eval_params cairn_eval_default_params(void);
@@ -1010,6 +1020,62 @@ typedef struct cairn_eval_report {
  * judged queries with nothing relevant retrieved count as 0). errbuf gets a message. */
 cairn_status cairn_eval_retrieval(const char *dataset_dir, const cairn_eval_params *params,
                                   cairn_eval_report *out, char *errbuf, size_t errbuf_size);
+
+/* ---- evaluation: run files, per-query results, comparisons, reports ------------------ */
+/* (docs/evaluation.md). A result holds one run's per-query measures and its provenance: cairn
+ * version, dataset / qrels / run file fingerprints (size + CRC32C), the knowledge base's
+ * generation and statistics, model file hashes, the configuration and the seed. */
+
+typedef enum cairn_report_format {
+	CAIRN_REPORT_TEXT = 0, /* trec_eval-style "measure<TAB>all<TAB>value" lines */
+	CAIRN_REPORT_JSON = 1, /* one line */
+	CAIRN_REPORT_TSV = 2,  /* per query: qid, one column per measure, latency_ms */
+	CAIRN_REPORT_MD = 3,   /* Markdown summary for a pull request */
+	CAIRN_REPORT_HTML = 4  /* one self-contained page: no network, inline CSS, JS and SVG */
+} cairn_report_format;
+
+enum { CAIRN_REPORT_PER_QUERY = 1 }; /* TEXT: trec_eval -q lines; JSON: a per_query array */
+
+/* Scores a TREC run file against a qrels file (TREC "qid iter docid rel" or BEIR TSV) with
+ * trec_eval's definitions, no knowledge base needed. measures: NULL = the common set. */
+cairn_status cairn_eval_trec(const char *qrels_path, const char *run_path, const char *measures,
+                             cairn_eval_result **out, char *errbuf, size_t errbuf_size);
+/* Reads a result written as JSON with per-query values (CAIRN_REPORT_JSON + PER_QUERY). */
+cairn_status cairn_eval_result_load(const char *path, cairn_eval_result **out, char *errbuf,
+                                    size_t errbuf_size);
+/* Renders a result; *text is NUL-terminated, free it with cairn_free. */
+cairn_status cairn_eval_result_render(const cairn_eval_result *r, cairn_report_format format, int flags,
+                                      char **text, size_t *len, char *errbuf, size_t errbuf_size);
+/* The mean (total for num_*) of a measure by output name ("ndcg_cut_10"); NAN when absent. */
+double cairn_eval_result_mean(const cairn_eval_result *r, const char *measure);
+int64_t cairn_eval_result_queries(const cairn_eval_result *r);
+void cairn_eval_result_free(cairn_eval_result *r);
+
+typedef struct cairn_eval_compare_params {
+	int permutations;       /* randomization test permutations (default 10000) */
+	int bootstrap;          /* bootstrap resamples for the 95% CI (default 10000) */
+	uint64_t seed;          /* default 42; reported */
+	const char *tolerances; /* regression gate: "ndcg_cut_10=0.005,map=0.01,default=0"; a
+	                           measure not listed uses "default" (0 when not given) */
+	int gate;               /* 1: flag and count regressions (default 0: report only) */
+} cairn_eval_compare_params;
+
+cairn_eval_compare_params cairn_eval_compare_default_params(void);
+
+typedef struct cairn_eval_comparison cairn_eval_comparison;
+
+/* Compares run b against baseline a, query by query over the queries both scored, on the
+ * measures both have: mean difference b - a, paired two-sided randomization test p-value,
+ * bootstrap 95% CI of the difference, per-query wins / losses / ties. */
+cairn_status cairn_eval_compare(const cairn_eval_result *a, const cairn_eval_result *b,
+                                const cairn_eval_compare_params *params, cairn_eval_comparison **out,
+                                char *errbuf, size_t errbuf_size);
+/* Measures whose mean dropped by more than their tolerance (num_* counts are not gated). */
+int cairn_eval_comparison_regressions(const cairn_eval_comparison *c);
+/* TEXT shows both configurations side by side and warns where they differ. */
+cairn_status cairn_eval_comparison_render(const cairn_eval_comparison *c, cairn_report_format format,
+                                          char **text, size_t *len, char *errbuf, size_t errbuf_size);
+void cairn_eval_comparison_free(cairn_eval_comparison *c);
 
 /* Answer evaluation (docs/answers.md#evaluation). dataset is a SQuAD-format JSON file
  * (or a directory holding one) or a SciFact directory (claims_dev.jsonl + corpus.jsonl).

@@ -47,5 +47,8 @@ int cli_cmd_redact(int argc, char **argv);    /* guard.c */
 int cli_cmd_rehydrate(const char *kbdir, int argc, char **argv); /* guard.c */
 int cli_cmd_eval_pii(int argc, char **argv);  /* guard.c: argv[0] = "pii" */
 int cli_cmd_eval_injection(int argc, char **argv); /* inject_eval.c: argv[0] = "injection" */
+int cli_cmd_eval_retrieval(const char *kbdir, int argc, char **argv); /* eval_cli.c: argv[0] = "retrieval" */
+int cli_cmd_eval_trec(int argc, char **argv);    /* eval_cli.c: argv[0] = "trec" */
+int cli_cmd_eval_compare(int argc, char **argv); /* eval_cli.c: argv[0] = "compare" */
 
 #endif

@@ -74,7 +74,14 @@ static void usage(FILE *f)
 	        "                        --injection-documents quarantine|flag|refuse|off  (default quarantine)\n"
 	        "  eval retrieval DIR    [--kb DIR] [--run FILE] [--json] [--depth N] [--per-query FILE]\n"
 	        "                        [--chunked] [--split NAME] [--rm3] [--mode bm25|dense|hybrid]\n"
-	        "                        [--embed-model FILE] [--rerank-model FILE]\n"
+	        "                        [--embed-model FILE] [--rerank-model FILE] [--measures LIST]\n"
+	        "                        [--report-json|--report-md|--report-html FILE] [--write-qrels FILE]\n"
+	        "                        [--baseline FILE [--fail-on-regression] [--tolerance M=X,...]]\n"
+	        "  eval trec QRELS RUN   score any TREC run file: [--measures LIST] [--per-query] [--json]\n"
+	        "  eval compare A B      two runs (result JSON, or TREC runs with --qrels FILE): differences,\n"
+	        "                        randomization test, bootstrap CI, wins/losses [--baseline FILE RUN]\n"
+	        "                        [--fail-on-regression] [--tolerance M=X,...] [--permutations N]\n"
+	        "                        [--bootstrap N] [--seed N] [--json] [--report-json|-md|-html FILE]\n"
 	        "  eval answers DATASET  SQuAD-format JSON or SciFact dir: EM/F1, rationale P/R, abstention\n"
 	        "                        [--json] [--max N] [--claims FILE] [--features FILE] [--no-unanswerable]\n"
 	        "  eval pii [--data DIR] PII detection P/R per type on presidio-synth-pii [--split all|even|odd] [--json]\n"
@@ -575,15 +582,6 @@ static int cmd_search(const char *kbdir, int argc, char **argv)
 
 /* ---- eval ---- */
 
-static int eval_progress(const cairn_ingest_progress *p, void *ud)
-{
-	(void)ud;
-	if (isatty(2))
-		fprintf(stderr, "\r%s %lld/%lld   ", p->current ? p->current : "", (long long)p->files_done,
-		        (long long)p->files_total);
-	return 0;
-}
-
 static int cmd_eval(const char *kbdir_given, int argc, char **argv)
 {
 	if (argc >= 1 && !strcmp(argv[0], "answers"))
@@ -592,87 +590,14 @@ static int cmd_eval(const char *kbdir_given, int argc, char **argv)
 		return cli_cmd_eval_pii(argc, argv);
 	if (argc >= 1 && !strcmp(argv[0], "injection"))
 		return cli_cmd_eval_injection(argc, argv);
-	if (argc < 1 || strcmp(argv[0], "retrieval") != 0)
-		cli_die_usage("eval: `eval retrieval DATASET_DIR`, `eval answers DATASET`, `eval pii` or `eval injection`");
-	cairn_eval_params p = cairn_eval_default_params();
-	bool json = false;
-	const char *dir = NULL;
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		if (!strcmp(a, "--kb"))
-			p.kb_dir = cli_need(argc, argv, &i);
-		else if (!strcmp(a, "--run"))
-			p.run_path = cli_need(argc, argv, &i);
-		else if (!strcmp(a, "--json"))
-			json = true;
-		else if (!strcmp(a, "--depth"))
-			p.depth = (int)cli_parse_long(a, cli_need(argc, argv, &i), 1, 100000);
-		else if (!strcmp(a, "--per-query"))
-			p.per_query_path = cli_need(argc, argv, &i);
-		else if (!strcmp(a, "--chunked"))
-			p.whole_documents = 0;
-		else if (!strcmp(a, "--rm3"))
-			p.rm3 = 1;
-		else if (!strcmp(a, "--embed-model"))
-			p.embed_model = cli_need(argc, argv, &i);
-		else if (!strcmp(a, "--rerank-model"))
-			p.rerank_model = cli_need(argc, argv, &i);
-		else if (!strcmp(a, "--mode")) {
-			const char *m = cli_need(argc, argv, &i);
-			p.mode = !strcmp(m, "dense") ? CAIRN_SEARCH_DENSE : !strcmp(m, "hybrid") ? CAIRN_SEARCH_HYBRID
-			       : !strcmp(m, "bm25")  ? CAIRN_SEARCH_BM25
-			                             : (cli_die_usage("--mode is bm25, dense or hybrid, not \"%s\"", m), 0);
-		}
-		else if (!strcmp(a, "--split"))
-			p.qrels_split = cli_need(argc, argv, &i);
-		else if (!strcmp(a, "--work-dir"))
-			p.work_dir = cli_need(argc, argv, &i);
-		else if (a[0] == '-' && a[1])
-			cli_die_usage("eval retrieval: unknown option %s", a);
-		else if (dir)
-			cli_die_usage("eval retrieval takes one DATASET_DIR");
-		else
-			dir = a;
-	}
-	if (!dir)
-		cli_die_usage("eval retrieval needs a DATASET_DIR");
-	if (!p.kb_dir && kbdir_given)
-		p.kb_dir = kbdir_given;
-	p.on_progress = eval_progress;
-	cairn_eval_report r;
-	char err[1024];
-	if (cairn_eval_retrieval(dir, &p, &r, err, sizeof err) != CAIRN_OK) {
-		if (isatty(2))
-			fprintf(stderr, "\n");
-		fprintf(stderr, "%s: eval: %s\n", cli_prog, err);
-		return 1;
-	}
-	if (isatty(2))
-		fprintf(stderr, "\r%60s\r", "");
-	if (json) {
-		printf("{\"dataset\":");
-		cli_print_json_string(stdout, r.dataset);
-		printf(",\"format\":\"%s\",\"documents\":%lld,\"queries\":%lld,\"ndcg@10\":%.4f,\"mrr@10\":%.4f,"
-		       "\"recall@100\":%.4f,\"recall@1000\":%.4f,\"map\":%.4f,\"p@10\":%.4f,"
-		       "\"latency_p50_ms\":%.4f,\"latency_p95_ms\":%.4f,\"latency_mean_ms\":%.4f,\"index_build_s\":%.3f}\n",
-		       r.format, (long long)r.documents, (long long)r.queries, r.ndcg_10, r.mrr_10, r.recall_100,
-		       r.recall_1000, r.map, r.p_10, r.latency_p50_ms, r.latency_p95_ms, r.latency_mean_ms,
-		       r.index_build_s);
-	} else {
-		printf("dataset      %s (%s)\n", r.dataset, r.format);
-		printf("documents    %lld\n", (long long)r.documents);
-		printf("queries      %lld judged\n", (long long)r.queries);
-		printf("nDCG@10      %.4f\n", r.ndcg_10);
-		printf("MRR@10       %.4f\n", r.mrr_10);
-		printf("Recall@100   %.4f\n", r.recall_100);
-		printf("Recall@1000  %.4f\n", r.recall_1000);
-		printf("MAP          %.4f\n", r.map);
-		printf("P@10         %.4f\n", r.p_10);
-		printf("latency      p50 %.3f ms, p95 %.3f ms, mean %.3f ms (in-process, depth %d)\n", r.latency_p50_ms,
-		       r.latency_p95_ms, r.latency_mean_ms, p.depth);
-		printf("index build  %.2f s\n", r.index_build_s);
-	}
-	return 0;
+	if (argc >= 1 && !strcmp(argv[0], "retrieval"))
+		return cli_cmd_eval_retrieval(kbdir_given, argc, argv);
+	if (argc >= 1 && !strcmp(argv[0], "trec"))
+		return cli_cmd_eval_trec(argc, argv);
+	if (argc >= 1 && !strcmp(argv[0], "compare"))
+		return cli_cmd_eval_compare(argc, argv);
+	cli_die_usage("eval: `eval retrieval DATASET_DIR`, `eval trec QRELS RUN`, `eval compare RUN_A RUN_B`, "
+	              "`eval answers DATASET`, `eval pii` or `eval injection`");
 }
 
 /* ---- stats, check, optimize, delete ---- */

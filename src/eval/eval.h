@@ -86,6 +86,10 @@ cairn_status cn_qrels_read(cn_qrels *q, const char *path, cn_qrels_format fmt, i
  * (qid docid 0 0.000000), CN_QRELS_TREC otherwise. */
 cn_qrels_format cn_qrels_sniff_4col(const char *data, size_t len);
 
+/* Appends every judgement as TREC qrels ("qid 0 docid grade"), queries and judgements in the
+ * order they were read; a pair judged twice appears once, with the grade that counts. */
+void cn_qrels_write(cn_buf *out, const cn_qrels *q);
+
 /* ---- runs (trec.c) -------------------------------------------------------------------- */
 
 typedef struct cn_ranked {
@@ -183,6 +187,127 @@ cairn_status cn_eval_run(const cn_qrels *qrels, cn_run *run, int flags, cn_measu
  * "num_rel_ret"). Returns the number of entries (at most cap are written). */
 size_t cn_measures_list(const cn_measures *m, const char **names, double *values, size_t cap);
 #define CN_MEASURES_MAX (6 + 5 * CN_EVAL_NCUT)
+
+/* ---- measure lists (measures.c) ------------------------------------------------------- */
+
+/* A measure chosen by the user: trec_eval's name with any cutoff ("ndcg_cut.10", "P.5,10",
+ * "recall.100", "map"). The kernels above compute each one; the list keeps the caller's
+ * order so reports show measures the way they were asked for. */
+typedef enum cn_mkind {
+	CN_MK_NUM_REL = 0, CN_MK_NUM_RET, CN_MK_NUM_REL_RET, /* totals, not means */
+	CN_MK_MAP, CN_MK_RPREC, CN_MK_RECIP_RANK, CN_MK_NDCG, /* ndcg: no cutoff */
+	CN_MK_NDCG_CUT, CN_MK_MRR_CUT, CN_MK_P, CN_MK_RECALL, CN_MK_SUCCESS
+} cn_mkind;
+
+typedef struct cn_mspec {
+	cn_mkind kind;
+	size_t k;      /* cutoff for the _CUT kinds, P, recall, success; 0 otherwise */
+	char name[40]; /* trec_eval's output name: "ndcg_cut_10", "P_5", "map" */
+} cn_mspec;
+
+#define CN_MSPEC_MAX 64
+#define CN_MSPEC_KMAX 100000
+/* The common set reported when none is asked for. */
+#define CN_MEASURES_DEFAULT                                                                     \
+	"map,Rprec,recip_rank,mrr_cut.10,ndcg_cut.5,10,20,100,P.1,5,10,recall.10,100,1000,"         \
+	"success.1,5,10,num_rel,num_ret,num_rel_ret"
+
+/* Parses a comma-separated list (NULL or "" = CN_MEASURES_DEFAULT). A bare number after a
+ * cut measure adds another cutoff of it ("P.5,10"); "P_5" is accepted as well as "P.5"; a
+ * measure named twice is kept once. */
+cairn_status cn_mspec_parse(const char *list, cn_mspec *out, size_t cap, size_t *n, cn_err *err);
+/* One output name ("ndcg_cut_10", "map") back to its spec; false when unknown. */
+bool cn_mspec_from_name(const char *name, cn_mspec *out);
+static inline bool cn_mspec_is_total(const cn_mspec *m) { return m->kind <= CN_MK_NUM_REL_RET; }
+
+/* Evaluates one query on every measure of m (values[i] for m[i]); docs are sorted in trec_eval
+ * order in place unless CN_EVAL_KEEP_ORDER. A repeated doc id counts once, at its first rank. */
+cairn_status cn_eval_query_specs(const cn_qrels_query *judged, cn_ranked *docs, size_t n, int flags,
+                                 const cn_mspec *m, size_t nm, double *values, cn_err *err);
+
+/* ---- results of a run: per-query values and provenance (result.c) ---------------------- */
+
+#define CN_EVAL_TOPN 10
+
+typedef struct cn_evq {
+	char *qid;
+	double latency_ms;  /* < 0: not measured (a scored run file) */
+	char **top;         /* the first CN_EVAL_TOPN documents retrieved, in trec_eval order */
+	int *top_grade;
+	size_t ntop;
+	char **rel;         /* judged relevant documents, by grade descending (CN_EVAL_TOPN) */
+	int *rel_grade;
+	size_t nrel;
+} cn_evq;
+
+struct cairn_eval_result {
+	char *meta;             /* JSON object text: version, dataset and model fingerprints, config */
+	cn_mspec m[CN_MSPEC_MAX];
+	size_t nm;
+	cn_evq *q;
+	double *v;              /* nq × nm values, row by row */
+	size_t nq, qcap;
+	double *mean;           /* nm: means, or totals for num_* */
+	bool has_report;
+	cairn_eval_report report; /* the runner's summary (retrieval runs only) */
+};
+
+cairn_eval_result *cn_evres_new(const cn_mspec *m, size_t nm, cn_err *err);
+/* Appends a query: evaluates docs (reordered in place) against judged and keeps the values,
+ * the top documents and the relevant ones. */
+cairn_status cn_evres_add(cairn_eval_result *r, const char *qid, const cn_qrels_query *judged,
+                          cn_ranked *docs, size_t n, double latency_ms, cn_err *err);
+void cn_evres_finish(cairn_eval_result *r); /* computes the means */
+/* Scores a run against qrels: every query with a relevant judgement, in qrels order. */
+cairn_status cn_evres_score(cairn_eval_result *r, const cn_qrels *qrels, cn_run *run, cn_err *err);
+/* Index of the measure named name, or -1. */
+int cn_evres_find(const cairn_eval_result *r, const char *name);
+cairn_status cn_evres_parse(cairn_eval_result **out, const char *data, size_t len, const char *name,
+                            cn_err *err);
+/* Fingerprint of a file as a JSON object {"path","size","crc32c"} appended to b. */
+cairn_status cn_fingerprint_json(cn_buf *b, const char *path, cn_err *err);
+/* Latency percentile (nearest rank) over the measured queries; -1 when none. */
+double cn_evres_latency(const cairn_eval_result *r, double p);
+
+/* ---- statistics (compare.c) ------------------------------------------------------------ */
+
+/* The generator both tests and tests/reference/eval_compare.py use: splitmix64. */
+uint64_t cn_splitmix64(uint64_t *state);
+/* Paired two-sided randomization test on the differences d[0..n): the share of sign-flip
+ * permutations whose |mean| is >= the observed |mean| (1e-12 slack), counted as
+ * (hits + 1) / (perms + 1). Each permutation draws one 64-bit word per 64 queries; query i
+ * flips when bit i % 64 of its word is set. */
+double cn_randomization_p(const double *d, size_t n, int perms, uint64_t seed);
+/* Percentile bootstrap of the mean of d: B resamples, index = (word * n) >> 64; lo/hi are
+ * the sorted means at 0-based indexes floor(0.025 B) and ceil(0.975 B) - 1. False: no memory. */
+bool cn_bootstrap_ci(const double *d, size_t n, int B, uint64_t seed, double *lo, double *hi);
+
+/* ---- comparisons and reports (compare.c, report.c) ------------------------------------- */
+
+typedef struct cn_cmp_row {
+	char name[40];
+	size_t ia, ib;          /* measure index in a and in b */
+	double mean_a, mean_b, diff, p, lo, hi, tol;
+	int wins, losses, ties; /* b better / worse / equal than a, query by query */
+	bool gated, regressed;
+} cn_cmp_row;
+
+struct cairn_eval_comparison {
+	const cairn_eval_result *a, *b; /* borrowed: the caller keeps them until the free */
+	cn_cmp_row rows[CN_MSPEC_MAX];
+	size_t nrows;
+	size_t *qa, *qb, nq;            /* the queries both scored: index in a, index in b */
+	size_t only_a, only_b;          /* queries scored by one run only (left out) */
+	cairn_eval_compare_params params;
+	int regressions;
+};
+
+/* One self-contained HTML page for a result (c NULL) or a comparison (r = c->b). */
+void cn_report_html(cn_buf *b, const cairn_eval_result *r, const cairn_eval_comparison *c);
+/* Markdown for a comparison. */
+void cn_report_md_compare(cn_buf *b, const cairn_eval_comparison *c);
+/* "0.6789" or "-" for NaN, in a fixed 4-decimal form every report uses. */
+void cn_report_num(cn_buf *b, double v);
 
 /* ---- datasets (datasets.c) ------------------------------------------------------------ */
 

@@ -134,39 +134,47 @@ static int cmp_int_desc(const void *a, const void *b)
 	return (x < y) - (x > y);
 }
 
-cairn_status cn_eval_query(const cn_qrels_query *judged, cn_ranked *docs, size_t n, int flags,
-                           cn_measures *out, cn_err *err)
+/* The grades of the ranking (trec_eval order, repeats dropped) and the ideal list. */
+typedef struct graded {
+	int *grades, *ideal;
+	size_t nret, ni, num_rel, rel_ret;
+} graded;
+
+static void graded_free(graded *g)
 {
-	memset(out, 0, sizeof *out);
+	cn_free(g->grades);
+	cn_free(g->ideal);
+}
+
+static cairn_status grade_query(const cn_qrels_query *judged, cn_ranked *docs, size_t n, int flags,
+                                graded *g, cn_err *err)
+{
+	memset(g, 0, sizeof *g);
 	if (!(flags & CN_EVAL_KEEP_ORDER))
 		cn_eval_trec_sort(docs, n);
 	size_t nj = judged ? judged->n : 0;
-	size_t num_rel = judged ? judged->num_rel : 0;
-	out->num_rel = (double)num_rel;
+	g->num_rel = judged ? judged->num_rel : 0;
 	cairn_status rc = CAIRN_OK;
 	/* Judgements sorted by id for lookup; grades of the ranking; the ideal list; and the
 	 * ids already seen (a repeated doc counts once, at its best rank). */
 	cn_judgment *byid = NULL;
-	int *grades = NULL, *ideal = NULL;
 	cn_strmap seen;
 	cn_strmap_init(&seen);
 	if ((nj && !(byid = cn_malloc(nj * sizeof *byid))) ||
-	    !(grades = cn_malloc((n ? n : 1) * sizeof *grades)) ||
-	    !(ideal = cn_malloc((num_rel ? num_rel : 1) * sizeof *ideal))) {
+	    !(g->grades = cn_malloc((n ? n : 1) * sizeof *g->grades)) ||
+	    !(g->ideal = cn_malloc((g->num_rel ? g->num_rel : 1) * sizeof *g->ideal))) {
 		rc = cn_err_set(err, CAIRN_ENOMEM, "eval: out of memory");
 		goto done;
 	}
-	size_t ni = 0;
 	for (size_t i = 0; i < nj; i++) {
 		byid[i] = judged->j[i];
-		if (judged->j[i].rel >= 1 && ni < num_rel)
-			ideal[ni++] = judged->j[i].rel;
+		if (judged->j[i].rel >= 1 && g->ni < g->num_rel)
+			g->ideal[g->ni++] = judged->j[i].rel;
 	}
 	if (nj > 1)
 		qsort(byid, nj, sizeof *byid, cmp_judgment_id);
-	if (ni > 1)
-		qsort(ideal, ni, sizeof *ideal, cmp_int_desc);
-	size_t nret = 0, rel_ret = 0;
+	if (g->ni > 1)
+		qsort(g->ideal, g->ni, sizeof *g->ideal, cmp_int_desc);
 	for (size_t i = 0; i < n; i++) {
 		bool added = true;
 		uint32_t id;
@@ -178,29 +186,73 @@ cairn_status cn_eval_query(const cn_qrels_query *judged, cn_ranked *docs, size_t
 			continue;
 		cn_judgment key = {docs[i].doc_id, 0};
 		const cn_judgment *j = nj ? bsearch(&key, byid, nj, sizeof *byid, cmp_judgment_id) : NULL;
-		int g = j && j->rel > 0 ? j->rel : 0;
-		grades[nret++] = g;
-		rel_ret += g >= 1;
-	}
-	out->num_ret = (double)nret;
-	out->num_rel_ret = (double)rel_ret;
-	out->map = cn_metric_ap(grades, nret, num_rel);
-	out->rprec = cn_metric_rprec(grades, nret, num_rel);
-	out->recip_rank = cn_metric_recip_rank(grades, nret);
-	for (int c = 0; c < CN_EVAL_NCUT; c++) {
-		size_t k = (size_t)cn_eval_cutoffs[c];
-		out->ndcg[c] = cn_metric_cut(CN_M_NDCG, k, grades, nret, ideal, ni);
-		out->mrr[c] = cn_metric_cut(CN_M_MRR, k, grades, nret, ideal, ni);
-		out->recall[c] = cn_metric_cut(CN_M_RECALL, k, grades, nret, ideal, ni);
-		out->p[c] = cn_metric_cut(CN_M_P, k, grades, nret, ideal, ni);
-		out->success[c] = cn_metric_cut(CN_M_SUCCESS, k, grades, nret, ideal, ni);
+		int gr = j && j->rel > 0 ? j->rel : 0;
+		g->grades[g->nret++] = gr;
+		g->rel_ret += gr >= 1;
 	}
 done:
 	cn_strmap_free(&seen);
 	cn_free(byid);
-	cn_free(grades);
-	cn_free(ideal);
+	if (rc != CAIRN_OK)
+		graded_free(g);
 	return rc;
+}
+
+cairn_status cn_eval_query(const cn_qrels_query *judged, cn_ranked *docs, size_t n, int flags,
+                           cn_measures *out, cn_err *err)
+{
+	memset(out, 0, sizeof *out);
+	graded g;
+	cairn_status rc = grade_query(judged, docs, n, flags, &g, err);
+	if (rc != CAIRN_OK)
+		return rc;
+	out->num_rel = (double)g.num_rel;
+	out->num_ret = (double)g.nret;
+	out->num_rel_ret = (double)g.rel_ret;
+	out->map = cn_metric_ap(g.grades, g.nret, g.num_rel);
+	out->rprec = cn_metric_rprec(g.grades, g.nret, g.num_rel);
+	out->recip_rank = cn_metric_recip_rank(g.grades, g.nret);
+	for (int c = 0; c < CN_EVAL_NCUT; c++) {
+		size_t k = (size_t)cn_eval_cutoffs[c];
+		out->ndcg[c] = cn_metric_cut(CN_M_NDCG, k, g.grades, g.nret, g.ideal, g.ni);
+		out->mrr[c] = cn_metric_cut(CN_M_MRR, k, g.grades, g.nret, g.ideal, g.ni);
+		out->recall[c] = cn_metric_cut(CN_M_RECALL, k, g.grades, g.nret, g.ideal, g.ni);
+		out->p[c] = cn_metric_cut(CN_M_P, k, g.grades, g.nret, g.ideal, g.ni);
+		out->success[c] = cn_metric_cut(CN_M_SUCCESS, k, g.grades, g.nret, g.ideal, g.ni);
+	}
+	graded_free(&g);
+	return CAIRN_OK;
+}
+
+cairn_status cn_eval_query_specs(const cn_qrels_query *judged, cn_ranked *docs, size_t n, int flags,
+                                 const cn_mspec *m, size_t nm, double *values, cn_err *err)
+{
+	graded g;
+	cairn_status rc = grade_query(judged, docs, n, flags, &g, err);
+	if (rc != CAIRN_OK)
+		return rc;
+	for (size_t i = 0; i < nm; i++) {
+		double v = 0;
+		switch (m[i].kind) {
+		case CN_MK_NUM_REL: v = (double)g.num_rel; break;
+		case CN_MK_NUM_RET: v = (double)g.nret; break;
+		case CN_MK_NUM_REL_RET: v = (double)g.rel_ret; break;
+		case CN_MK_MAP: v = cn_metric_ap(g.grades, g.nret, g.num_rel); break;
+		case CN_MK_RPREC: v = cn_metric_rprec(g.grades, g.nret, g.num_rel); break;
+		case CN_MK_RECIP_RANK: v = cn_metric_recip_rank(g.grades, g.nret); break;
+		case CN_MK_NDCG: /* no cutoff: the whole ranking against the whole ideal list */
+			v = cn_metric_cut(CN_M_NDCG, CN_MAX(g.nret, g.ni), g.grades, g.nret, g.ideal, g.ni);
+			break;
+		case CN_MK_NDCG_CUT: v = cn_metric_cut(CN_M_NDCG, m[i].k, g.grades, g.nret, g.ideal, g.ni); break;
+		case CN_MK_MRR_CUT: v = cn_metric_cut(CN_M_MRR, m[i].k, g.grades, g.nret, g.ideal, g.ni); break;
+		case CN_MK_P: v = cn_metric_cut(CN_M_P, m[i].k, g.grades, g.nret, g.ideal, g.ni); break;
+		case CN_MK_RECALL: v = cn_metric_cut(CN_M_RECALL, m[i].k, g.grades, g.nret, g.ideal, g.ni); break;
+		case CN_MK_SUCCESS: v = cn_metric_cut(CN_M_SUCCESS, m[i].k, g.grades, g.nret, g.ideal, g.ni); break;
+		}
+		values[i] = v;
+	}
+	graded_free(&g);
+	return CAIRN_OK;
 }
 
 /* ---- averaging -------------------------------------------------------------------------- */

@@ -15,7 +15,12 @@
  *    the nearest-rank definition (the ceil(p·n)-th smallest).
  *  - The temporary knowledge base lives under work_dir when given (and is kept there), or
  *    in a fresh /tmp/cairn-eval-XXXXXX that is removed at the end.
+ *  - Every run records where its numbers came from (the result's meta): cairn version, the
+ *    dataset files' sizes and CRC32C, the knowledge base's generation and statistics, model
+ *    file hashes, the configuration and the seed — so two runs can be told apart later and
+ *    a surprising number can be re-run exactly.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <math.h>
@@ -23,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "eval/eval.h"
@@ -113,7 +119,7 @@ static cairn_status build_kb(cairn_kb *kb, const cn_dataset *ds, const cairn_eva
 		if (rc != CAIRN_OK)
 			return cn_err_set(err, rc, "eval: adding document %s: %s", d->id, cairn_kb_errmsg(kb));
 		if (p->on_progress && (i + 1) % 1000 == 0) {
-			cairn_ingest_progress pr = {(int64_t)i + 1, (int64_t)ds->n_docs, 0, 0, d->id};
+			cairn_ingest_progress pr = {(int64_t)i + 1, (int64_t)ds->n_docs, 0, 0, "indexing"};
 			if (p->on_progress(&pr, p->user_data))
 				return cn_err_set(err, CAIRN_EINTERRUPTED, "eval: stopped while indexing");
 		}
@@ -180,6 +186,142 @@ static void basename_of(const char *dir, char *out, size_t cap)
 	out[len] = '\0';
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The regular files of dir and of its subdirectories (one level), sorted, fingerprinted. */
+static cairn_status dataset_files(cn_buf *b, const char *dir, cn_err *err)
+{
+	enum { MAXF = 256 };
+	char *files[MAXF];
+	size_t nf = 0;
+	cairn_status rc = CAIRN_OK;
+	const char *subs[1 + MAXF];
+	size_t ns = 0;
+	char *subdirs[MAXF];
+	size_t nsd = 0;
+	subs[ns++] = "";
+	for (size_t si = 0; si < ns && rc == CAIRN_OK; si++) {
+		char path[4096];
+		snprintf(path, sizeof path, "%s%s%s", dir, subs[si][0] ? "/" : "", subs[si]);
+		DIR *d = opendir(path);
+		if (!d)
+			continue;
+		struct dirent *e;
+		while ((e = readdir(d)) && nf < MAXF) {
+			if (e->d_name[0] == '.')
+				continue;
+			char rel[4096], full[8192];
+			snprintf(rel, sizeof rel, "%s%s%s", subs[si], subs[si][0] ? "/" : "", e->d_name);
+			snprintf(full, sizeof full, "%s/%s", dir, rel);
+			struct stat st;
+			if (stat(full, &st) != 0)
+				continue;
+			char *copy = cn_strdup(rel);
+			if (!copy) {
+				rc = cn_err_set(err, CAIRN_ENOMEM, "eval: out of memory");
+				break;
+			}
+			if (S_ISREG(st.st_mode))
+				files[nf++] = copy;
+			else if (S_ISDIR(st.st_mode) && si == 0 && nsd < MAXF)
+				subs[ns++] = subdirs[nsd++] = copy;
+			else
+				cn_free(copy);
+		}
+		closedir(d);
+	}
+	qsort(files, nf, sizeof *files, cmp_str);
+	cn_buf_putc(b, '[');
+	for (size_t i = 0; i < nf && rc == CAIRN_OK; i++) {
+		char full[8192];
+		snprintf(full, sizeof full, "%s/%s", dir, files[i]);
+		if (i)
+			cn_buf_putc(b, ',');
+		rc = cn_fingerprint_json(b, full, err);
+	}
+	cn_buf_putc(b, ']');
+	for (size_t i = 0; i < nf; i++)
+		cn_free(files[i]);
+	for (size_t i = 0; i < nsd; i++)
+		cn_free(subdirs[i]);
+	return rc;
+}
+
+static void json_kv_str(cn_buf *b, const char *key, const char *v)
+{
+	cn_buf_printf(b, ",\"%s\":", key);
+	if (v)
+		cn_buf_put_json_str(b, v, strlen(v));
+	else
+		cn_buf_puts(b, "null");
+}
+
+static const char *mode_name(cairn_search_mode m)
+{
+	return m == CAIRN_SEARCH_DENSE ? "dense" : m == CAIRN_SEARCH_HYBRID ? "hybrid" : "bm25";
+}
+
+/* The result's provenance (see the file comment). */
+static cairn_status build_meta(cn_buf *b, const char *dataset_dir, const cn_dataset *ds, cairn_kb *kb,
+                               const cairn_eval_params *p, const char *measures, double build_s, cn_err *err)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+	char now[32];
+	gmtime_r(&t, &tm);
+	strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	cn_buf_printf(b, "{\"kind\":\"retrieval\",\"cairn_version\":\"%s\",\"created\":\"%s\",\"dataset\":{\"path\":",
+	              cairn_version(), now);
+	cn_buf_put_json_str(b, dataset_dir, strlen(dataset_dir));
+	json_kv_str(b, "format", ds->format);
+	json_kv_str(b, "split", p->qrels_split);
+	cn_buf_printf(b, ",\"documents\":%zu,\"queries\":%zu,\"judgments\":%zu,\"files\":", ds->n_docs,
+	              ds->n_queries, cn_qrels_judgments(&ds->qrels));
+	cairn_status rc = dataset_files(b, dataset_dir, err);
+	if (rc != CAIRN_OK)
+		return rc;
+	cn_buf_puts(b, "},\"kb\":{");
+	cn_buf_puts(b, "\"path\":");
+	if (p->kb_dir)
+		cn_buf_put_json_str(b, p->kb_dir, strlen(p->kb_dir));
+	else
+		cn_buf_puts(b, "\"(built for this run)\"");
+	cairn_kb_stats st;
+	const char *embed = p->embed_model;
+	if (cairn_kb_stats_get(kb, &st) == CAIRN_OK) {
+		cn_buf_printf(b, ",\"generation\":%lld,\"documents\":%lld,\"chunks\":%lld,\"segments\":%lld,"
+		                 "\"terms\":%lld,\"vector_chunks\":%lld",
+		              (long long)st.generation, (long long)st.documents, (long long)st.chunks,
+		              (long long)st.segments, (long long)st.terms, (long long)st.vector_chunks);
+		json_kv_str(b, "language", st.language);
+		json_kv_str(b, "embed_model", st.embed_model[0] ? st.embed_model : NULL);
+		if (!embed && st.embed_model[0] && (p->mode != CAIRN_SEARCH_BM25))
+			embed = st.embed_model;
+	}
+	cn_buf_puts(b, "},\"models\":{");
+	const char *names[2] = {"embed", "rerank"}, *paths[2] = {embed, p->rerank_model};
+	bool first = true;
+	for (int i = 0; i < 2; i++) {
+		if (!paths[i])
+			continue;
+		cn_buf_printf(b, "%s\"%s\":", first ? "" : ",", names[i]);
+		first = false;
+		if ((rc = cn_fingerprint_json(b, paths[i], err)) != CAIRN_OK)
+			return rc;
+	}
+	cn_buf_printf(b, "},\"config\":{\"mode\":\"%s\",\"rm3\":%d,\"depth\":%d,\"whole_documents\":%d",
+	              mode_name(p->mode), p->rm3, p->depth, p->whole_documents);
+	json_kv_str(b, "language", p->kb_dir ? NULL : p->language);
+	json_kv_str(b, "rerank_model", p->rerank_model);
+	json_kv_str(b, "measures", measures);
+	json_kv_str(b, "run_tag", p->run_tag);
+	cn_buf_printf(b, "},\"seed\":%llu,\"index_build_s\":%.3f}", (unsigned long long)p->seed, build_s);
+	return CAIRN_OK;
+}
+
 static cairn_status eval_retrieval(const char *dataset_dir, const cairn_eval_params *p,
                                    cairn_eval_report *out, cn_err *err)
 {
@@ -194,7 +336,20 @@ static cairn_status eval_retrieval(const char *dataset_dir, const cairn_eval_par
 	char kbdir[4096] = "";
 	bool remove_kb = false;
 	double *lat = NULL;
-	cairn_status rc = cn_dataset_load(&ds, dataset_dir, p->qrels_split, err);
+	cairn_eval_result *res = NULL;
+	cn_buf meta;
+	cn_buf_init(&meta);
+	cn_mspec specs[CN_MSPEC_MAX];
+	size_t nspec = 0;
+	const char *measures = p->measures && *p->measures ? p->measures : CN_MEASURES_DEFAULT;
+	cairn_status rc = cn_mspec_parse(measures, specs, CN_MSPEC_MAX, &nspec, err);
+	if (rc != CAIRN_OK)
+		goto done;
+	if (!(res = cn_evres_new(specs, nspec, err))) {
+		rc = err->code;
+		goto done;
+	}
+	rc = cn_dataset_load(&ds, dataset_dir, p->qrels_split, err);
 	if (rc != CAIRN_OK)
 		goto done;
 	basename_of(dataset_dir, out->dataset, sizeof out->dataset);
@@ -247,9 +402,6 @@ static cairn_status eval_retrieval(const char *dataset_dir, const cairn_eval_par
 	cn_eval_summary sum;
 	cn_eval_summary_init(&sum);
 	size_t nl = 0;
-	if (p->per_query_path)
-		cn_buf_puts(&pq, "qid\tndcg_10\tmrr_10\trecall_100\trecall_1000\tap\tp_10\tnum_rel\t"
-		                 "num_ret\tlatency_ms\n");
 	size_t n_judged = 0;
 	for (size_t i = 0; i < ds.n_queries; i++) {
 		const cn_qrels_query *qq = cn_qrels_find(&ds.qrels, ds.queries[i].id);
@@ -273,12 +425,11 @@ static cairn_status eval_retrieval(const char *dataset_dir, const cairn_eval_par
 		cn_eval_summary_add(&sum, &m);
 		if (p->run_path && rq)
 			cn_run_format_query(&runtxt, q->id, rq->docs, rq->n, p->run_tag);
-		if (p->per_query_path)
-			cn_buf_printf(&pq, "%s\t%.6f\t%.6f\t%.6f\t%.6f\t%.6f\t%.6f\t%.0f\t%.0f\t%.3f\n", q->id,
-			              m.ndcg[c10], m.mrr[c10], m.recall[c100], m.recall[c1000], m.map, m.p[c10],
-			              m.num_rel, m.num_ret, ms);
-		if (p->on_progress && nl % 50 == 0) {
-			cairn_ingest_progress pr = {(int64_t)nl, (int64_t)n_judged, 0, 0, q->id};
+		/* cn_eval_query sorted the ranking already; the result keeps its own copy of ids. */
+		if ((rc = cn_evres_add(res, q->id, qq, rq ? rq->docs : NULL, rq ? rq->n : 0, ms, err)) != CAIRN_OK)
+			goto done;
+		if (p->on_progress && (nl % 10 == 0 || nl == n_judged)) {
+			cairn_ingest_progress pr = {(int64_t)nl, (int64_t)n_judged, 0, 0, "searching"};
 			if (p->on_progress(&pr, p->user_data)) {
 				rc = cn_err_set(err, CAIRN_EINTERRUPTED, "eval: stopped while searching");
 				goto done;
@@ -303,9 +454,47 @@ static cairn_status eval_retrieval(const char *dataset_dir, const cairn_eval_par
 	out->latency_mean_ms = nl ? tot / (double)nl : 0.0;
 	if (p->run_path && (rc = write_text(p->run_path, &runtxt, err)) != CAIRN_OK)
 		goto done;
-	if (p->per_query_path && (rc = write_text(p->per_query_path, &pq, err)) != CAIRN_OK)
+	cn_evres_finish(res);
+	res->has_report = true;
+	res->report = *out;
+	if ((rc = build_meta(&meta, dataset_dir, &ds, kb, p, measures, out->index_build_s, err)) != CAIRN_OK)
 		goto done;
+	if (meta.failed || !(res->meta = cn_buf_take(&meta))) {
+		rc = cn_err_set(err, CAIRN_ENOMEM, "eval: out of memory");
+		goto done;
+	}
+	if (p->qrels_out_path) {
+		cn_buf qb;
+		cn_buf_init(&qb);
+		cn_qrels_write(&qb, &ds.qrels);
+		rc = write_text(p->qrels_out_path, &qb, err);
+		cn_buf_free(&qb);
+		if (rc != CAIRN_OK)
+			goto done;
+	}
+	if (p->per_query_path) {
+		/* TSV, or the whole result as JSON when the name ends in .json. */
+		size_t n = strlen(p->per_query_path);
+		bool json = n >= 5 && !strcmp(p->per_query_path + n - 5, ".json");
+		char ebuf2[CN_ERRMSG_MAX], *txt = NULL;
+		size_t tl = 0;
+		if ((rc = cairn_eval_result_render(res, json ? CAIRN_REPORT_JSON : CAIRN_REPORT_TSV,
+		                                   CAIRN_REPORT_PER_QUERY, &txt, &tl, ebuf2, sizeof ebuf2)) != CAIRN_OK) {
+			cn_err_set(err, rc, "%s", ebuf2);
+			goto done;
+		}
+		cn_buf_append(&pq, txt, tl);
+		cairn_free(txt);
+		if ((rc = write_text(p->per_query_path, &pq, err)) != CAIRN_OK)
+			goto done;
+	}
+	if (p->result) {
+		*p->result = res;
+		res = NULL;
+	}
 done:
+	cairn_eval_result_free(res);
+	cn_buf_free(&meta);
 	if (kb)
 		cairn_kb_close(kb);
 	if (remove_kb && kbdir[0])
@@ -337,6 +526,8 @@ cairn_status cairn_eval_retrieval(const char *dataset_dir, const cairn_eval_para
 		                p->qrels_split);
 	else {
 		memset(out, 0, sizeof *out);
+		if (p->result)
+			*p->result = NULL;
 		/* Fill in unset strings from the defaults so callers may zero-initialise. */
 		cairn_eval_params q = *p;
 		if (!q.run_tag)

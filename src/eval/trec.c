@@ -515,3 +515,12 @@ void cn_run_format_query(cn_buf *out, const char *qid, const cn_ranked *docs, si
 		              tag && *tag ? tag : "cairn");
 	}
 }
+
+void cn_qrels_write(cn_buf *out, const cn_qrels *q)
+{
+	size_t nq = cn_qrels_nqueries(q);
+	for (size_t i = 0; i < nq; i++)
+		for (size_t k = 0; k < q->queries[i].n; k++)
+			cn_buf_printf(out, "%s 0 %s %d\n", q->queries[i].qid, q->queries[i].j[k].doc_id,
+			              q->queries[i].j[k].rel);
+}

@@ -855,6 +855,428 @@ static void test_runner_arguments(void **state)
 	assert_int_equal(cairn_eval_retrieval("/tmp", &p, &r, eb, sizeof eb), CAIRN_EINVAL);
 }
 
+/* ---- measure lists, results, comparisons, reports --------------------------------------- */
+
+static void test_measure_lists(void **state)
+{
+	(void)state;
+	cn_mspec m[CN_MSPEC_MAX];
+	size_t n = 0;
+	cn_err err;
+	cn_err_clear(&err);
+	assert_int_equal(cn_mspec_parse("P.5,10, ndcg_cut_10,map,recall.100,P_5,ndcg,success.1", m, CN_MSPEC_MAX,
+	                                &n, &err), CAIRN_OK);
+	const char *want[] = {"P_5", "P_10", "ndcg_cut_10", "map", "recall_100", "ndcg", "success_1"};
+	assert_int_equal(n, 7); /* P_5 twice: kept once */
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(m[i].name, want[i]);
+	assert_int_equal(m[1].kind, CN_MK_P);
+	assert_int_equal(m[1].k, 10);
+	/* the default set */
+	assert_int_equal(cn_mspec_parse(NULL, m, CN_MSPEC_MAX, &n, &err), CAIRN_OK);
+	assert_true(n >= 15);
+	assert_string_equal(m[0].name, "map");
+	const char *bad[] = {"P", "ndcg_cut.0", "P.100001", "bogus", "5", "map,", "P.x", "map,,P.5"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		cn_err_clear(&err);
+		if (cn_mspec_parse(bad[i], m, CN_MSPEC_MAX, &n, &err) != CAIRN_EINVAL)
+			fail_msg("\"%s\" was accepted", bad[i]);
+		assert_true(strlen(err.msg) > 0);
+	}
+	cn_mspec one;
+	assert_true(cn_mspec_from_name("recall_1000", &one) && one.kind == CN_MK_RECALL && one.k == 1000);
+	assert_false(cn_mspec_from_name("map_5", &one));
+	assert_false(cn_mspec_from_name("ndcg_cut", &one));
+}
+
+static void test_specs_by_hand(void **state)
+{
+	(void)state;
+	/* The graded example above, plus d2 listed again lower down (ignored, as trec_eval would
+	 * refuse it) — grades by rank 0, 2, 0, 3, 1; ideal 3, 2, 2, 1; R = 4. */
+	cn_judgment j[] = {{"d1", 3}, {"d2", 2}, {"d3", 0}, {"d4", 1}, {"d5", 2}};
+	cn_qrels_query q = judged_of(j, 5);
+	cn_ranked run[] = {{"d4", 5}, {"d1", 6}, {"dA", 9}, {"d3", 7}, {"d2", 8}, {"d2", 1}};
+	cn_mspec m[CN_MSPEC_MAX];
+	size_t n = 0;
+	cn_err err;
+	cn_err_clear(&err);
+	assert_int_equal(cn_mspec_parse("P.2,4,ndcg_cut.2,4,recall.2,4,success.1,2,mrr_cut.1,3,ndcg,map,Rprec,"
+	                                "recip_rank,num_rel,num_ret,num_rel_ret", m, CN_MSPEC_MAX, &n, &err), CAIRN_OK);
+	double v[CN_MSPEC_MAX];
+	assert_int_equal(cn_eval_query_specs(&q, run, 6, 0, m, n, v, &err), CAIRN_OK);
+	const double l3 = log2(3.0), l5 = log2(5.0), l6 = log2(6.0);
+	const double want[] = {
+		1.0 / 2, 2.0 / 4,                                           /* P_2, P_4 */
+		(2 / l3) / (3 + 2 / l3),                                    /* ndcg_cut_2 */
+		(2 / l3 + 3 / l5) / (3 + 2 / l3 + 2.0 / 2 + 1 / l5),        /* ndcg_cut_4 */
+		1.0 / 4, 2.0 / 4,                                           /* recall_2, recall_4 */
+		0, 1,                                                       /* success_1, success_2 */
+		0, 1.0 / 2,                                                 /* mrr_cut_1, mrr_cut_3 */
+		(2 / l3 + 3 / l5 + 1 / l6) / (3 + 2 / l3 + 2.0 / 2 + 1 / l5), /* ndcg */
+		(1.0 / 2 + 2.0 / 4 + 3.0 / 5) / 4,                          /* map */
+		2.0 / 4, 1.0 / 2,                                           /* Rprec, recip_rank */
+		4, 5, 3,                                                    /* num_rel, num_ret, num_rel_ret */
+	};
+	assert_int_equal(n, sizeof want / sizeof want[0]);
+	for (size_t i = 0; i < n; i++)
+		if (fabs(v[i] - want[i]) > EPS)
+			fail_msg("%s = %.15g, expected %.15g", m[i].name, v[i], want[i]);
+	/* Nothing judged relevant: every measure 0 (such queries are not averaged). Empty run. */
+	cn_judgment z[] = {{"d1", 0}};
+	cn_qrels_query qz = judged_of(z, 1);
+	assert_int_equal(cn_eval_query_specs(&qz, run, 6, 0, m, n, v, &err), CAIRN_OK);
+	for (size_t i = 0; i < n; i++)
+		if (m[i].kind != CN_MK_NUM_RET)
+			assert_double_equal(v[i], 0.0, 0);
+	assert_int_equal(cn_eval_query_specs(&q, NULL, 0, 0, m, n, v, &err), CAIRN_OK);
+	for (size_t i = 0; i < n; i++)
+		assert_double_equal(v[i], m[i].kind == CN_MK_NUM_REL ? 4.0 : 0.0, 0);
+}
+
+static char tmpdir_h[64];
+
+static const char *tpath(const char *name)
+{
+	static char buf[4][256];
+	static int k;
+	k = (k + 1) % 4;
+	snprintf(buf[k], sizeof buf[k], "%s/%s", tmpdir_h, name);
+	return buf[k];
+}
+
+static void put(const char *name, const char *text)
+{
+	write_file(tpath(name), text, strlen(text));
+}
+
+static int setup_tmp(void **state)
+{
+	(void)state;
+	snprintf(tmpdir_h, sizeof tmpdir_h, "/tmp/cairn-test-evalh-XXXXXX");
+	return mkdtemp(tmpdir_h) ? 0 : -1;
+}
+
+static int teardown_tmp(void **state)
+{
+	(void)state;
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir_h);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void test_trec_files(void **state)
+{
+	(void)state;
+	/* q1: d1=2, d2=1, d3=0; q2 has no relevant document (not averaged); q3 is judged but
+	 * absent from the run (scores 0). In the run d3 and d2 tie at 2.0: trec_eval puts d3
+	 * first (doc id descending), so q1's grades by rank are 0, 1, 2. */
+	put("qrels", "q1 0 d1 2\nq1 0 d2 1\nq1 0 d3 0\nq2 0 x 0\nq3 0 d1 1\n");
+	put("run", "q1 Q0 d2 1 2.0 t\nq1 Q0 d3 2 2.0 t\nq1 Q0 d1 3 1.0 t\nq2 Q0 x 1 1 t\n");
+	cairn_eval_result *r = NULL;
+	char eb[512];
+	assert_int_equal(cairn_eval_trec(tpath("qrels"), tpath("run"), "P.1,ndcg_cut.3,map,num_ret", &r, eb, sizeof eb),
+	                 CAIRN_OK);
+	assert_int_equal(cairn_eval_result_queries(r), 2);
+	const double l3 = log2(3.0);
+	assert_double_equal(cairn_eval_result_mean(r, "P_1"), 0.0, EPS); /* d3 first, not relevant */
+	assert_double_equal(cairn_eval_result_mean(r, "ndcg_cut_3"), ((1 / l3 + 2 / 2.0) / (2 + 1 / l3)) / 2, EPS);
+	assert_double_equal(cairn_eval_result_mean(r, "map"), ((1.0 / 2 + 2.0 / 3) / 2) / 2, EPS);
+	assert_double_equal(cairn_eval_result_mean(r, "num_ret"), 3, 0); /* a total */
+	assert_true(isnan(cairn_eval_result_mean(r, "P_5")));
+	/* provenance: both files fingerprinted */
+	assert_non_null(strstr(r->meta, "\"crc32c\""));
+	assert_non_null(strstr(r->meta, "\"qrels\""));
+	char *text = NULL;
+	size_t len = 0;
+	assert_int_equal(cairn_eval_result_render(r, CAIRN_REPORT_TEXT, CAIRN_REPORT_PER_QUERY, &text, &len, eb, sizeof eb),
+	                 CAIRN_OK);
+	assert_non_null(strstr(text, "map                   \tq3\t0.0000\n"));
+	assert_non_null(strstr(text, "num_q                 \tall\t2\n"));
+	cairn_free(text);
+	cairn_eval_result_free(r);
+
+	/* An empty run: every judged query scores 0. */
+	put("empty", "");
+	assert_int_equal(cairn_eval_trec(tpath("qrels"), tpath("empty"), "map,P.1", &r, eb, sizeof eb), CAIRN_OK);
+	assert_int_equal(cairn_eval_result_queries(r), 2);
+	assert_double_equal(cairn_eval_result_mean(r, "map"), 0, 0);
+	cairn_eval_result_free(r);
+	/* A document twice for one query: refused, as trec_eval does. */
+	put("dup", "q1 Q0 d1 1 2.0 t\nq1 Q0 d1 2 1.0 t\n");
+	assert_int_equal(cairn_eval_trec(tpath("qrels"), tpath("dup"), NULL, &r, eb, sizeof eb), CAIRN_EFORMAT);
+	assert_null(r);
+	assert_int_equal(cairn_eval_trec(tpath("qrels"), tpath("run"), "nonsense", &r, eb, sizeof eb), CAIRN_EINVAL);
+	assert_non_null(strstr(eb, "nonsense"));
+	assert_int_equal(cairn_eval_trec(tpath("missing"), tpath("run"), NULL, &r, eb, sizeof eb), CAIRN_ENOTFOUND);
+}
+
+static void test_specs_match_python_reference(void **state)
+{
+	(void)state;
+	if (access("/usr/bin/python3", X_OK) != 0) {
+		print_message("skipping: /usr/bin/python3 is not installed\n");
+		skip();
+	}
+	/* Random graded qrels and runs with many tied scores, odd cutoffs; per query and mean. */
+	rng_state = 12345;
+	cn_buf qb, rb;
+	cn_buf_init(&qb);
+	cn_buf_init(&rb);
+	for (int qi = 0; qi < 150; qi++) {
+		int nj = (int)rnd(12);
+		for (int k = 0; k < nj; k++)
+			cn_buf_printf(&qb, "q%d 0 d%u %d\n", qi, rnd(120), (int)rnd(4));
+		if (rnd(10) == 0)
+			continue;
+		int n = (int)rnd(80);
+		bool used[200] = {false};
+		for (int i = 0; i < n; i++) {
+			unsigned d = rnd(200);
+			if (used[d])
+				continue;
+			used[d] = true;
+			cn_buf_printf(&rb, "q%d Q0 d%u %d %g x\n", qi, d, i + 1, (double)rnd(8) / 2);
+		}
+	}
+	write_file(tpath("rq"), qb.data, qb.len);
+	write_file(tpath("rr"), rb.data, rb.len);
+	cn_buf_free(&qb);
+	cn_buf_free(&rb);
+	const char *list = "map,Rprec,recip_rank,ndcg,ndcg_cut.2,7,50,P.3,7,recall.2,50,success.2,mrr_cut.4,num_rel_ret";
+	cairn_eval_result *r = NULL;
+	char eb[512];
+	assert_int_equal(cairn_eval_trec(tpath("rq"), tpath("rr"), list, &r, eb, sizeof eb), CAIRN_OK);
+	assert_true(r->nq > 100);
+	char cmd[1024];
+	snprintf(cmd, sizeof cmd, "/usr/bin/python3 tests/reference/trec_metrics.py -q -m %s %s %s", list,
+	         tpath("rq"), tpath("rr"));
+	FILE *p = popen(cmd, "r");
+	assert_non_null(p);
+	char line[256];
+	size_t matched = 0;
+	while (fgets(line, sizeof line, p)) {
+		char name[64], qid[64];
+		double v;
+		assert_int_equal(sscanf(line, "%63s %63s %lf", name, qid, &v), 3);
+		if (!strcmp(name, "num_q")) {
+			assert_int_equal((size_t)v, r->nq);
+			continue;
+		}
+		int j = cn_evres_find(r, name);
+		if (j < 0)
+			fail_msg("python measured %s, C did not", name);
+		double c = NAN;
+		if (!strcmp(qid, "all"))
+			c = r->mean[j];
+		else
+			for (size_t i = 0; i < r->nq; i++)
+				if (!strcmp(r->q[i].qid, qid))
+					c = r->v[i * r->nm + (size_t)j];
+		if (!(fabs(c - v) <= 1e-9))
+			fail_msg("%s %s: C %.12f, Python %.12f", name, qid, c, v);
+		matched++;
+	}
+	assert_int_equal(pclose(p), 0);
+	assert_int_equal(matched, (r->nq + 1) * r->nm);
+	cairn_eval_result_free(r);
+}
+
+static void test_result_json_round_trip(void **state)
+{
+	(void)state;
+	put("qrels", "q1 0 d1 2\nq1 0 d2 1\nq3 0 d1 1\nq\"4 0 z 1\n");
+	put("run", "q1 Q0 d2 1 2.0 t\nq1 Q0 d3 2 2.0 t\nq1 Q0 d1 3 1.0 t\nq\"4 Q0 z 1 1 t\n");
+	cairn_eval_result *r = NULL, *back = NULL;
+	char eb[512], *text = NULL;
+	size_t len = 0;
+	assert_int_equal(cairn_eval_trec(tpath("qrels"), tpath("run"), NULL, &r, eb, sizeof eb), CAIRN_OK);
+	assert_int_equal(cairn_eval_result_render(r, CAIRN_REPORT_JSON, CAIRN_REPORT_PER_QUERY, &text, &len, eb, sizeof eb),
+	                 CAIRN_OK);
+	cn_err err;
+	cn_err_clear(&err);
+	assert_int_equal(cn_evres_parse(&back, text, len, "mem", &err), CAIRN_OK);
+	assert_int_equal(back->nq, r->nq);
+	assert_int_equal(back->nm, r->nm);
+	for (size_t j = 0; j < r->nm; j++)
+		assert_string_equal(back->m[j].name, r->m[j].name);
+	assert_memory_equal(back->v, r->v, r->nq * r->nm * sizeof *r->v);
+	assert_string_equal(back->q[2].qid, "q\"4");
+	assert_int_equal(back->q[0].ntop, 3);
+	assert_string_equal(back->q[0].top[0], "d3"); /* trec_eval order: the tie by id descending */
+	assert_int_equal(back->q[0].top_grade[2], 2);
+	assert_string_equal(back->q[0].rel[0], "d1");
+	assert_string_equal(back->meta, r->meta);
+	cairn_free(text);
+	cairn_eval_result_free(back);
+	cairn_eval_result_free(r);
+	/* Not trusted: every malformed file is an error naming the problem. */
+	const char *bad[][2] = {
+		{"[1]", "not a JSON object"},
+		{"{\"kind\":\"x\"}", "not a cairn evaluation result"},
+		{"{\"kind\":\"cairn-eval-result/1\",\"measures\":{\"map\":0.5}}", "per_query"},
+		{"{\"kind\":\"cairn-eval-result/1\",\"measures\":{\"mapp\":0.5},\"per_query\":[]}", "unknown measure"},
+		{"{\"kind\":\"cairn-eval-result/1\",\"measures\":{\"map\":0.5},\"per_query\":[{\"qid\":\"1\",\"values\":{}}]}",
+		 "no number for map"},
+		{"{\"kind\":\"cairn-eval-result/1\",\"measures\":{\"map\":0.5},\"per_query\":[{\"qid\":\"1\",\"values\":"
+		 "{\"map\":1},\"top\":[[1,2]]}]}", "[id, grade]"},
+		{"{\"kind\":\"cairn-eval-result/1\",\"measures\":{\"map\":0.5},\"per_query\":[{\"qid\":", "mem:"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		cn_err_clear(&err);
+		assert_int_equal(cn_evres_parse(&back, bad[i][0], strlen(bad[i][0]), "mem", &err), CAIRN_EFORMAT);
+		assert_null(back);
+		if (!strstr(err.msg, bad[i][1]))
+			fail_msg("case %zu: \"%s\" lacks \"%s\"", i, err.msg, bad[i][1]);
+	}
+}
+
+static void test_randomization_matches_python(void **state)
+{
+	(void)state;
+	const double d[] = {0.1, -0.05, 0.2, 0.0, 0.15, -0.1, 0.3, 0.05, 0.0, 0.12, -0.02, 0.08};
+	const size_t n = sizeof d / sizeof d[0];
+	const int perms = 20000, boot = 5000;
+	const uint64_t seed = 7;
+	double p = cn_randomization_p(d, n, perms, seed), lo, hi;
+	assert_true(cn_bootstrap_ci(d, n, boot, seed, &lo, &hi));
+	assert_true(lo < 0.0725 && 0.0725 < hi); /* the mean lies inside */
+	/* Same seed, same permutations, same number (all three compare exactly). */
+	if (access("/usr/bin/python3", X_OK) != 0) {
+		print_message("skipping the Python half: /usr/bin/python3 is not installed\n");
+		skip();
+	}
+	cn_buf b;
+	cn_buf_init(&b);
+	for (size_t i = 0; i < n; i++)
+		cn_buf_printf(&b, "%.17g\n", d[i]);
+	write_file(tpath("diffs"), b.data, b.len);
+	cn_buf_free(&b);
+	char cmd[512];
+	snprintf(cmd, sizeof cmd, "/usr/bin/python3 tests/reference/eval_compare.py --diffs %s %d %d %llu",
+	         tpath("diffs"), perms, boot, (unsigned long long)seed);
+	FILE *f = popen(cmd, "r");
+	assert_non_null(f);
+	double pp, plo, phi, exact;
+	assert_int_equal(fscanf(f, "%lf %lf %lf %lf", &pp, &plo, &phi, &exact), 4);
+	assert_int_equal(pclose(f), 0);
+	assert_double_equal(p, pp, 1e-15);
+	assert_double_equal(lo, plo, 1e-15);
+	assert_double_equal(hi, phi, 1e-15);
+	/* Against the exact test (all 4096 sign patterns): within Monte Carlo error. The
+	 * standard error at 20000 permutations is at most 0.0036; 0.015 is four of them. */
+	assert_true(exact > 0.01 && exact < 0.2);
+	if (fabs(p - exact) > 0.015)
+		fail_msg("randomization p %.5f vs exact %.5f", p, exact);
+	/* No difference at all: p = 1. */
+	const double z[3] = {0, 0, 0};
+	assert_double_equal(cn_randomization_p(z, 3, 100, 1), 1.0, 0);
+}
+
+static void test_compare_and_gate(void **state)
+{
+	(void)state;
+	/* AP per query — A: q1 1, q2 1/2, q3 1; B: q1 1/2, q2 1, q3 1/3.
+	 * map: B - A = (-1/2 + 1/2 - 2/3) / 3 = -2/9; one win, two losses. */
+	put("qrels", "q1 0 d1 1\nq2 0 d2 1\nq3 0 d3 1\n");
+	put("A", "q1 Q0 d1 1 3 a\nq2 Q0 x 1 3 a\nq2 Q0 d2 2 2 a\nq3 Q0 d3 1 3 a\n");
+	put("B", "q1 Q0 x 1 3 b\nq1 Q0 d1 2 2 b\nq2 Q0 d2 1 3 b\nq3 Q0 x 1 3 b\nq3 Q0 y 2 2 b\nq3 Q0 d3 3 1 b\n");
+	cairn_eval_result *a = NULL, *b = NULL;
+	char eb[512];
+	assert_int_equal(cairn_eval_trec(tpath("qrels"), tpath("A"), "map,P.1,success.3,num_ret", &a, eb, sizeof eb),
+	                 CAIRN_OK);
+	assert_int_equal(cairn_eval_trec(tpath("qrels"), tpath("B"), "map,P.1,success.3", &b, eb, sizeof eb), CAIRN_OK);
+	cairn_eval_compare_params cp = cairn_eval_compare_default_params();
+	assert_int_equal(cp.permutations, 10000);
+	assert_int_equal(cp.seed, 42);
+	cairn_eval_comparison *c = NULL;
+	assert_int_equal(cairn_eval_compare(a, b, &cp, &c, eb, sizeof eb), CAIRN_OK);
+	assert_int_equal(c->nq, 3);
+	assert_int_equal(c->nrows, 3); /* num_ret only in A */
+	const cn_cmp_row *m = &c->rows[0];
+	assert_string_equal(m->name, "map");
+	assert_double_equal(m->diff, -2.0 / 9, EPS);
+	assert_int_equal(m->wins, 1);
+	assert_int_equal(m->losses, 2);
+	assert_int_equal(m->ties, 0);
+	assert_true(m->lo <= m->diff && m->diff <= m->hi);
+	/* success_3: every query finds its document in the top 3 on both sides: all ties, p = 1 */
+	assert_int_equal(c->rows[2].ties, 3);
+	assert_double_equal(c->rows[2].p, 1.0, 0);
+	assert_int_equal(cairn_eval_comparison_regressions(c), 0); /* no gate asked for */
+	cairn_eval_comparison_free(c);
+	/* The gate: map dropped 0.222 — beyond 0.1, within 0.3. P_1 dropped 1/3 as well. */
+	cp.gate = 1;
+	cp.tolerances = "map=0.1,default=1";
+	assert_int_equal(cairn_eval_compare(a, b, &cp, &c, eb, sizeof eb), CAIRN_OK);
+	assert_int_equal(cairn_eval_comparison_regressions(c), 1);
+	assert_true(c->rows[0].regressed);
+	char *text = NULL;
+	size_t len = 0;
+	const cairn_report_format fmts[] = {CAIRN_REPORT_TEXT, CAIRN_REPORT_JSON, CAIRN_REPORT_MD, CAIRN_REPORT_HTML};
+	const char *marks[] = {"REGRESSION", "\"regressed\":true", "regression", "regression"};
+	for (size_t i = 0; i < 4; i++) {
+		assert_int_equal(cairn_eval_comparison_render(c, fmts[i], &text, &len, eb, sizeof eb), CAIRN_OK);
+		assert_int_equal(strlen(text), len);
+		if (!strstr(text, marks[i]))
+			fail_msg("format %d lacks %s", (int)fmts[i], marks[i]);
+		cairn_free(text);
+	}
+	cairn_eval_comparison_free(c);
+	cp.tolerances = "map=0.3,P_1=0.34";
+	assert_int_equal(cairn_eval_compare(a, b, &cp, &c, eb, sizeof eb), CAIRN_OK);
+	assert_int_equal(cairn_eval_comparison_regressions(c), 0);
+	cairn_eval_comparison_free(c);
+	const char *bad[] = {"map", "map=-1", "nope=0.1", "num_ret=0.1x", "ndcg_cut_10=0.1"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		cp.tolerances = bad[i];
+		c = NULL;
+		if (cairn_eval_compare(a, b, &cp, &c, eb, sizeof eb) != CAIRN_EINVAL)
+			fail_msg("tolerance \"%s\" accepted", bad[i]);
+		assert_null(c);
+	}
+	cairn_eval_result_free(a);
+	cairn_eval_result_free(b);
+}
+
+static void test_html_report_is_self_contained(void **state)
+{
+	(void)state;
+	/* A query id that tries to end the script element and inject markup. */
+	put("qrels", "q1 0 d1 1\n</script><b>x 0 d2 1\n");
+	put("A", "q1 Q0 d1 1 3 a\n</script><b>x Q0 d9 1 3 a\n");
+	put("B", "q1 Q0 d9 1 3 b\n</script><b>x Q0 d2 1 3 b\n");
+	cairn_eval_result *a = NULL, *b = NULL;
+	char eb[512], *html = NULL;
+	size_t len = 0;
+	assert_int_equal(cairn_eval_trec(tpath("qrels"), tpath("A"), NULL, &a, eb, sizeof eb), CAIRN_OK);
+	assert_int_equal(cairn_eval_trec(tpath("qrels"), tpath("B"), NULL, &b, eb, sizeof eb), CAIRN_OK);
+	cairn_eval_comparison *c = NULL;
+	assert_int_equal(cairn_eval_compare(a, b, NULL, &c, eb, sizeof eb), CAIRN_OK);
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass == 0)
+			assert_int_equal(cairn_eval_comparison_render(c, CAIRN_REPORT_HTML, &html, &len, eb, sizeof eb), CAIRN_OK);
+		else
+			assert_int_equal(cairn_eval_result_render(a, CAIRN_REPORT_HTML, 0, &html, &len, eb, sizeof eb), CAIRN_OK);
+		assert_non_null(strstr(html, "<svg"));
+		assert_non_null(strstr(html, "id='cairn-data'"));
+		assert_non_null(strstr(html, "cairn-status"));
+		assert_null(strstr(html, "</script><b>")); /* escaped in the data island and the tables */
+		assert_null(strstr(html, "src="));         /* nothing loaded from anywhere */
+		assert_null(strstr(html, "href="));
+		assert_null(strstr(html, "@import"));
+		/* exactly two script elements: the data island and the code */
+		size_t scripts = 0;
+		for (const char *s = html; (s = strstr(s, "</script>")); s++)
+			scripts++;
+		assert_int_equal(scripts, 2);
+		cairn_free(html);
+	}
+	cairn_eval_comparison_free(c);
+	cairn_eval_result_free(a);
+	cairn_eval_result_free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -876,6 +1298,14 @@ int main(void)
 		cmocka_unit_test(test_dataset_dirs),
 		cmocka_unit_test(test_allocation_failures),
 		cmocka_unit_test(test_runner_arguments),
+		cmocka_unit_test(test_measure_lists),
+		cmocka_unit_test(test_specs_by_hand),
+		cmocka_unit_test_setup_teardown(test_trec_files, setup_tmp, teardown_tmp),
+		cmocka_unit_test_setup_teardown(test_specs_match_python_reference, setup_tmp, teardown_tmp),
+		cmocka_unit_test_setup_teardown(test_result_json_round_trip, setup_tmp, teardown_tmp),
+		cmocka_unit_test_setup_teardown(test_randomization_matches_python, setup_tmp, teardown_tmp),
+		cmocka_unit_test_setup_teardown(test_compare_and_gate, setup_tmp, teardown_tmp),
+		cmocka_unit_test_setup_teardown(test_html_report_is_self_contained, setup_tmp, teardown_tmp),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
