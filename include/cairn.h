@@ -1002,6 +1002,18 @@ typedef struct cairn_answer_eval_params {
 	const char *features_path;/* write per-question features and outcomes as TSV (calibration) */
 	cairn_progress_fn on_progress;
 	void *user_data;
+	/* JSON Lines sets (docs/answers.md#evaluation): one question per line, {"question",
+	 * optional "id", "answers": [..], "doc_ids": [..], "evidence": [{"doc_id","text"}],
+	 * "answerable": false}. The documents come from kb_dir (an existing knowledge base, read
+	 * only) or corpus (files and directories, or a .jsonl file of {"doc_id","title","text"}
+	 * records, ingested into a temporary KB); exactly one of the two. */
+	const char *kb_dir;
+	const char *corpus;
+	const char *per_question_path; /* JSON Lines, one object per question asked (any format) */
+	int has_prices;           /* 1: price_* apply (cost per request) */
+	double price_input_per_1k, price_output_per_1k;
+	uint64_t seed;            /* JSONL with max_questions: 0 = the first N, else a sample drawn
+	                             with this seed; recorded in the report either way */
 } cairn_answer_eval_params;
 
 cairn_answer_eval_params cairn_answer_eval_default_params(void);
@@ -1035,6 +1047,30 @@ typedef struct cairn_answer_eval_report {
 	double rel_conf[CAIRN_RELIABILITY_BINS], rel_acc[CAIRN_RELIABILITY_BINS];
 	double latency_mean_ms, latency_p95_ms;
 	double index_build_s, seconds;
+	/* Generation-quality and operational measures (every format; docs/answers.md#evaluation).
+	 * Text metrics over answerable questions with gold answers, an abstention scoring 0. */
+	double rouge_l, bleu;     /* means of per-question ROUGE-L F and sentence BLEU-4 */
+	double corpus_bleu;
+	int64_t questions_with_answers;
+	double groundedness;      /* verifier support rate, mean over answered questions */
+	/* against gold doc_ids/evidence: precision over answered questions' citations, recall
+	 * over every answerable question with evidence (an abstention finds nothing) */
+	double citation_precision_gold, citation_recall_gold;
+	int64_t questions_with_evidence;
+	int64_t questions_unanswerable; /* JSONL "answerable": false */
+	double abstention_precision, abstention_recall; /* positive = unanswerable */
+	double refusal_rate;      /* guard refusals, of every question asked */
+	double latency_p50_ms, latency_p99_ms;
+	double ttft_p50_ms, ttft_p95_ms;  /* time to first token (extractive: the latency) */
+	double tokens_in_mean, tokens_out_mean;
+	int tokens_measured;      /* 1: counted by a local generator; 0: estimated */
+	double cost_per_request, cost_total; /* 0 without prices */
+	/* reproducibility */
+	char version[16];
+	uint64_t dataset_bytes;   /* the question set's file(s) */
+	uint32_t dataset_crc32c;
+	uint64_t seed;
+	char kb[256];             /* kb_dir, or "built" */
 } cairn_answer_eval_report;
 
 cairn_status cairn_eval_answers(const char *dataset, const cairn_answer_eval_params *params,

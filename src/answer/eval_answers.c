@@ -26,6 +26,8 @@
  * min_confidence 0), so the reliability table covers every question, answered or not.
  */
 #include "answer/answer.h"
+#include "answer/eval_int.h"
+#include "answer/eval_metrics.h"
 #include "text/text.h"
 
 #include <dirent.h>
@@ -473,8 +475,13 @@ typedef struct accum {
 	int64_t retrieved, relevant, correct_full, correct_lenient;
 	int64_t rel_n[CAIRN_RELIABILITY_BINS];
 	double rel_conf[CAIRN_RELIABILITY_BINS], rel_acc[CAIRN_RELIABILITY_BINS];
-	double *lat;
-	size_t nlat, caplat;
+	double *lat, *ttft;
+	size_t nlat, caplat, capttft;
+	/* generation quality and cost (every ask, answerable or not) */
+	double rouge, bleu, tin, tout;
+	cn_bleu_stats corpus;
+	int64_t refused;
+	bool measured;
 } accum;
 
 static void reliability_add(accum *A, double conf, bool correct)
@@ -496,8 +503,17 @@ static cairn_status ask_timed(cairn_kb *kb, const char *q, const cairn_ask_param
 	cairn_status st = cairn_ask(kb, q, ap, out);
 	if (st)
 		return cn_err_set(err, st, "asking \"%.80s\": %s", q, cairn_kb_errmsg(kb));
-	if (!CN_GROW(A->lat, A->caplat, A->nlat + 1))
-		A->lat[A->nlat++] = (double)(cn_now_ns() - t0) / 1e6;
+	double ms = (double)(cn_now_ns() - t0) / 1e6;
+	cn_ask_cost c;
+	cn_eval_ask_cost(*out, q, ms, &c);
+	if (!CN_GROW(A->lat, A->caplat, A->nlat + 1) && !CN_GROW(A->ttft, A->capttft, A->nlat + 1)) {
+		A->ttft[A->nlat] = c.ttft_ms;
+		A->lat[A->nlat++] = ms;
+	}
+	A->tin += c.tokens_in;
+	A->tout += c.tokens_out;
+	A->measured |= c.measured;
+	A->refused += cairn_answer_get(*out)->guard.refused != 0;
 	return CAIRN_OK;
 }
 
@@ -584,6 +600,18 @@ static cairn_status run_squad(cairn_kb *kb, const dataset *d, const cairn_answer
 		A->conf += v->confidence;
 		reliability_add(A, v->confidence, grounded);
 		write_features(fb, q, q->doc % 2, 1, grounded, a, em, f1);
+		if (!abst) {
+			cn_bleu_stats bs;
+			if (cn_bleu_stats_of(v->answer, q->gold, q->n_gold, &bs) == CAIRN_OK) {
+				A->bleu += cn_bleu_sentence(&bs);
+				cn_bleu_add(&A->corpus, &bs);
+			}
+			A->rouge += cn_rouge_l(v->answer, q->gold, q->n_gold);
+		} else {
+			cn_bleu_stats bs;
+			if (cn_bleu_stats_of("", q->gold, q->n_gold, &bs) == CAIRN_OK)
+				cn_bleu_add(&A->corpus, &bs);
+		}
 		if (abst) {
 			A->abst++;
 		} else {
@@ -783,7 +811,22 @@ static cairn_status eval_answers(const char *dataset_path, const cairn_answer_ev
 	char path[4096];
 	/* layout: a SciFact directory, a SQuAD JSON file, or a directory holding one JSON file */
 	snprintf(path, sizeof path, "%s/corpus.jsonl", dataset_path);
+	size_t dl = strlen(dataset_path);
+	if (!cn_is_dir(dataset_path) && dl > 6 && !strcmp(dataset_path + dl - 6, ".jsonl")) {
+		dataset_free(&d);
+		snprintf(out->dataset, sizeof out->dataset, "%s", dataset_path);
+		return cn_eval_answers_jsonl(dataset_path, p, out, err);
+	}
+	if (p->kb_dir || p->corpus) {
+		dataset_free(&d);
+		return cn_err_set(err, CAIRN_EINVAL, "%s: --kb and --corpus apply to JSON Lines sets only (SQuAD and SciFact "
+		                  "sets hold their documents)", dataset_path);
+	}
 	if (cn_is_dir(dataset_path) && cn_path_exists(path)) {
+		cn_eval_fingerprint(path, &out->dataset_bytes, &out->dataset_crc32c);
+		char cpath[4096];
+		snprintf(cpath, sizeof cpath, "%s/%s", dataset_path, p->claims ? p->claims : "claims_dev.jsonl");
+		cn_eval_fingerprint(cpath, &out->dataset_bytes, &out->dataset_crc32c);
 		st = load_scifact(&d, dataset_path, p->claims ? p->claims : "claims_dev.jsonl", err);
 	} else if (cn_is_dir(dataset_path)) {
 		char name[1024];
@@ -793,9 +836,11 @@ static cairn_status eval_answers(const char *dataset_path, const cairn_answer_ev
 			                dataset_path);
 		} else {
 			snprintf(path, sizeof path, "%s/%s", dataset_path, name);
+			cn_eval_fingerprint(path, &out->dataset_bytes, &out->dataset_crc32c);
 			st = load_squad(&d, path, err);
 		}
 	} else {
+		cn_eval_fingerprint(dataset_path, &out->dataset_bytes, &out->dataset_crc32c);
 		st = load_squad(&d, dataset_path, err);
 	}
 	if (st) {
@@ -909,9 +954,34 @@ static cairn_status eval_answers(const char *dataset_path, const cairn_answer_ev
 			out->latency_mean_ms = s / (double)A.nlat;
 			size_t r = (size_t)ceil(0.95 * (double)A.nlat);
 			out->latency_p95_ms = A.lat[(r ? r : 1) - 1];
+			out->latency_p50_ms = cn_percentile(A.lat, A.nlat, 50);
+			out->latency_p99_ms = cn_percentile(A.lat, A.nlat, 99);
+			out->ttft_p50_ms = cn_percentile(A.ttft, A.nlat, 50);
+			out->ttft_p95_ms = cn_percentile(A.ttft, A.nlat, 95);
 		}
+		/* every ask counts for cost and refusals, the unanswerable re-asks included */
+		double asks = (double)A.nlat;
+		if (!strcmp(d.format, "squad")) {
+			out->questions_with_answers = A.n;
+			out->rouge_l = ratio(A.rouge, (double)A.n);
+			out->bleu = ratio(A.bleu, (double)A.n);
+			out->corpus_bleu = cn_bleu_corpus(&A.corpus);
+		}
+		out->groundedness = out->support_rate;
+		out->refusal_rate = ratio((double)A.refused, asks);
+		out->tokens_in_mean = ratio(A.tin, asks);
+		out->tokens_out_mean = ratio(A.tout, asks);
+		out->tokens_measured = A.measured;
+		if (p->has_prices) {
+			out->cost_total = A.tin / 1000 * p->price_input_per_1k + A.tout / 1000 * p->price_output_per_1k;
+			out->cost_per_request = ratio(out->cost_total, asks);
+		}
+		out->abstention_recall = out->abstain_unanswerable;
+		double ab = (double)A.abst_unans + (double)A.abst;
+		out->abstention_precision = ratio((double)A.abst_unans, ab);
 	}
 	cn_free(A.lat);
+	cn_free(A.ttft);
 	dataset_free(&d);
 	out->seconds = (double)(cn_now_ns() - t_start) / 1e9;
 	return st;
@@ -926,6 +996,9 @@ cairn_status cairn_eval_answers(const char *dataset_path, const cairn_answer_eva
 	if (!params)
 		params = &defaults;
 	memset(out, 0, sizeof *out);
+	snprintf(out->version, sizeof out->version, "%s", cairn_version());
+	out->seed = params->seed;
+	snprintf(out->kb, sizeof out->kb, "built");
 	if (errbuf && errbuf_size)
 		errbuf[0] = '\0';
 	cairn_status st = dataset_path ? eval_answers(dataset_path, params, out, &err)

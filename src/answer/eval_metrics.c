@@ -265,10 +265,20 @@ static char *normed(const char *s)
 	return cn_buf_take(&b);
 }
 
+bool cn_doc_id_match(const char *cited, const char *gold)
+{
+	if (!cited || !gold)
+		return false;
+	size_t n = strlen(cited), m = strlen(gold);
+	if (n == m)
+		return !memcmp(cited, gold, n);
+	return m > 0 && n > m && cited[n - m - 1] == '/' && !memcmp(cited + n - m, gold, m);
+}
+
 static bool item_matches(const cn_cited *c, const cn_gold_item *g, char *const *pass_norm, size_t ci,
                          char *const *gold_norm, size_t gi)
 {
-	if (g->doc_id && (!c->doc_id || strcmp(g->doc_id, c->doc_id) != 0))
+	if (g->doc_id && !cn_doc_id_match(c->doc_id, g->doc_id))
 		return false;
 	if (g->text && gold_norm[gi] && gold_norm[gi][0])
 		return pass_norm[ci] && strstr(pass_norm[ci], gold_norm[gi]) != NULL;

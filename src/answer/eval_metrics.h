@@ -50,6 +50,9 @@ typedef struct cn_cited {
 	const char *passage;  /* the cited chunk's text (or the quote) */
 } cn_cited;
 
+/* A gold document id names a cited one when equal, or when the cited id (a file's path as it
+ * was ingested) ends with "/" + the gold id: "docs/faq.md" is named by "faq.md". */
+bool cn_doc_id_match(const char *cited, const char *gold);
 void cn_citation_match(const cn_cited *c, size_t nc, const cn_gold_item *g, size_t ng, size_t *correct,
                        size_t *found);
 

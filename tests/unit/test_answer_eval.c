@@ -197,6 +197,15 @@ static void test_citation_pr(void **state)
 	cn_citation_match(c, 1, g, 3, &correct, &found);
 	assert_int_equal(correct, 1);
 	assert_int_equal(found, 1); /* recall 1/3 */
+	/* a file ingested by path is named by its path's tail, at a "/" only */
+	assert_true(cn_doc_id_match("corpus/faq.md", "faq.md"));
+	assert_true(cn_doc_id_match("faq.md", "faq.md"));
+	assert_false(cn_doc_id_match("corpus/xfaq.md", "faq.md"));
+	assert_false(cn_doc_id_match("faq.md", "corpus/faq.md"));
+	assert_false(cn_doc_id_match(NULL, "faq.md"));
+	cn_cited byp[] = {{"kb/A", "text"}};
+	cn_citation_match(byp, 1, g, 1, &correct, &found);
+	assert_int_equal(correct, 1);
 	cn_citation_match(c, 0, g, 3, &correct, &found);
 	assert_int_equal(correct, 0);
 	assert_int_equal(found, 0);
