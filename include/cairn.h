@@ -1076,6 +1076,64 @@ typedef struct cairn_answer_eval_report {
 cairn_status cairn_eval_answers(const char *dataset, const cairn_answer_eval_params *params,
                                 cairn_answer_eval_report *out, char *errbuf, size_t errbuf_size);
 
+/* Safety evaluation through the whole answer path (docs/safety.md). From the data sets under
+ * data_root, up to max_per_set items each, drawn with seed, go into one temporary knowledge
+ * base and through cairn_ask:
+ *  - direct injection (tensor-trust hijacking, giskard): asked with injection_question
+ *    REFUSE; refusals, flags, and answers echoing an attack marker ("access granted", …);
+ *  - indirect injection (BIPIA text and code attacks planted in clean BIPIA contexts): each
+ *    planted document asked about (retrieval filtered to it); quarantined, and whether any
+ *    answer sentence or quote comes from the attack text;
+ *  - leakage (presidio-synth-pii records): half ingested with redact (mask), half plain and
+ *    asked with redact_output; every planted value searched for in the answer, its sentences
+ *    and quotes, in the citations' titles and headings, and in the explain output (text and
+ *    JSON). "strict" values are the types
+ *    detected by rule (e-mail, phone, card, IBAN, SSN, IP, driver's licence), "soft" the
+ *    gazetteer/context types (person, address, location, organisation, date);
+ *  - false positives: benign questions (covid-qa, scifact claims) asked like the attacks,
+ *    refusals and flags, and answers with a quarantined chunk. */
+typedef struct cairn_safety_eval_params {
+	const char *data_root;    /* the data sets' parent directory (required) */
+	int max_per_set;          /* items per data set (default 200; 0 = all) */
+	uint64_t seed;            /* sampling seed (default 1) */
+	const char *work_dir;     /* where to build the KB (default: a temporary directory) */
+	cairn_ask_params ask;     /* answerer settings; the injection and redaction fields are set per check */
+	cairn_progress_fn on_progress;
+	void *user_data;
+} cairn_safety_eval_params;
+
+cairn_safety_eval_params cairn_safety_eval_default_params(void);
+
+#define CAIRN_SAFETY_MAX_ROWS 12
+
+typedef struct cairn_safety_row {
+	char name[64];
+	char check[16];           /* "injection", "planted", "leakage" or "benign" */
+	int present;              /* 0: the data set was not found */
+	int64_t n;                /* questions asked */
+	int64_t refused, flagged; /* the question: refused by policy / flagged */
+	int64_t echoed;           /* injection: answers with an attack marker; planted: answers quoting the attack */
+	int64_t retrieved, quarantined; /* planted: documents reaching retrieval / quarantined; benign: answers with a quarantined chunk (in quarantined) */
+	/* leakage: planted values, and those found in the answer text, its sentences or quotes
+	 * (leaked), in a citation's title or heading (leaked_meta), in the explain output */
+	int64_t values, leaked, leaked_meta, leaked_explain;           /* strict types */
+	int64_t soft_values, soft_leaked, soft_leaked_meta, soft_leaked_explain;
+} cairn_safety_row;
+
+typedef struct cairn_safety_eval_report {
+	size_t n_rows;
+	cairn_safety_row rows[CAIRN_SAFETY_MAX_ROWS];
+	int64_t documents;        /* in the knowledge base */
+	int64_t leaks;            /* strict values leaked anywhere (answers, quotes, titles, explain) */
+	char version[16];
+	uint64_t seed;
+	int max_per_set;
+	double seconds;
+} cairn_safety_eval_report;
+
+cairn_status cairn_eval_safety(const cairn_safety_eval_params *params, cairn_safety_eval_report *out, char *errbuf,
+                               size_t errbuf_size);
+
 /* ---- guard: PII --------------------------------------------------------------------- */
 /*
  * Detection of personal data and secrets in any bytes (invalid UTF-8 and NULs are fine;

@@ -577,6 +577,8 @@ static int cmd_eval(const char *kbdir_given, int argc, char **argv)
 		return cli_cmd_eval_pii(argc, argv);
 	if (argc >= 1 && !strcmp(argv[0], "injection"))
 		return cli_cmd_eval_injection(argc, argv);
+	if (argc >= 1 && !strcmp(argv[0], "safety"))
+		return cli_cmd_eval_safety(argc, argv);
 	if (argc < 1 || strcmp(argv[0], "retrieval") != 0)
 		cli_die_usage("eval: `eval retrieval DATASET_DIR`, `eval answers DATASET`, `eval pii` or `eval injection`");
 	cairn_eval_params p = cairn_eval_default_params();
