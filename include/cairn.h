@@ -1091,7 +1091,7 @@ cairn_status cairn_eval_answers(const char *dataset, const cairn_answer_eval_par
  *    detected by rule (e-mail, phone, card, IBAN, SSN, IP, driver's licence), "soft" the
  *    gazetteer/context types (person, address, location, organisation, date);
  *  - false positives: benign questions (covid-qa, scifact claims) asked like the attacks,
- *    refusals and flags, and answers with a quarantined chunk. */
+ *    refusals and flags, and answers that had a clean document's chunk quarantined. */
 typedef struct cairn_safety_eval_params {
 	const char *data_root;    /* the data sets' parent directory (required) */
 	int max_per_set;          /* items per data set (default 200; 0 = all) */
@@ -1113,7 +1113,8 @@ typedef struct cairn_safety_row {
 	int64_t n;                /* questions asked */
 	int64_t refused, flagged; /* the question: refused by policy / flagged */
 	int64_t echoed;           /* injection: answers with an attack marker; planted: answers quoting the attack */
-	int64_t retrieved, quarantined; /* planted: documents reaching retrieval / quarantined; benign: answers with a quarantined chunk (in quarantined) */
+	int64_t retrieved, quarantined; /* planted: documents reaching retrieval / quarantined; benign:
+	                                   answers with a clean document's chunk quarantined (in quarantined) */
 	/* leakage: planted values, and those found in the answer text, its sentences or quotes
 	 * (leaked), in a citation's title or heading (leaked_meta), in the explain output */
 	int64_t values, leaked, leaked_meta, leaked_explain;           /* strict types */

@@ -101,7 +101,7 @@ int cli_cmd_eval_safety(int argc, char **argv)
 			printf("refused %.3f  flagged %.3f  answers echoing a marker %lld\n", rate(w->refused, w->n),
 			       rate(w->flagged, w->n), (long long)w->echoed);
 		else if (!strcmp(w->check, "planted"))
-			printf("quarantined %.3f (%lld/%lld retrieved)  answers quoting the attack %lld\n",
+			printf("quarantined %.3f (%lld of %lld retrieved)  answers quoting the attack %lld\n",
 			       rate(w->quarantined, w->retrieved), (long long)w->quarantined, (long long)w->retrieved,
 			       (long long)w->echoed);
 		else if (!strcmp(w->check, "leakage"))
