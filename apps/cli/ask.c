@@ -333,6 +333,10 @@ int cli_cmd_eval_answers(const char *kbdir, int argc, char **argv)
 			p.ask.api_key_env = cli_need(argc, argv, &i);
 		else if (!strcmp(a, "--local-model"))
 			p.ask.local_model = cli_need(argc, argv, &i);
+		else if (!strcmp(a, "--max-tokens"))
+			p.ask.max_tokens = (int)cli_parse_long(a, cli_need(argc, argv, &i), 1, 1000000);
+		else if (!strcmp(a, "--threads"))
+			p.ask.local_threads = (int)cli_parse_long(a, cli_need(argc, argv, &i), 0, 1024);
 		else if (!strcmp(a, "--injection-question")) {
 			const char *v = cli_need(argc, argv, &i);
 			if (!strcmp(v, "refuse"))

@@ -320,6 +320,11 @@ typedef struct totals {
 	bool measured;
 } totals;
 
+static const char *path_of(const cairn_answer_eval_params *p)
+{
+	return p->per_question_path ? p->per_question_path : "eval answers";
+}
+
 static cairn_status ask_one(cairn_kb *kb, const jq *q, size_t i, const cairn_answer_eval_params *p,
                             const cairn_ask_params *ap, totals *T, FILE *pq, cn_err *err)
 {
@@ -350,7 +355,7 @@ static cairn_status ask_one(cairn_kb *kb, const jq *q, size_t i, const cairn_ans
 	                        "ttft_ms", c.ttft_ms, "tokens_in", c.tokens_in, "tokens_out", c.tokens_out, "cost", cost);
 	if (!row) {
 		cairn_answer_free(a);
-		return cn_err_set(err, CAIRN_ENOMEM, "out of memory");
+		return cn_err_set(err, CAIRN_EFORMAT, "%s: question %s: cannot encode its row (not UTF-8?)", path_of(p), q->id);
 	}
 	T->n++;
 	if (!abst) {

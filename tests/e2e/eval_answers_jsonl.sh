@@ -135,6 +135,30 @@ for w in "ROUGE-L" "BLEU-4" "citations vs gold" "abstention" "time to first toke
 	contains "$WORK/out" "$w"
 done
 
+# a local model: tokens counted by its tokenizer, time to first token before the decoding
+GPT2="${CAIRN_SHARED:-../shared}/models/vocab/ggml-vocab-gpt-2.gguf"
+if [ -f "$GPT2" ] && "$PY" -c "import numpy" 2>/dev/null; then
+	QWEN="$WORK/qwen.gguf"
+	"$PY" tests/reference/make_decoder_gguf.py model "$QWEN" --arch qwen2 --vocab "$GPT2" --bpe-size 1000 \
+		--layers 1 --hidden 64 --heads 4 --kv-heads 2 --ff 128 --ctx 2048 --seed 7 \
+		--chat-template-file tests/reference/chat_templates/chatml-smollm2.jinja >/dev/null ||
+		fail "make_decoder_gguf.py failed"
+	expect_rc 0 "$CAIRN" eval answers "$SET" --corpus "$C" --local-model "$QWEN" --max-tokens 160 --threads 1 \
+		--max 2 --json --per-question "$WORK/local.jsonl"
+	$PY - "$WORK/out" "$WORK/local.jsonl" <<'PY'
+import json, sys
+s = json.loads(open(sys.argv[1]).read())
+rows = [json.loads(l) for l in open(sys.argv[2])]
+assert s["tokens"] == "counted" and s["reproducibility"]["config"]["mode"] == "local", s
+assert len(rows) == 2
+for r in rows:
+    assert r["tokens_in"] > 100 and r["tokens_out"] > 0, r      # the prompt holds the passages
+    assert 0 < r["ttft_ms"] < r["latency_ms"], r
+PY
+else
+	echo "local-model part skipped: no $GPT2 or numpy"
+fi
+
 # bad input
 expect_rc 1 "$CAIRN" eval answers "$SET"
 contains "$WORK/err" "needs its documents"
