@@ -388,10 +388,8 @@ int cli_cmd_eval_answers(const char *kbdir, int argc, char **argv)
 			printf("\"exact_match_answered\":%.4f,\"f1_answered\":%.4f,\"gold_in_citations\":%.4f,\"gold_in_context\":%.4f,",
 			       r.exact_match_answered, r.f1_answered, r.gold_in_citations, r.gold_in_context);
 		else if (gen)
-			printf("\"citation_precision_gold\":%.4f,\"citation_recall_gold\":%.4f,\"questions_with_evidence\":%lld,"
-			       "\"abstention_precision\":%.4f,\"abstention_recall\":%.4f,",
-			       r.citation_precision_gold, r.citation_recall_gold, (long long)r.questions_with_evidence,
-			       r.abstention_precision, r.abstention_recall);
+			printf("\"citation_precision_gold\":%.4f,\"citation_recall_gold\":%.4f,\"questions_with_evidence\":%lld,",
+			       r.citation_precision_gold, r.citation_recall_gold, (long long)r.questions_with_evidence);
 		else
 			printf("\"claims_with_evidence\":%lld,\"claims_nei\":%lld,\"rationale_official\":{\"precision\":%.4f,"
 			       "\"recall\":%.4f,\"f1\":%.4f},\"rationale_lenient\":{\"precision\":%.4f,\"recall\":%.4f,\"f1\":%.4f},"
@@ -399,6 +397,7 @@ int cli_cmd_eval_answers(const char *kbdir, int argc, char **argv)
 			       (long long)r.claims_with_evidence, (long long)r.claims_nei, r.rationale_p_full, r.rationale_r_full,
 			       r.rationale_f1_full, r.rationale_p, r.rationale_r, r.rationale_f1, r.gold_in_citations,
 			       r.nei_abstention);
+		printf("\"abstention_precision\":%.4f,\"abstention_recall\":%.4f,", r.abstention_precision, r.abstention_recall);
 		printf("\"abstain_answerable\":%.4f,\"abstain_unanswerable\":%.4f,\"unanswerable_questions\":%lld,"
 		       "\"support_rate\":%.4f,\"groundedness\":%.4f,\"citation_precision\":%.4f,\"refusal_rate\":%.4f,"
 		       "\"mean_confidence\":%.4f,\"reliability\":[",
@@ -451,8 +450,6 @@ int cli_cmd_eval_answers(const char *kbdir, int argc, char **argv)
 		} else {
 			printf("citations vs gold     precision %.4f  recall %.4f  (%lld questions with evidence)\n",
 			       r.citation_precision_gold, r.citation_recall_gold, (long long)r.questions_with_evidence);
-			printf("abstention            precision %.4f  recall %.4f  (positive = unanswerable)\n",
-			       r.abstention_precision, r.abstention_recall);
 		}
 	} else {
 		printf("claims                %lld with evidence, %lld NEI\n", (long long)r.claims_with_evidence,
@@ -471,6 +468,8 @@ int cli_cmd_eval_answers(const char *kbdir, int argc, char **argv)
 	else
 		printf("abstain, unanswerable %.1f%%  (%lld questions, gold documents removed)\n", r.abstain_unanswerable * 100,
 		       (long long)r.unanswerable_questions);
+	printf("abstention            precision %.4f  recall %.4f  (positive = unanswerable)\n", r.abstention_precision,
+	       r.abstention_recall);
 	printf("refused by the guard  %.1f%%\n", r.refusal_rate * 100);
 	printf("verifier              groundedness (support rate) %.4f, citation precision %.4f\n", r.groundedness,
 	       r.citation_precision);
