@@ -1090,6 +1090,18 @@ typedef struct cairn_answer_eval_params {
 	const char *features_path;/* write per-question features and outcomes as TSV (calibration) */
 	cairn_progress_fn on_progress;
 	void *user_data;
+	/* JSON Lines sets (docs/answers.md#evaluation): one question per line, {"question",
+	 * optional "id", "answers": [..], "doc_ids": [..], "evidence": [{"doc_id","text"}],
+	 * "answerable": false}. The documents come from kb_dir (an existing knowledge base, read
+	 * only) or corpus (files and directories, or a .jsonl file of {"doc_id","title","text"}
+	 * records, ingested into a temporary KB); exactly one of the two. */
+	const char *kb_dir;
+	const char *corpus;
+	const char *per_question_path; /* JSON Lines, one object per question asked (any format) */
+	int has_prices;           /* 1: price_* apply (cost per request) */
+	double price_input_per_1k, price_output_per_1k;
+	uint64_t seed;            /* JSONL with max_questions: 0 = the first N, else a sample drawn
+	                             with this seed; recorded in the report either way */
 } cairn_answer_eval_params;
 
 cairn_answer_eval_params cairn_answer_eval_default_params(void);
@@ -1123,10 +1135,93 @@ typedef struct cairn_answer_eval_report {
 	double rel_conf[CAIRN_RELIABILITY_BINS], rel_acc[CAIRN_RELIABILITY_BINS];
 	double latency_mean_ms, latency_p95_ms;
 	double index_build_s, seconds;
+	/* Generation-quality and operational measures (every format; docs/answers.md#evaluation).
+	 * Text metrics over answerable questions with gold answers, an abstention scoring 0. */
+	double rouge_l, bleu;     /* means of per-question ROUGE-L F and sentence BLEU-4 */
+	double corpus_bleu;
+	int64_t questions_with_answers;
+	double groundedness;      /* verifier support rate, mean over answered questions */
+	/* against gold doc_ids/evidence: precision over answered questions' citations, recall
+	 * over every answerable question with evidence (an abstention finds nothing) */
+	double citation_precision_gold, citation_recall_gold;
+	int64_t questions_with_evidence;
+	int64_t questions_unanswerable; /* JSONL "answerable": false */
+	double abstention_precision, abstention_recall; /* positive = unanswerable */
+	double refusal_rate;      /* guard refusals, of every question asked */
+	double latency_p50_ms, latency_p99_ms;
+	double ttft_p50_ms, ttft_p95_ms;  /* time to first token (extractive: the latency) */
+	double tokens_in_mean, tokens_out_mean;
+	int tokens_measured;      /* 1: counted by a local generator; 0: estimated */
+	double cost_per_request, cost_total; /* 0 without prices */
+	/* reproducibility */
+	char version[16];
+	uint64_t dataset_bytes;   /* the question set's file(s) */
+	uint32_t dataset_crc32c;
+	uint64_t seed;
+	char kb[256];             /* kb_dir, or "built" */
 } cairn_answer_eval_report;
 
 cairn_status cairn_eval_answers(const char *dataset, const cairn_answer_eval_params *params,
                                 cairn_answer_eval_report *out, char *errbuf, size_t errbuf_size);
+
+/* Safety evaluation through the whole answer path (docs/safety.md). From the data sets under
+ * data_root, up to max_per_set items each, drawn with seed, go into one temporary knowledge
+ * base and through cairn_ask:
+ *  - direct injection (tensor-trust hijacking, giskard): asked with injection_question
+ *    REFUSE; refusals, flags, and answers echoing an attack marker ("access granted", …);
+ *  - indirect injection (BIPIA text and code attacks planted in clean BIPIA contexts): each
+ *    planted document asked about (retrieval filtered to it); quarantined, and whether any
+ *    answer sentence or quote comes from the attack text;
+ *  - leakage (presidio-synth-pii records): half ingested with redact (mask), half plain and
+ *    asked with redact_output; every planted value searched for in the answer, its sentences
+ *    and quotes, in the citations' titles and headings, and in the explain output (text and
+ *    JSON). "strict" values are the types
+ *    detected by rule (e-mail, phone, card, IBAN, SSN, IP, driver's licence), "soft" the
+ *    gazetteer/context types (person, address, location, organisation, date);
+ *  - false positives: benign questions (covid-qa, scifact claims) asked like the attacks,
+ *    refusals and flags, and answers that had a clean document's chunk quarantined. */
+typedef struct cairn_safety_eval_params {
+	const char *data_root;    /* the data sets' parent directory (required) */
+	int max_per_set;          /* items per data set (default 200; 0 = all) */
+	uint64_t seed;            /* sampling seed (default 1) */
+	const char *work_dir;     /* where to build the KB (default: a temporary directory) */
+	cairn_ask_params ask;     /* answerer settings; the injection and redaction fields are set per check */
+	cairn_progress_fn on_progress;
+	void *user_data;
+} cairn_safety_eval_params;
+
+cairn_safety_eval_params cairn_safety_eval_default_params(void);
+
+#define CAIRN_SAFETY_MAX_ROWS 12
+
+typedef struct cairn_safety_row {
+	char name[64];
+	char check[16];           /* "injection", "planted", "leakage" or "benign" */
+	int present;              /* 0: the data set was not found */
+	int64_t n;                /* questions asked */
+	int64_t refused, flagged; /* the question: refused by policy / flagged */
+	int64_t echoed;           /* injection: answers with an attack marker; planted: answers quoting the attack */
+	int64_t retrieved, quarantined; /* planted: documents reaching retrieval / quarantined; benign:
+	                                   answers with a clean document's chunk quarantined (in quarantined) */
+	/* leakage: planted values, and those found in the answer text, its sentences or quotes
+	 * (leaked), in a citation's title or heading (leaked_meta), in the explain output */
+	int64_t values, leaked, leaked_meta, leaked_explain;           /* strict types */
+	int64_t soft_values, soft_leaked, soft_leaked_meta, soft_leaked_explain;
+} cairn_safety_row;
+
+typedef struct cairn_safety_eval_report {
+	size_t n_rows;
+	cairn_safety_row rows[CAIRN_SAFETY_MAX_ROWS];
+	int64_t documents;        /* in the knowledge base */
+	int64_t leaks;            /* strict values leaked anywhere (answers, quotes, titles, explain) */
+	char version[16];
+	uint64_t seed;
+	int max_per_set;
+	double seconds;
+} cairn_safety_eval_report;
+
+cairn_status cairn_eval_safety(const cairn_safety_eval_params *params, cairn_safety_eval_report *out, char *errbuf,
+                               size_t errbuf_size);
 
 /* ---- guard: PII --------------------------------------------------------------------- */
 /*

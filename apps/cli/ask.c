@@ -15,6 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "cairn.h"
 #include "commands.h"
 
@@ -269,10 +271,28 @@ static int eval_answers_progress(const cairn_ingest_progress *p, void *ud)
 	return 0;
 }
 
+/* --prices FILE: {"input_per_1k": x, "output_per_1k": y}, in any currency. */
+static void load_prices(const char *path, cairn_answer_eval_params *p)
+{
+	json_error_t je;
+	json_t *o = json_load_file(path, 0, &je);
+	json_t *in = json_object_get(o, "input_per_1k"), *out = json_object_get(o, "output_per_1k");
+	if (!json_is_object(o) || !json_is_number(in) || !json_is_number(out) || json_number_value(in) < 0 ||
+	    json_number_value(out) < 0) {
+		json_decref(o);
+		cli_die_usage("--prices %s: expected {\"input_per_1k\": N, \"output_per_1k\": N} (non-negative numbers)%s%s",
+		              path, o ? "" : ": ", o ? "" : je.text);
+	}
+	p->has_prices = 1;
+	p->price_input_per_1k = json_number_value(in);
+	p->price_output_per_1k = json_number_value(out);
+	json_decref(o);
+}
+
 int cli_cmd_eval_answers(const char *kbdir, int argc, char **argv)
 {
-	(void)kbdir;
 	cairn_answer_eval_params p = cairn_answer_eval_default_params();
+	p.kb_dir = kbdir;
 	bool json = false;
 	const char *dir = NULL;
 	for (int i = 1; i < argc; i++) {
@@ -289,6 +309,16 @@ int cli_cmd_eval_answers(const char *kbdir, int argc, char **argv)
 			p.unanswerable = 0;
 		else if (!strcmp(a, "--work-dir"))
 			p.work_dir = cli_need(argc, argv, &i);
+		else if (!strcmp(a, "--kb"))
+			p.kb_dir = cli_need(argc, argv, &i);
+		else if (!strcmp(a, "--corpus"))
+			p.corpus = cli_need(argc, argv, &i);
+		else if (!strcmp(a, "--per-question"))
+			p.per_question_path = cli_need(argc, argv, &i);
+		else if (!strcmp(a, "--prices"))
+			load_prices(cli_need(argc, argv, &i), &p);
+		else if (!strcmp(a, "--seed"))
+			p.seed = (uint64_t)cli_parse_long(a, cli_need(argc, argv, &i), 0, 0x7fffffffffffffffLL);
 		else if (!strcmp(a, "-k") || !strcmp(a, "--k"))
 			p.ask.k = (int)cli_parse_long(a, cli_need(argc, argv, &i), 1, 1000);
 		else if (!strcmp(a, "--context-tokens"))
@@ -299,7 +329,29 @@ int cli_cmd_eval_answers(const char *kbdir, int argc, char **argv)
 			p.ask.min_confidence = parse_frac(a, cli_need(argc, argv, &i));
 		else if (!strcmp(a, "--no-spans"))
 			p.ask.spans = 0;
-		else if (a[0] == '-' && a[1])
+		else if (!strcmp(a, "--endpoint"))
+			p.ask.endpoint = cli_need(argc, argv, &i);
+		else if (!strcmp(a, "--model"))
+			p.ask.model_name = cli_need(argc, argv, &i);
+		else if (!strcmp(a, "--api-key-env"))
+			p.ask.api_key_env = cli_need(argc, argv, &i);
+		else if (!strcmp(a, "--local-model"))
+			p.ask.local_model = cli_need(argc, argv, &i);
+		else if (!strcmp(a, "--max-tokens"))
+			p.ask.max_tokens = (int)cli_parse_long(a, cli_need(argc, argv, &i), 1, 1000000);
+		else if (!strcmp(a, "--threads"))
+			p.ask.local_threads = (int)cli_parse_long(a, cli_need(argc, argv, &i), 0, 1024);
+		else if (!strcmp(a, "--injection-question")) {
+			const char *v = cli_need(argc, argv, &i);
+			if (!strcmp(v, "refuse"))
+				p.ask.injection_question = CAIRN_INJECTION_POLICY_REFUSE;
+			else if (!strcmp(v, "flag"))
+				p.ask.injection_question = CAIRN_INJECTION_POLICY_FLAG;
+			else if (!strcmp(v, "off"))
+				p.ask.injection_question = -1;
+			else
+				cli_die_usage("--injection-question: flag, refuse or off");
+		} else if (a[0] == '-' && a[1])
 			cli_die_usage("eval answers: unknown option %s", a);
 		else if (dir)
 			cli_die_usage("eval answers takes one DATASET");
@@ -307,7 +359,14 @@ int cli_cmd_eval_answers(const char *kbdir, int argc, char **argv)
 			dir = a;
 	}
 	if (!dir)
-		cli_die_usage("eval answers needs a DATASET (SQuAD-format .json, or a SciFact directory)");
+		cli_die_usage("eval answers needs a DATASET (JSON Lines set with --corpus or --kb, SQuAD-format .json, or a "
+		              "SciFact directory)");
+	size_t dl = strlen(dir);
+	bool jsonl = dl > 6 && !strcmp(dir + dl - 6, ".jsonl");
+	if (!jsonl)
+		p.kb_dir = NULL; /* the global --kb does not apply to sets that hold their documents */
+	else if (p.corpus && p.kb_dir == kbdir)
+		p.kb_dir = NULL;  /* --corpus wins over a global --kb */
 	p.on_progress = eval_answers_progress;
 	cairn_answer_eval_report r;
 	char err[1024];
@@ -319,16 +378,22 @@ int cli_cmd_eval_answers(const char *kbdir, int argc, char **argv)
 	}
 	if (isatty(2))
 		fprintf(stderr, "\r%40s\r", "");
-	bool squad = !strcmp(r.format, "squad");
+	bool squad = !strcmp(r.format, "squad"), gen = !strcmp(r.format, "jsonl");
 	if (json) {
 		printf("{\"dataset\":");
 		cli_print_json_string(stdout, r.dataset);
 		printf(",\"format\":\"%s\",\"documents\":%lld,\"questions\":%lld,\"answer_rate\":%.4f,", r.format,
 		       (long long)r.documents, (long long)r.questions, r.answer_rate);
+		if (squad || gen)
+			printf("\"exact_match\":%.4f,\"f1\":%.4f,\"rouge_l\":%.4f,\"bleu\":%.4f,\"corpus_bleu\":%.4f,"
+			       "\"questions_with_answers\":%lld,",
+			       r.exact_match, r.f1, r.rouge_l, r.bleu, r.corpus_bleu, (long long)r.questions_with_answers);
 		if (squad)
-			printf("\"exact_match\":%.4f,\"f1\":%.4f,\"exact_match_answered\":%.4f,\"f1_answered\":%.4f,"
-			       "\"gold_in_citations\":%.4f,\"gold_in_context\":%.4f,",
-			       r.exact_match, r.f1, r.exact_match_answered, r.f1_answered, r.gold_in_citations, r.gold_in_context);
+			printf("\"exact_match_answered\":%.4f,\"f1_answered\":%.4f,\"gold_in_citations\":%.4f,\"gold_in_context\":%.4f,",
+			       r.exact_match_answered, r.f1_answered, r.gold_in_citations, r.gold_in_context);
+		else if (gen)
+			printf("\"citation_precision_gold\":%.4f,\"citation_recall_gold\":%.4f,\"questions_with_evidence\":%lld,",
+			       r.citation_precision_gold, r.citation_recall_gold, (long long)r.questions_with_evidence);
 		else
 			printf("\"claims_with_evidence\":%lld,\"claims_nei\":%lld,\"rationale_official\":{\"precision\":%.4f,"
 			       "\"recall\":%.4f,\"f1\":%.4f},\"rationale_lenient\":{\"precision\":%.4f,\"recall\":%.4f,\"f1\":%.4f},"
@@ -336,26 +401,60 @@ int cli_cmd_eval_answers(const char *kbdir, int argc, char **argv)
 			       (long long)r.claims_with_evidence, (long long)r.claims_nei, r.rationale_p_full, r.rationale_r_full,
 			       r.rationale_f1_full, r.rationale_p, r.rationale_r, r.rationale_f1, r.gold_in_citations,
 			       r.nei_abstention);
+		printf("\"abstention_precision\":%.4f,\"abstention_recall\":%.4f,", r.abstention_precision, r.abstention_recall);
 		printf("\"abstain_answerable\":%.4f,\"abstain_unanswerable\":%.4f,\"unanswerable_questions\":%lld,"
-		       "\"support_rate\":%.4f,\"citation_precision\":%.4f,\"mean_confidence\":%.4f,\"reliability\":[",
+		       "\"support_rate\":%.4f,\"groundedness\":%.4f,\"citation_precision\":%.4f,\"refusal_rate\":%.4f,"
+		       "\"mean_confidence\":%.4f,\"reliability\":[",
 		       r.abstain_answerable, r.abstain_unanswerable, (long long)r.unanswerable_questions, r.support_rate,
-		       r.citation_precision, r.mean_confidence);
+		       r.groundedness, r.citation_precision, r.refusal_rate, r.mean_confidence);
 		for (int b = 0; b < CAIRN_RELIABILITY_BINS; b++)
 			printf("%s{\"bin\":\"%.1f-%.1f\",\"n\":%lld,\"confidence\":%.4f,\"accuracy\":%.4f}", b ? "," : "",
 			       b / 10.0, (b + 1) / 10.0, (long long)r.rel_n[b], r.rel_conf[b], r.rel_acc[b]);
-		printf("],\"latency_mean_ms\":%.3f,\"latency_p95_ms\":%.3f,\"index_build_s\":%.3f,\"seconds\":%.3f}\n",
-		       r.latency_mean_ms, r.latency_p95_ms, r.index_build_s, r.seconds);
+		printf("],\"latency_mean_ms\":%.3f,\"latency_p50_ms\":%.3f,\"latency_p95_ms\":%.3f,\"latency_p99_ms\":%.3f,"
+		       "\"ttft_p50_ms\":%.3f,\"ttft_p95_ms\":%.3f,\"tokens_in_mean\":%.1f,\"tokens_out_mean\":%.1f,"
+		       "\"tokens\":\"%s\",",
+		       r.latency_mean_ms, r.latency_p50_ms, r.latency_p95_ms, r.latency_p99_ms, r.ttft_p50_ms, r.ttft_p95_ms,
+		       r.tokens_in_mean, r.tokens_out_mean, r.tokens_measured ? "counted" : "estimated");
+		if (p.has_prices)
+			printf("\"cost_per_request\":%.8f,\"cost_total\":%.6f,\"prices\":{\"input_per_1k\":%.8g,\"output_per_1k\":%.8g},",
+			       r.cost_per_request, r.cost_total, p.price_input_per_1k, p.price_output_per_1k);
+		printf("\"index_build_s\":%.3f,\"seconds\":%.3f,\"reproducibility\":{\"cairn_version\":\"%s\",\"dataset_bytes\":%llu,"
+		       "\"dataset_crc32c\":\"%08x\",\"seed\":%llu,\"kb\":",
+		       r.index_build_s, r.seconds, r.version, (unsigned long long)r.dataset_bytes, r.dataset_crc32c,
+		       (unsigned long long)r.seed);
+		cli_print_json_string(stdout, r.kb);
+		printf(",\"config\":{\"k\":%d,\"context_tokens\":%d,\"max_sentences\":%d,\"min_confidence\":%.4g,\"spans\":%d,"
+		       "\"strict\":%d,\"retrieval\":%d,\"mode\":\"%s\",\"unanswerable\":%d,\"max_questions\":%d}}}\n",
+		       p.ask.k, p.ask.context_tokens, p.ask.max_sentences, p.ask.min_confidence, p.ask.spans, p.ask.strict,
+		       p.ask.retrieval, p.ask.local_model ? "local" : p.ask.endpoint ? "endpoint" : "extractive", p.unanswerable,
+		       p.max_questions);
 		return 0;
 	}
 	printf("dataset               %s (%s)\n", r.dataset, r.format);
 	printf("documents             %lld\n", (long long)r.documents);
-	if (squad) {
-		printf("questions             %lld\n", (long long)r.questions);
+	if (squad || gen) {
+		printf("questions             %lld answerable", (long long)r.questions);
+		if (gen)
+			printf(", %lld unanswerable", (long long)r.questions_unanswerable);
+		printf("\n");
 		printf("answered              %.1f%%\n", r.answer_rate * 100);
-		printf("exact match           %.4f  (answered only: %.4f)\n", r.exact_match, r.exact_match_answered);
-		printf("token F1              %.4f  (answered only: %.4f)\n", r.f1, r.f1_answered);
-		printf("gold in citations     %.4f  (of answered)\n", r.gold_in_citations);
-		printf("gold in context       %.4f  (retrieval ceiling)\n", r.gold_in_context);
+		if (squad) {
+			printf("exact match           %.4f  (answered only: %.4f)\n", r.exact_match, r.exact_match_answered);
+			printf("token F1              %.4f  (answered only: %.4f)\n", r.f1, r.f1_answered);
+		} else {
+			printf("exact match           %.4f  (%lld questions with answers)\n", r.exact_match,
+			       (long long)r.questions_with_answers);
+			printf("token F1              %.4f\n", r.f1);
+		}
+		printf("ROUGE-L               %.4f\n", r.rouge_l);
+		printf("BLEU-4                %.4f  (corpus %.4f)\n", r.bleu, r.corpus_bleu);
+		if (squad) {
+			printf("gold in citations     %.4f  (of answered)\n", r.gold_in_citations);
+			printf("gold in context       %.4f  (retrieval ceiling)\n", r.gold_in_context);
+		} else {
+			printf("citations vs gold     precision %.4f  recall %.4f  (%lld questions with evidence)\n",
+			       r.citation_precision_gold, r.citation_recall_gold, (long long)r.questions_with_evidence);
+		}
 	} else {
 		printf("claims                %lld with evidence, %lld NEI\n", (long long)r.claims_with_evidence,
 		       (long long)r.claims_nei);
@@ -367,15 +466,33 @@ int cli_cmd_eval_answers(const char *kbdir, int argc, char **argv)
 		printf("abstain on NEI        %.1f%%\n", r.nei_abstention * 100);
 	}
 	printf("abstain, answerable   %.1f%%\n", r.abstain_answerable * 100);
-	printf("abstain, unanswerable %.1f%%  (%lld questions, gold documents removed)\n", r.abstain_unanswerable * 100,
-	       (long long)r.unanswerable_questions);
-	printf("verifier              support rate %.4f, citation precision %.4f\n", r.support_rate, r.citation_precision);
-	printf("reliability           confidence bin: n, mean confidence, accuracy\n");
-	for (int b = 0; b < CAIRN_RELIABILITY_BINS; b++)
-		if (r.rel_n[b])
-			printf("   %.1f–%.1f  %5lld  %.3f  %.3f\n", b / 10.0, (b + 1) / 10.0, (long long)r.rel_n[b], r.rel_conf[b],
-			       r.rel_acc[b]);
-	printf("latency               mean %.2f ms, p95 %.2f ms per question\n", r.latency_mean_ms, r.latency_p95_ms);
+	if (gen)
+		printf("abstain, unanswerable %.1f%%  (%lld questions marked answerable: false)\n", r.abstain_unanswerable * 100,
+		       (long long)r.questions_unanswerable);
+	else
+		printf("abstain, unanswerable %.1f%%  (%lld questions, gold documents removed)\n", r.abstain_unanswerable * 100,
+		       (long long)r.unanswerable_questions);
+	printf("abstention            precision %.4f  recall %.4f  (positive = unanswerable)\n", r.abstention_precision,
+	       r.abstention_recall);
+	printf("refused by the guard  %.1f%%\n", r.refusal_rate * 100);
+	printf("verifier              groundedness (support rate) %.4f, citation precision %.4f\n", r.groundedness,
+	       r.citation_precision);
+	if (!gen) {
+		printf("reliability           confidence bin: n, mean confidence, accuracy\n");
+		for (int b = 0; b < CAIRN_RELIABILITY_BINS; b++)
+			if (r.rel_n[b])
+				printf("   %.1f–%.1f  %5lld  %.3f  %.3f\n", b / 10.0, (b + 1) / 10.0, (long long)r.rel_n[b],
+				       r.rel_conf[b], r.rel_acc[b]);
+	}
+	printf("latency               p50 %.2f ms, p95 %.2f ms, p99 %.2f ms (mean %.2f)\n", r.latency_p50_ms,
+	       r.latency_p95_ms, r.latency_p99_ms, r.latency_mean_ms);
+	printf("time to first token   p50 %.2f ms, p95 %.2f ms\n", r.ttft_p50_ms, r.ttft_p95_ms);
+	printf("tokens per request    in %.1f, out %.1f (%s)\n", r.tokens_in_mean, r.tokens_out_mean,
+	       r.tokens_measured ? "counted" : "estimated");
+	if (p.has_prices)
+		printf("cost                  %.6f per request, %.4f in all\n", r.cost_per_request, r.cost_total);
 	printf("time                  %.1f s (index %.1f s)\n", r.seconds, r.index_build_s);
+	printf("reproducibility       cairn %s, set %llu bytes crc32c %08x, seed %llu, kb %s\n", r.version,
+	       (unsigned long long)r.dataset_bytes, r.dataset_crc32c, (unsigned long long)r.seed, r.kb);
 	return 0;
 }

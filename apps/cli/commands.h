@@ -50,5 +50,6 @@ int cli_cmd_eval_injection(int argc, char **argv); /* inject_eval.c: argv[0] = "
 int cli_cmd_eval_retrieval(const char *kbdir, int argc, char **argv); /* eval_cli.c: argv[0] = "retrieval" */
 int cli_cmd_eval_trec(int argc, char **argv);    /* eval_cli.c: argv[0] = "trec" */
 int cli_cmd_eval_compare(int argc, char **argv); /* eval_cli.c: argv[0] = "compare" */
+int cli_cmd_eval_safety(int argc, char **argv); /* eval_safety.c: argv[0] = "safety" */
 
 #endif

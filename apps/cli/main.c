@@ -590,6 +590,8 @@ static int cmd_eval(const char *kbdir_given, int argc, char **argv)
 		return cli_cmd_eval_pii(argc, argv);
 	if (argc >= 1 && !strcmp(argv[0], "injection"))
 		return cli_cmd_eval_injection(argc, argv);
+	if (argc >= 1 && !strcmp(argv[0], "safety"))
+		return cli_cmd_eval_safety(argc, argv);
 	if (argc >= 1 && !strcmp(argv[0], "retrieval"))
 		return cli_cmd_eval_retrieval(kbdir_given, argc, argv);
 	if (argc >= 1 && !strcmp(argv[0], "trec"))
@@ -597,7 +599,7 @@ static int cmd_eval(const char *kbdir_given, int argc, char **argv)
 	if (argc >= 1 && !strcmp(argv[0], "compare"))
 		return cli_cmd_eval_compare(argc, argv);
 	cli_die_usage("eval: `eval retrieval DATASET_DIR`, `eval trec QRELS RUN`, `eval compare RUN_A RUN_B`, "
-	              "`eval answers DATASET`, `eval pii` or `eval injection`");
+	              "`eval answers DATASET`, `eval safety`, `eval pii` or `eval injection`");
 }
 
 /* ---- stats, check, optimize, delete ---- */

@@ -26,6 +26,8 @@
  * min_confidence 0), so the reliability table covers every question, answered or not.
  */
 #include "answer/answer.h"
+#include "answer/eval_int.h"
+#include "answer/eval_metrics.h"
 #include "text/text.h"
 
 #include <dirent.h>
@@ -473,9 +475,55 @@ typedef struct accum {
 	int64_t retrieved, relevant, correct_full, correct_lenient;
 	int64_t rel_n[CAIRN_RELIABILITY_BINS];
 	double rel_conf[CAIRN_RELIABILITY_BINS], rel_acc[CAIRN_RELIABILITY_BINS];
-	double *lat;
-	size_t nlat, caplat;
+	double *lat, *ttft;
+	size_t nlat, caplat, capttft;
+	/* generation quality and cost (every ask, answerable or not) */
+	double rouge, bleu, tin, tout;
+	cn_bleu_stats corpus;
+	int64_t refused;
+	bool measured;
+	cn_ask_cost last;       /* the latest ask's, for its per-question row */
+	FILE *pq;               /* per-question JSON Lines, or NULL */
+	bool pq_failed;
 } accum;
+
+/* One per-question row (the JSON Lines set's schema; scores < 0 are left out). */
+static void pq_row(accum *A, const char *id, const char *qtext, bool answerable, bool abst, const cairn_answer *a,
+                   double em, double f1, double rl, double bleu, double price_in, double price_out)
+{
+	if (!A->pq)
+		return;
+	const cairn_answer_view *v = cairn_answer_get(a);
+	const cn_ask_cost *c = &A->last;
+	json_t *row = json_pack("{s:s, s:s, s:b, s:b, s:b, s:s, s:f, s:f, s:f, s:f, s:f, s:f}", "id", id, "question",
+	                        qtext, "answerable", answerable, "abstained", abst, "refused", v->guard.refused != 0,
+	                        "answer", v->answer ? v->answer : "", "confidence", v->confidence, "latency_ms",
+	                        c->latency_ms, "ttft_ms", c->ttft_ms, "tokens_in", c->tokens_in, "tokens_out", c->tokens_out,
+	                        "cost", c->tokens_in / 1000 * price_in + c->tokens_out / 1000 * price_out);
+	json_t *cites = json_array();
+	if (!row || !cites) {
+		json_decref(row);
+		json_decref(cites);
+		A->pq_failed = true;
+		return;
+	}
+	if (!abst)
+		json_object_set_new(row, "support_rate", json_real(v->support_rate));
+	const char *names[4] = {"em", "f1", "rouge_l", "bleu"};
+	double vals[4] = {em, f1, rl, bleu};
+	for (int k = 0; k < 4; k++)
+		if (vals[k] >= 0)
+			json_object_set_new(row, names[k], json_real(vals[k]));
+	for (size_t k = 0; !abst && k < v->n_citations; k++)
+		json_array_append_new(cites, json_pack("{s:s, s:I}", "doc_id", v->citations[k].doc_id, "chunk_id",
+		                                       (json_int_t)v->citations[k].chunk_id));
+	json_object_set_new(row, "citations", cites);
+	char *line = json_dumps(row, JSON_COMPACT | JSON_ENSURE_ASCII);
+	if (!line || fprintf(A->pq, "%s\n", line) < 0)
+		A->pq_failed = true;
+	free(line);
+	json_decref(row);
+}
 
 static void reliability_add(accum *A, double conf, bool correct)
 {
@@ -496,8 +544,18 @@ static cairn_status ask_timed(cairn_kb *kb, const char *q, const cairn_ask_param
 	cairn_status st = cairn_ask(kb, q, ap, out);
 	if (st)
 		return cn_err_set(err, st, "asking \"%.80s\": %s", q, cairn_kb_errmsg(kb));
-	if (!CN_GROW(A->lat, A->caplat, A->nlat + 1))
-		A->lat[A->nlat++] = (double)(cn_now_ns() - t0) / 1e6;
+	double ms = (double)(cn_now_ns() - t0) / 1e6;
+	cn_ask_cost c;
+	cn_eval_ask_cost(*out, q, ms, &c);
+	A->last = c;
+	if (!CN_GROW(A->lat, A->caplat, A->nlat + 1) && !CN_GROW(A->ttft, A->capttft, A->nlat + 1)) {
+		A->ttft[A->nlat] = c.ttft_ms;
+		A->lat[A->nlat++] = ms;
+	}
+	A->tin += c.tokens_in;
+	A->tout += c.tokens_out;
+	A->measured |= c.measured;
+	A->refused += cairn_answer_get(*out)->guard.refused != 0;
 	return CAIRN_OK;
 }
 
@@ -584,6 +642,23 @@ static cairn_status run_squad(cairn_kb *kb, const dataset *d, const cairn_answer
 		A->conf += v->confidence;
 		reliability_add(A, v->confidence, grounded);
 		write_features(fb, q, q->doc % 2, 1, grounded, a, em, f1);
+		double q_rl = 0, q_bleu = 0;
+		if (!abst) {
+			cn_bleu_stats bs;
+			if (cn_bleu_stats_of(v->answer, q->gold, q->n_gold, &bs) == CAIRN_OK) {
+				q_bleu = cn_bleu_sentence(&bs);
+				cn_bleu_add(&A->corpus, &bs);
+			}
+			q_rl = cn_rouge_l(v->answer, q->gold, q->n_gold);
+			A->rouge += q_rl;
+			A->bleu += q_bleu;
+		} else {
+			cn_bleu_stats bs;
+			if (cn_bleu_stats_of("", q->gold, q->n_gold, &bs) == CAIRN_OK)
+				cn_bleu_add(&A->corpus, &bs);
+		}
+		pq_row(A, q->id, q->text, true, abst, a, abst ? 0 : em, abst ? 0 : f1, q_rl, q_bleu, p->price_input_per_1k,
+		       p->price_output_per_1k);
 		if (abst) {
 			A->abst++;
 		} else {
@@ -607,6 +682,8 @@ static cairn_status run_squad(cairn_kb *kb, const dataset *d, const cairn_answer
 				A->n_unans++;
 				A->abst_unans += v->abstained || v->confidence < thr;
 				reliability_add(A, v->confidence, false);
+				pq_row(A, q->id, q->text, false, v->abstained || v->confidence < thr, a, -1, -1, -1, -1,
+				       p->price_input_per_1k, p->price_output_per_1k);
 				write_features(fb, q, q->doc % 2, 0, 0, a, 0, 0);
 				cairn_answer_free(a);
 			}
@@ -708,6 +785,7 @@ static cairn_status run_scifact(cairn_kb *kb, dataset *d, const cairn_answer_eva
 			A->n++;
 			reliability_add(A, v->confidence, any_correct);
 			write_features(fb, q, i % 2, 1, any_correct, a, 0, 0);
+			pq_row(A, q->id, q->text, true, abst, a, -1, -1, -1, -1, p->price_input_per_1k, p->price_output_per_1k);
 			if (abst) {
 				A->abst++;
 			} else {
@@ -718,6 +796,7 @@ static cairn_status run_scifact(cairn_kb *kb, dataset *d, const cairn_answer_eva
 			}
 		} else {
 			A->n_nei++;
+			pq_row(A, q->id, q->text, false, abst, a, -1, -1, -1, -1, p->price_input_per_1k, p->price_output_per_1k);
 			A->abst_nei += abst;
 		}
 		cairn_answer_free(a);
@@ -732,6 +811,8 @@ static cairn_status run_scifact(cairn_kb *kb, dataset *d, const cairn_answer_eva
 				A->n_unans++;
 				A->abst_unans += v->abstained || v->confidence < thr;
 				reliability_add(A, v->confidence, false);
+				pq_row(A, q->id, q->text, false, v->abstained || v->confidence < thr, a, -1, -1, -1, -1,
+				       p->price_input_per_1k, p->price_output_per_1k);
 				write_features(fb, q, i % 2, 0, 0, a, 0, 0);
 				cairn_answer_free(a);
 			}
@@ -783,7 +864,22 @@ static cairn_status eval_answers(const char *dataset_path, const cairn_answer_ev
 	char path[4096];
 	/* layout: a SciFact directory, a SQuAD JSON file, or a directory holding one JSON file */
 	snprintf(path, sizeof path, "%s/corpus.jsonl", dataset_path);
+	size_t dl = strlen(dataset_path);
+	if (!cn_is_dir(dataset_path) && dl > 6 && !strcmp(dataset_path + dl - 6, ".jsonl")) {
+		dataset_free(&d);
+		snprintf(out->dataset, sizeof out->dataset, "%s", dataset_path);
+		return cn_eval_answers_jsonl(dataset_path, p, out, err);
+	}
+	if (p->kb_dir || p->corpus) {
+		dataset_free(&d);
+		return cn_err_set(err, CAIRN_EINVAL, "%s: --kb and --corpus apply to JSON Lines sets only (SQuAD and SciFact "
+		                  "sets hold their documents)", dataset_path);
+	}
 	if (cn_is_dir(dataset_path) && cn_path_exists(path)) {
+		cn_eval_fingerprint(path, &out->dataset_bytes, &out->dataset_crc32c);
+		char cpath[4096];
+		snprintf(cpath, sizeof cpath, "%s/%s", dataset_path, p->claims ? p->claims : "claims_dev.jsonl");
+		cn_eval_fingerprint(cpath, &out->dataset_bytes, &out->dataset_crc32c);
 		st = load_scifact(&d, dataset_path, p->claims ? p->claims : "claims_dev.jsonl", err);
 	} else if (cn_is_dir(dataset_path)) {
 		char name[1024];
@@ -793,9 +889,11 @@ static cairn_status eval_answers(const char *dataset_path, const cairn_answer_ev
 			                dataset_path);
 		} else {
 			snprintf(path, sizeof path, "%s/%s", dataset_path, name);
+			cn_eval_fingerprint(path, &out->dataset_bytes, &out->dataset_crc32c);
 			st = load_squad(&d, path, err);
 		}
 	} else {
+		cn_eval_fingerprint(dataset_path, &out->dataset_bytes, &out->dataset_crc32c);
 		st = load_squad(&d, dataset_path, err);
 	}
 	if (st) {
@@ -856,6 +954,8 @@ static cairn_status eval_answers(const char *dataset_path, const cairn_answer_ev
 	size_t nq = d.n_qs;
 	if (p->max_questions > 0 && (size_t)p->max_questions < nq)
 		nq = (size_t)p->max_questions;
+	if (!st && p->per_question_path && !(A.pq = fopen(p->per_question_path, "w")))
+		st = cn_err_set(err, CAIRN_EIO, "%s: cannot create: %s", p->per_question_path, strerror(errno));
 	if (!st)
 		st = !strcmp(d.format, "squad") ? run_squad(kb, &d, p, nq, &A, p->features_path ? &fb : NULL, err)
 		                                : run_scifact(kb, &d, p, nq, &A, p->features_path ? &fb : NULL, err);
@@ -866,6 +966,8 @@ static cairn_status eval_answers(const char *dataset_path, const cairn_answer_ev
 			st = cn_file_write_atomic(p->features_path, fb.data ? fb.data : "", fb.len, err);
 	}
 	cn_buf_free(&fb);
+	if (A.pq && (fclose(A.pq) != 0 || A.pq_failed) && !st)
+		st = cn_err_set(err, CAIRN_EIO, "%s: cannot write", p->per_question_path);
 	cairn_kb_close(kb);
 	if (!p->work_dir && nftw(kbdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
 		cn_log(CAIRN_LOG_WARN, "eval: could not remove %s: %s", kbdir, strerror(errno));
@@ -909,9 +1011,34 @@ static cairn_status eval_answers(const char *dataset_path, const cairn_answer_ev
 			out->latency_mean_ms = s / (double)A.nlat;
 			size_t r = (size_t)ceil(0.95 * (double)A.nlat);
 			out->latency_p95_ms = A.lat[(r ? r : 1) - 1];
+			out->latency_p50_ms = cn_percentile(A.lat, A.nlat, 50);
+			out->latency_p99_ms = cn_percentile(A.lat, A.nlat, 99);
+			out->ttft_p50_ms = cn_percentile(A.ttft, A.nlat, 50);
+			out->ttft_p95_ms = cn_percentile(A.ttft, A.nlat, 95);
 		}
+		/* every ask counts for cost and refusals, the unanswerable re-asks included */
+		double asks = (double)A.nlat;
+		if (!strcmp(d.format, "squad")) {
+			out->questions_with_answers = A.n;
+			out->rouge_l = ratio(A.rouge, (double)A.n);
+			out->bleu = ratio(A.bleu, (double)A.n);
+			out->corpus_bleu = cn_bleu_corpus(&A.corpus);
+		}
+		out->groundedness = out->support_rate;
+		out->refusal_rate = ratio((double)A.refused, asks);
+		out->tokens_in_mean = ratio(A.tin, asks);
+		out->tokens_out_mean = ratio(A.tout, asks);
+		out->tokens_measured = A.measured;
+		if (p->has_prices) {
+			out->cost_total = A.tin / 1000 * p->price_input_per_1k + A.tout / 1000 * p->price_output_per_1k;
+			out->cost_per_request = ratio(out->cost_total, asks);
+		}
+		out->abstention_recall = out->abstain_unanswerable;
+		double ab = (double)A.abst_unans + (double)A.abst;
+		out->abstention_precision = ratio((double)A.abst_unans, ab);
 	}
 	cn_free(A.lat);
+	cn_free(A.ttft);
 	dataset_free(&d);
 	out->seconds = (double)(cn_now_ns() - t_start) / 1e9;
 	return st;
@@ -926,6 +1053,9 @@ cairn_status cairn_eval_answers(const char *dataset_path, const cairn_answer_eva
 	if (!params)
 		params = &defaults;
 	memset(out, 0, sizeof *out);
+	snprintf(out->version, sizeof out->version, "%s", cairn_version());
+	out->seed = params->seed;
+	snprintf(out->kb, sizeof out->kb, "built");
 	if (errbuf && errbuf_size)
 		errbuf[0] = '\0';
 	cairn_status st = dataset_path ? eval_answers(dataset_path, params, out, &err)
