@@ -115,6 +115,7 @@ struct cairn_answer {
 	const char *raw_answer;
 	const char *abstain_reason;
 	const char *refuse_reason; /* set when an injection policy refuses the request */
+	bool dlp;                  /* redact_output: everything handed out is masked */
 	cn_verdict *verdicts;
 	bool *cite_in_context, *cite_quote_ok;
 	double feat[CN_ANS_NFEAT];

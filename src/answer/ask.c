@@ -42,6 +42,7 @@
 #include "text/text.h"
 
 #include <ctype.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -901,6 +902,76 @@ static cairn_status dlp_mask(cairn_answer *a, const char **s)
 	return *s ? CAIRN_OK : CAIRN_ENOMEM;
 }
 
+/* A whole serialized view masked: every JSON string value (keys and numbers untouched, so
+ * the document stays valid), or all of a text. NULL when out of memory. */
+static json_t *dlp_json(json_t *j)
+{
+	if (json_is_string(j)) {
+		const char *s = json_string_value(j);
+		cairn_redact_params rp = cairn_redact_default_params();
+		rp.mode = CAIRN_REDACT_MASK;
+		rp.pii.types = DLP_TYPES;
+		cairn_redacted r = {0};
+		if (cairn_redact(s, json_string_length(j), &rp, &r, NULL, 0) != CAIRN_OK)
+			return NULL;
+		json_t *out = r.n_items ? json_stringn(r.text, r.len) : json_incref(j);
+		cairn_redacted_free(&r);
+		return out;
+	}
+	if (json_is_object(j)) {
+		json_t *o = json_object();
+		const char *k;
+		json_t *v;
+		json_object_foreach(j, k, v) {
+			json_t *m = dlp_json(v);
+			if (!m || json_object_set_new(o, k, m)) {
+				json_decref(o);
+				return NULL;
+			}
+		}
+		return o;
+	}
+	if (json_is_array(j)) {
+		json_t *arr = json_array();
+		size_t i;
+		json_t *v;
+		json_array_foreach(j, i, v) {
+			json_t *m = dlp_json(v);
+			if (!m || json_array_append_new(arr, m)) {
+				json_decref(arr);
+				return NULL;
+			}
+		}
+		return arr;
+	}
+	return json_incref(j);
+}
+
+static char *dlp_serialized(char *text, bool is_json)
+{
+	if (!text)
+		return NULL;
+	char *out = NULL;
+	if (is_json) {
+		json_t *j = json_loads(text, JSON_DECODE_ANY, NULL);
+		json_t *m = j ? dlp_json(j) : NULL;
+		out = m ? json_dumps(m, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+		json_decref(j);
+		json_decref(m);
+	} else {
+		cairn_redact_params rp = cairn_redact_default_params();
+		rp.mode = CAIRN_REDACT_MASK;
+		rp.pii.types = DLP_TYPES;
+		cairn_redacted r = {0};
+		if (cairn_redact(text, strlen(text), &rp, &r, NULL, 0) == CAIRN_OK)
+			out = r.text, r.text = NULL;
+		cairn_redacted_free(&r);
+	}
+	cairn_free(text);
+	/* (jansson and cairn_redact allocate with malloc, as cairn_free expects) */
+	return out;
+}
+
 static cairn_status dlp_answer(cairn_answer *a)
 {
 	cairn_answer_view *v = &a->view;
@@ -909,8 +980,13 @@ static cairn_status dlp_answer(cairn_answer *a)
 	for (size_t i = 0; !st && i < v->n_sentences; i++)
 		st = dlp_mask(a, &sents[i].text);
 	cairn_citation *cites = (cairn_citation *)v->citations;
-	for (size_t i = 0; !st && i < v->n_citations; i++)
+	for (size_t i = 0; !st && i < v->n_citations; i++) {
 		st = dlp_mask(a, &cites[i].quote);
+		if (!st)
+			st = dlp_mask(a, &cites[i].title);
+		if (!st)
+			st = dlp_mask(a, &cites[i].heading);
+	}
 	for (size_t i = 0; !st && i < a->ntop; i++) {
 		st = dlp_mask(a, &a->top_text[i]);
 		if (!st && a->top_span[i])
@@ -1283,7 +1359,8 @@ cairn_status cairn_ask(cairn_kb *kb, const char *question, const cairn_ask_param
 done:
 	work_free(&w);
 	v->seconds = (double)(cn_now_ns() - t0) / 1e9;
-	st = p.redact_output ? dlp_answer(a) : CAIRN_OK;
+	a->dlp = p.redact_output != 0;
+	st = a->dlp ? dlp_answer(a) : CAIRN_OK;
 	if (!st)
 		st = audit_ask(kb, a, &p);
 	if (st)
@@ -1478,7 +1555,7 @@ char *cairn_answer_to_json(const cairn_answer *a, int explain)
 		cn_buf_free(&b);
 		return NULL;
 	}
-	return cn_buf_take(&b);
+	return a->dlp ? dlp_serialized(cn_buf_take(&b), true) : cn_buf_take(&b);
 }
 
 /* ---- --explain as text ---- */
@@ -1553,5 +1630,5 @@ end:
 		return NULL;
 	}
 	cn_buf_putc(&b, '\0');
-	return cn_buf_take(&b);
+	return a->dlp ? dlp_serialized(cn_buf_take(&b), false) : cn_buf_take(&b);
 }

@@ -38,15 +38,12 @@ for name in ("covid-qa questions", "scifact claims"):
     assert rate(w["quarantined"], w["n"]) <= 0.05, w
 ing, out = rows["presidio PII, redact at ingest"], rows["presidio PII, redact_output"]
 assert ing["values"] >= 5 and out["values"] >= 5, (ing, out)
-# what redaction promises: nothing strict in answers, sentences or quotes, either way; and
-# with redaction at ingest nothing anywhere (titles, explain)
+# what redaction promises: nothing strict anywhere — answers, sentences, quotes, citation
+# titles and headings, the explain output — whether redacted at ingest or on output
 assert ing["leaked"] == 0 and out["leaked"] == 0, (ing, out)
 assert ing["leaked_meta"] == 0 and ing["leaked_explain"] == 0, ing
-# redact_output masks the answer, sentences and quotes only: citation titles and the explain
-# output still show the stored text (a known gap, docs/safety.md); the exit status says so
-known = out["leaked_meta"] + out["leaked_explain"]
-assert r["leaks"] <= out["values"] and (int(sys.argv[2]) == 1) == (r["leaks"] > 0), (r["leaks"], sys.argv[2])
-print("safety: leaks through titles/explain with redact_output:", out["leaked_meta"], out["leaked_explain"])
+assert out["leaked_meta"] == 0 and out["leaked_explain"] == 0, out
+assert r["leaks"] == 0 and int(sys.argv[2]) == 0, (r["leaks"], sys.argv[2])
 PY
 # reproducible: the same seed, the same rows
 run --max 60 --seed 1 --json
