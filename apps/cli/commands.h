@@ -45,5 +45,8 @@ int cli_cmd_redact(int argc, char **argv);    /* guard.c */
 int cli_cmd_rehydrate(const char *kbdir, int argc, char **argv); /* guard.c */
 int cli_cmd_eval_pii(int argc, char **argv);  /* guard.c: argv[0] = "pii" */
 int cli_cmd_eval_injection(int argc, char **argv); /* inject_eval.c: argv[0] = "injection" */
+int cli_cmd_tools(const char *kbdir, int argc, char **argv);     /* tools.c */
+int cli_cmd_approvals(const char *kbdir, int argc, char **argv); /* tools.c */
+int cli_cmd_replay(const char *kbdir, int argc, char **argv);    /* tools.c */
 
 #endif
