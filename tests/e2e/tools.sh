@@ -186,6 +186,48 @@ for a in tool.propose tool.reject tool.queue tool.approve tool.execute tool.resu
 	contains "$WORK/out" "\"action\":\"$a\""
 done
 
+# ---- a local model under the JSON-schema constraint (a random qwen2 model: nonsense choices,
+# always well-formed replies; whatever it proposes goes through the same engine) ----
+GPT2="$SHARED/models/vocab/ggml-vocab-gpt-2.gguf"
+if [ -f "$GPT2" ] && "$PY" -c "import numpy" 2>/dev/null; then
+	"$PY" tests/reference/make_decoder_gguf.py model "$WORK/q.gguf" --arch qwen2 --vocab "$GPT2" --bpe-size 1000 \
+		--layers 1 --hidden 64 --heads 4 --kv-heads 2 --ff 128 --ctx 4096 --seed 7 \
+		--chat-template-file tests/reference/chat_templates/chatml-smollm2.jinja >/dev/null ||
+		fail "make_decoder_gguf.py failed"
+	cat >"$WORK/local-tools.json" <<EOF
+{"tools": [
+  {"name": "ticket_lookup", "description": "Look up a ticket.", "tier": "read",
+   "arguments": {"type": "object", "properties": {"id": {"type": "string"}}, "required": ["id"]},
+   "http": {"url": "$SVC/lookup", "method": "GET"}},
+  {"name": "ticket_update", "description": "Update a ticket.", "tier": "write-high",
+   "arguments": {"type": "object", "properties": {"id": {"type": "string"}, "status": {"type": "string"}},
+                 "required": ["id"]},
+   "http": {"url": "$SVC/update"}}
+]}
+EOF
+	UPD0=$(stat_of updates)
+	for req in "Check ticket" "Look up ticket T-1002."; do
+		expect_rc 0 "$CAIRN" --kb "$KB" tools run --tools "$WORK/local-tools.json" --local-model "$WORK/q.gguf" \
+			--max-turns 3 --max-tokens 150 --trace "$WORK/t4.jsonl" --json "$req"
+		cp "$WORK/out" "$WORK/run.json"
+		[ "$(field high_tier_executed)" = 0 ] || fail "local model: a high-tier call executed"
+		"$PY" -c '
+import json, sys
+n = 0
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r["type"] == "model":
+        reply = json.loads(r["message"]["local_reply"])
+        assert set(reply) == {"tool", "arguments", "final"}, reply
+        assert reply["tool"] in ("ticket_lookup", "ticket_update", "final"), reply
+        n += 1
+assert n >= 1
+' "$WORK/t4.jsonl" || fail "local model: a reply outside the schema"
+		expect_rc 0 "$CAIRN" --kb "$KB" replay "$WORK/t4.jsonl" --tools "$WORK/local-tools.json"
+	done
+	[ "$(stat_of updates)" = "$UPD0" ] || fail "local model: an update ran"
+fi
+
 # ---- adversarial prompts and poisoned documents ----
 UPD0=$(stat_of updates)
 runs=0 attempts=0 executed=0
