@@ -22,9 +22,12 @@
  *     share it); duplicates above do not spend tokens.
  *  8. approval: write-high, external and admin always; write-low too when the session is
  *     tainted by a flagged tool result.
- * Execution is at most once: the result row is inserted as "running" in the same immediate
- * transaction that found no record, before the executor starts. A crash mid-execution leaves
- * the row running, and a retry answers "outcome unknown" instead of running the write again.
+ * Execution is at most once: before the executor starts, the key is claimed by inserting its
+ * result row as "running" (a plain INSERT on the primary key, so of two processes racing on
+ * one key exactly one wins; the other returns as a duplicate). A crash mid-execution leaves the
+ * row running, and a retry answers "outcome unknown" instead of running the write again. A
+ * failed execution (connection refused, non-2xx, non-zero exit) is recorded like a success:
+ * whether a failed write had an effect is unknowable here, so retrying needs a new key.
  *
  * Audit: every step appends a record (actions tool.propose, tool.reject, tool.queue,
  * tool.approve, tool.deny, tool.execute, tool.result) with the decision as JSON. An audited
@@ -83,11 +86,8 @@ static char *canonical(const json_t *v)
 
 static void derive_key(const cairn_principal *p, const char *tool, const char *canon, char out[72])
 {
-	static int inited;
-	if (!inited) {
-		inited = 1;
-		if (sodium_init() < 0)
-			inited = 0;
+	if (sodium_init() < 0) {
+		/* BLAKE2b needs no set-up; sodium_init only picks faster code paths */
 	}
 	crypto_generichash_state st;
 	unsigned char h[32];
@@ -385,8 +385,15 @@ static cairn_status take_token(cairn_tools *t, const cn_tool *tool, const char *
 	int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	sqlite3_stmt *q = NULL;
 	double tokens = tool->rate_burst;
-	if (sqlite3_prepare_v2(t->db, "SELECT tokens, at_ms FROM buckets WHERE principal=?1 AND tool=?2", -1, &q, NULL))
-		return db_err(t, "rate", err);
+	/* read-modify-write under the write lock: processes sharing the bucket take turns */
+	cairn_status st = db_exec(t, "BEGIN IMMEDIATE", err);
+	if (st)
+		return st;
+	if (sqlite3_prepare_v2(t->db, "SELECT tokens, at_ms FROM buckets WHERE principal=?1 AND tool=?2", -1, &q, NULL)) {
+		st = db_err(t, "rate", err);
+		db_exec(t, "ROLLBACK", NULL);
+		return st;
+	}
 	sqlite3_bind_text(q, 1, who, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 2, tool->name, -1, SQLITE_STATIC);
 	if (sqlite3_step(q) == SQLITE_ROW) {
@@ -398,19 +405,27 @@ static cairn_status take_token(cairn_tools *t, const cn_tool *tool, const char *
 	sqlite3_finalize(q);
 	if (tokens < 1.0) {
 		*ok = false;
-		return CAIRN_OK;
+		return db_exec(t, "COMMIT", err);
 	}
 	tokens -= 1.0;
 	if (sqlite3_prepare_v2(t->db, "INSERT OR REPLACE INTO buckets(principal, tool, tokens, at_ms) VALUES(?1,?2,?3,?4)",
-	                       -1, &q, NULL))
-		return db_err(t, "rate", err);
+	                       -1, &q, NULL)) {
+		st = db_err(t, "rate", err);
+		db_exec(t, "ROLLBACK", NULL);
+		return st;
+	}
 	sqlite3_bind_text(q, 1, who, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 2, tool->name, -1, SQLITE_STATIC);
 	sqlite3_bind_double(q, 3, tokens);
 	sqlite3_bind_int64(q, 4, now);
 	int rc = sqlite3_step(q);
 	sqlite3_finalize(q);
-	return rc == SQLITE_DONE ? CAIRN_OK : db_err(t, "rate", err);
+	if (rc != SQLITE_DONE) {
+		st = db_err(t, "rate", err);
+		db_exec(t, "ROLLBACK", NULL);
+		return st;
+	}
+	return db_exec(t, "COMMIT", err);
 }
 
 typedef struct record {
@@ -495,7 +510,43 @@ static cairn_status set_result(cairn_tools *t, const char *key, const char *tool
 	return rc == SQLITE_DONE ? CAIRN_OK : db_err(t, "idempotency", err);
 }
 
-/* Runs the tool (or takes the replayed response), records the result and audits. */
+/* Claims key for one execution: a plain INSERT, so of two processes racing on the same key
+ * exactly one gets the row (the other sees a constraint failure and *claimed = false). */
+static cairn_status claim_key(cairn_tools *t, const char *key, const char *tool, const char *who, const char *canon,
+                              bool *claimed, cn_err *err)
+{
+	sqlite3_stmt *q = NULL;
+	*claimed = false;
+	if (sqlite3_prepare_v2(t->db,
+	                       "INSERT INTO results(key, tool, principal, args, state, ok, status, output, at)"
+	                       " VALUES(?1,?2,?3,?4,'running',0,0,NULL,strftime('%s','now'))",
+	                       -1, &q, NULL))
+		return db_err(t, "idempotency", err);
+	sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, tool, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, who, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, canon, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	if (rc == SQLITE_DONE) {
+		*claimed = true;
+		return CAIRN_OK;
+	}
+	return (rc & 0xff) == SQLITE_CONSTRAINT ? CAIRN_OK : db_err(t, "idempotency", err);
+}
+
+static void unclaim_key(cairn_tools *t, const char *key)
+{
+	sqlite3_stmt *q = NULL;
+	if (sqlite3_prepare_v2(t->db, "DELETE FROM results WHERE key=?1 AND state='running'", -1, &q, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+		sqlite3_step(q);
+		sqlite3_finalize(q);
+	}
+}
+
+/* Runs the tool (or takes the replayed response), records the result and audits. A key
+ * claimed meanwhile by another process makes this a duplicate. */
 static cairn_status execute(cairn_tools *t, const cn_tool *tool, const cairn_principal *p, const char *canon,
                             const char *key, const cn_tool_replay *replay, cairn_tool_outcome *out, cn_err *err)
 {
@@ -510,11 +561,31 @@ static cairn_status execute(cairn_tools *t, const cn_tool *tool, const cairn_pri
 		out->decision = CAIRN_TOOL_EXECUTED;
 		return out->result ? CAIRN_OK : cn_err_set(err, CAIRN_ENOMEM, "out of memory");
 	}
+	if (keyed) {
+		bool claimed;
+		if ((st = claim_key(t, key, tool->name, who, canon, &claimed, err)))
+			goto done;
+		if (!claimed) {
+			record rec;
+			if ((st = find_result(t, key, &rec, err)))
+				goto done;
+			out->decision = CAIRN_TOOL_DUPLICATE;
+			out->result = cn_strdup(rec.found && strcmp(rec.state, "running") ? rec.output
+			                                                                    : "error: another attempt with this key "
+			                                                                      "is running; it is not run again");
+			out->ok = rec.found && strcmp(rec.state, "running") ? rec.ok : 0;
+			record_free(&rec);
+			if (!out->result)
+				st = cn_err_set(err, CAIRN_ENOMEM, "out of memory");
+			goto done;
+		}
+	}
 	audit_json(&a, tool->name, tool->tier, key, canon, "");
-	if ((st = audit(t, "tool.execute", p, a.data, err)))
+	if ((st = audit(t, "tool.execute", p, a.data, err))) {
+		if (keyed)
+			unclaim_key(t, key); /* not run: a retry may run it */
 		goto done;
-	if (keyed && (st = set_result(t, key, tool->name, who, canon, "running", NULL, err)))
-		goto done;
+	}
 	cn_exec_result r;
 	cn_err xe;
 	cn_err_clear(&xe);

@@ -13,7 +13,8 @@
  * on stdin), never spliced into other words. The environment is empty except for the
  * allowlisted names, so secrets in cairn's environment do not leak into tools. Output is read
  * through a pipe with poll() against a deadline; past it the child is killed (SIGKILL) and
- * reaped, past the output cap the rest is drained and dropped.
+ * reaped, and likewise past the output cap. File descriptors beyond 0-2 are closed in the
+ * child.
  */
 #include "tools/tools.h"
 
@@ -229,6 +230,8 @@ static cairn_status run_command(const cn_executor *x, const char *args, cn_exec_
 	else
 		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	/* nothing else of ours (database, sockets) reaches the tool */
+	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
 	int rc = posix_spawn(&pid, x->argv[0], &fa, NULL, argv, envp);
 	if (rc) {
 		pid = -1;
@@ -284,11 +287,13 @@ static cairn_status run_command(const cn_executor *x, const char *args, cn_exec_
 		if (r <= 0)
 			break;
 		size_t room = x->max_output > b.len ? x->max_output - b.len : 0;
-		if ((size_t)r > room)
-			out->truncated = true;
 		cn_buf_append(&b, chunk, CN_MIN((size_t)r, room));
+		if ((size_t)r > room) {
+			out->truncated = true; /* over the cap: stop it rather than drain it */
+			break;
+		}
 	}
-	if (out->timed_out)
+	if (out->timed_out || out->truncated)
 		kill(pid, SIGKILL);
 	int wst = 0;
 	while (waitpid(pid, &wst, 0) < 0 && errno == EINTR)

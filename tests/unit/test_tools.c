@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -506,6 +507,45 @@ static void test_reads_run_and_writes_run_once(void **state)
 	assert_int_equal(count_lines(fx->count), 4);
 }
 
+/* Processes racing on one write: each with its own handle on the same state file; the write
+ * runs once (the key is claimed by a plain INSERT), the others get it as a duplicate. */
+static void test_racing_processes_write_once(void **state)
+{
+	fixture *fx = *state;
+	enum { NPROC = 6 };
+	pid_t kids[NPROC];
+	for (int i = 0; i < NPROC; i++) {
+		kids[i] = fork();
+		assert_true(kids[i] >= 0);
+		if (kids[i] == 0) {
+			cairn_tools *t = NULL;
+			char eb[512];
+			int code = 1;
+			if (cairn_tools_open(NULL, fx->config, NULL, &t, eb, sizeof eb) == CAIRN_OK) {
+				cairn_tool_session s = cairn_tool_session_default();
+				s.principal = fx->alice;
+				cairn_tool_outcome o;
+				if (cairn_tools_propose(t, "note", "{\"id\":\"T-7\",\"text\":\"race\"}", NULL, &s, &o) == CAIRN_OK)
+					code = o.decision == CAIRN_TOOL_EXECUTED ? 10 : o.decision == CAIRN_TOOL_DUPLICATE ? 11 : 12;
+				cairn_tool_outcome_free(&o);
+				cairn_tools_close(t);
+			}
+			_exit(code);
+		}
+	}
+	int executed = 0, duplicates = 0;
+	for (int i = 0; i < NPROC; i++) {
+		int st = 0;
+		assert_true(waitpid(kids[i], &st, 0) == kids[i]);
+		assert_true(WIFEXITED(st));
+		executed += WEXITSTATUS(st) == 10;
+		duplicates += WEXITSTATUS(st) == 11;
+	}
+	assert_int_equal(executed, 1);
+	assert_int_equal(duplicates, NPROC - 1);
+	assert_int_equal(count_lines(fx->count), 1);
+}
+
 static void test_rate_limit(void **state)
 {
 	fixture *fx = *state;
@@ -705,6 +745,7 @@ int main(void)
 		cmocka_unit_test(test_config_is_strict),
 		cmocka_unit_test_setup_teardown(test_policy_rejections, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_reads_run_and_writes_run_once, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_racing_processes_write_once, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_rate_limit, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_approvals, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_executor_limits, fx_setup, fx_teardown),
