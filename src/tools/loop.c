@@ -377,7 +377,10 @@ static cairn_status run_loop(loop_ctx *c, const char *request, cairn_tools_run_r
 			json_t *fn = json_object_get(call, "function");
 			const char *id = json_string_value(json_object_get(call, "id"));
 			const char *name = json_string_value(json_object_get(fn, "name"));
-			const char *args = json_string_value(json_object_get(fn, "arguments"));
+			json_t *aj = json_object_get(fn, "arguments");
+			/* a string of JSON (OpenAI), or, from some servers, the object itself */
+			char *args_owned = json_is_object(aj) ? json_dumps(aj, JSON_COMPACT) : NULL;
+			const char *args = args_owned ? args_owned : json_string_value(aj);
 			const cn_tool *tool = cn_tools_find(&c->t->cfg, name);
 			out->proposals++;
 			if (tool && tool->tier >= CN_TIER_WRITE_HIGH)
@@ -401,6 +404,7 @@ static cairn_status run_loop(loop_ctx *c, const char *request, cairn_tools_run_r
 			cairn_tool_outcome o;
 			if ((st = cn_tools_propose(c->t, name, args ? args : "", NULL, &s, rpp, &facts, &o, err))) {
 				cairn_tool_outcome_free(&o);
+				free(args_owned);
 				stop = true;
 				break;
 			}
@@ -481,6 +485,7 @@ static cairn_status run_loop(loop_ctx *c, const char *request, cairn_tools_run_r
 			                                             id ? id : "call", "content", content.data ? content.data : ""));
 			cn_buf_free(&content);
 			cairn_tool_outcome_free(&o);
+			free(args_owned);
 			if (stop)
 				break;
 		}
