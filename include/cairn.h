@@ -1346,8 +1346,8 @@ cairn_status cairn_tools_propose(cairn_tools *t, const char *tool, const char *a
  * ones only with pending_only (cairn_free it). */
 cairn_status cairn_tools_approvals(cairn_tools *t, int pending_only, char **json);
 /* Approves (and executes, once) or denies approval id. The approver must be the owner (NULL)
- * or hold CAIRN_PERM_ADMIN (CAIRN_EPERM otherwise); CAIRN_ENOTFOUND for an unknown id,
- * CAIRN_EINVAL for one already decided. */
+ * or hold CAIRN_PERM_ADMIN, and may not approve a call it proposed itself (CAIRN_EPERM);
+ * CAIRN_ENOTFOUND for an unknown id, CAIRN_EINVAL for one already decided. */
 cairn_status cairn_tools_decide(cairn_tools *t, int64_t id, int approve, const cairn_principal *approver,
                                 cairn_tool_outcome *out);
 

@@ -910,6 +910,12 @@ cairn_status cairn_tools_decide(cairn_tools *t, int64_t id, int approve, const c
 		st = cn_err_set(&err, CAIRN_EINVAL, "approval %lld is already %s", (long long)id, state);
 		goto done;
 	}
+	/* four eyes: a principal does not approve its own call (the owner, who runs the CLI
+	 * without --as, is the operator and may) */
+	if (approve && approver && approver->name && !strcmp(approver->name, who)) {
+		st = cn_err_set(&err, CAIRN_EPERM, "approval %lld: %s may not approve its own call", (long long)id, who);
+		goto done;
+	}
 	if (!tool) {
 		st = cn_err_set(&err, CAIRN_ENOTFOUND, "approval %lld: the tool %s is no longer configured", (long long)id,
 		                tool_name);

@@ -591,6 +591,15 @@ static void test_approvals(void **state)
 	assert_int_equal(count_lines(fx->count), 0);
 	assert_int_equal(cairn_tools_decide(fx->t, 999, 1, fx->root, &o), CAIRN_ENOTFOUND);
 	cairn_tool_outcome_free(&o);
+	/* four eyes: root's own call cannot be approved by root */
+	assert_int_equal(propose(fx, fx->root, "refund", "{\"order\":\"r1\"}", NULL, &o), CAIRN_TOOL_QUEUED);
+	int64_t own = o.approval_id;
+	cairn_tool_outcome_free(&o);
+	assert_int_equal(cairn_tools_decide(fx->t, own, 1, fx->root, &o), CAIRN_EPERM);
+	assert_non_null(strstr(cairn_tools_errmsg(fx->t), "its own call"));
+	cairn_tool_outcome_free(&o);
+	assert_int_equal(cairn_tools_decide(fx->t, own, 0, fx->root, &o), CAIRN_OK); /* denying is fine */
+	cairn_tool_outcome_free(&o);
 	/* approved: runs once */
 	assert_int_equal(cairn_tools_decide(fx->t, id, 1, fx->root, &o), CAIRN_OK);
 	assert_int_equal(o.decision, CAIRN_TOOL_EXECUTED);
