@@ -1451,6 +1451,139 @@ typedef void (*cairn_injection_eval_item_fn)(const cairn_injection_eval_row *row
 cairn_status cairn_injection_eval(const char *data_root, const char *docs_dir, cairn_injection_eval_item_fn on_item,
                                   void *user_data, cairn_injection_eval_report *out, char *errbuf, size_t errbuf_size);
 
+/* ---- tools ------------------------------------------------------------------------------ */
+
+/* Tool use with guardrails (docs/tools.md). Tools are declared in a JSON file: name,
+ * description, a JSON Schema (draft 2020-12) for the arguments, a tier, who may call it, a
+ * rate limit, forbidden field combinations, and how it runs (an HTTP call or a local command
+ * without a shell). A model only proposes calls; cairn_tools_propose validates each against
+ * the schema and the policy and never executes an invalid one; read and write-low calls run at
+ * once, write-high, external and admin calls wait for an approval. Every call above read is
+ * executed at most once per idempotency key. Every proposal, rejection, queueing, decision,
+ * execution and result goes to the audit trail of the knowledge base (when enabled). */
+typedef enum cairn_tool_tier {
+	CAIRN_TIER_READ = 0,
+	CAIRN_TIER_WRITE_LOW = 1,
+	CAIRN_TIER_WRITE_HIGH = 2,
+	CAIRN_TIER_EXTERNAL = 3,
+	CAIRN_TIER_ADMIN = 4
+} cairn_tool_tier;
+
+typedef struct cairn_tools cairn_tools;
+
+/* Loads and strictly checks config_path (an unknown key or schema keyword is an error naming
+ * it). state_path: the SQLite file of approvals, idempotency records and rate buckets (NULL:
+ * tools.db beside the config). kb (may be NULL: no audit, principals only as given) is
+ * borrowed and must outlive the handle. */
+cairn_status cairn_tools_open(cairn_kb *kb, const char *config_path, const char *state_path, cairn_tools **out,
+                              char *errbuf, size_t errbuf_size);
+void cairn_tools_close(cairn_tools *t);
+const char *cairn_tools_errmsg(const cairn_tools *t);
+/* The declarations as JSON: [{"name","description","tier","arguments",…}] (cairn_free it). */
+char *cairn_tools_to_json(const cairn_tools *t);
+
+/* Who proposes, and the limits fixed at the start of a session. */
+typedef struct cairn_tool_session {
+	const cairn_principal *principal; /* NULL = the local owner */
+	int max_tier;      /* highest tier this session may reach (-1 = the principal's: admin for
+	                      the owner and CAIRN_PERM_ADMIN holders, external for others) */
+	int tainted;       /* 1: a tool result in this session carried flagged text; any call
+	                      above read then needs an approval */
+	int dry_run;       /* 1: decide, show what would run, execute and queue nothing */
+} cairn_tool_session;
+
+cairn_tool_session cairn_tool_session_default(void);
+
+typedef enum cairn_tool_decision {
+	CAIRN_TOOL_REJECTED = 0,   /* invalid (schema, policy, rate, business rule): never executed */
+	CAIRN_TOOL_EXECUTED = 1,   /* ran now; result holds its output */
+	CAIRN_TOOL_QUEUED = 2,     /* waits for approval (approval_id) */
+	CAIRN_TOOL_DUPLICATE = 3,  /* the idempotency key has a recorded result: returned, not re-run */
+	CAIRN_TOOL_DRY_RUN = 4     /* valid; would_run says what would happen */
+} cairn_tool_decision;
+
+typedef struct cairn_tool_outcome {
+	cairn_tool_decision decision;
+	int tier;
+	char *errors_json;   /* rejections: [{"instance":ptr,"schema":ptr,"message":…}] */
+	char *result;        /* executed/duplicate: the tool's output (untrusted text) */
+	int ok;              /* executed/duplicate: the executor reported success */
+	int needs_approval;  /* queued, or a dry run of a call that would be queued */
+	int64_t approval_id;
+	char key[72];        /* the idempotency key used */
+	char *would_run;     /* dry run: the request or command line */
+} cairn_tool_outcome;
+
+void cairn_tool_outcome_free(cairn_tool_outcome *o);
+/* "rejected", "executed", … */
+const char *cairn_tool_decision_name(cairn_tool_decision d);
+
+/* Proposes tool(args_json) for the session. idempotency_key may be NULL: it is derived from
+ * (principal, tool, canonical arguments). CAIRN_OK with the outcome filled for every decision
+ * (a rejection is an outcome, not an error); an error only when the decision could not be
+ * taken or recorded (state database, audit trail). */
+cairn_status cairn_tools_propose(cairn_tools *t, const char *tool, const char *args_json, const char *idempotency_key,
+                                 const cairn_tool_session *session, cairn_tool_outcome *out);
+
+/* Approvals: JSON array of {"id","tool","principal","arguments","tier","state",…}, pending
+ * ones only with pending_only (cairn_free it). */
+cairn_status cairn_tools_approvals(cairn_tools *t, int pending_only, char **json);
+/* Approves (and executes, once) or denies approval id. The approver must be the owner (NULL)
+ * or hold CAIRN_PERM_ADMIN, and may not approve a call it proposed itself (CAIRN_EPERM);
+ * CAIRN_ENOTFOUND for an unknown id, CAIRN_EINVAL for one already decided. */
+cairn_status cairn_tools_decide(cairn_tools *t, int64_t id, int approve, const cairn_principal *approver,
+                                cairn_tool_outcome *out);
+
+/* Validates instance_json against schema_json: CAIRN_OK when valid; CAIRN_EFORMAT when not,
+ * with *errors_json (cairn_free it) listing every error; CAIRN_EINVAL for a schema outside
+ * what the validator implements (errbuf names the keyword). */
+cairn_status cairn_schema_validate(const char *schema_json, const char *instance_json, char **errors_json,
+                                   char *errbuf, size_t errbuf_size);
+
+/* The loop with a model: the request, the tool declarations, the model's proposals, their
+ * decisions and the fenced, scanned results, until the model answers or max_turns. */
+typedef struct cairn_tools_run_params {
+	const char *endpoint;      /* OpenAI-compatible; tools sent as "tools", calls read from "tool_calls" */
+	const char *api_key_env;
+	const char *model_name;
+	const char *local_model;   /* or a local GGUF model under a JSON-schema constraint */
+	const char *local_tokenizer;
+	const char *chat_template;
+	int max_turns;             /* model replies at most (default 8) */
+	int max_tokens;            /* per local reply (default 256) */
+	int timeout_ms;            /* per HTTP request (default 60000) */
+	const char *trace_path;    /* JSONL trace of every step (NULL = none) */
+	cairn_tool_session session;
+} cairn_tools_run_params;
+
+cairn_tools_run_params cairn_tools_run_default_params(void);
+
+typedef struct cairn_tools_run_report {
+	char *final;               /* the model's final text (NULL when it gave none); cairn_free */
+	int turns;
+	int proposals, rejected, executed, queued, duplicates;
+	int high_tier_proposals;   /* proposals of write-high, external or admin tools */
+	int high_tier_executed;    /* of those, executed without an approval (0 by design) */
+	int flagged_results;       /* tool results the injection scan flagged */
+	int tainted;               /* the session ended tainted */
+} cairn_tools_run_report;
+
+cairn_status cairn_tools_run(cairn_tools *t, const char *request, const cairn_tools_run_params *p,
+                             cairn_tools_run_report *out);
+void cairn_tools_run_report_free(cairn_tools_run_report *r);
+
+/* Re-runs a recorded session from its trace: the recorded model replies and tool responses
+ * stand in for the model and the executors (no network, no execution, no state written);
+ * every decision is taken again and compared. */
+typedef struct cairn_tools_replay_report {
+	int decisions;             /* decisions recomputed */
+	int matched;
+	int mismatched;
+	char first_mismatch[512];  /* what differed first, "" when everything matched */
+} cairn_tools_replay_report;
+
+cairn_status cairn_tools_replay(cairn_tools *t, const char *trace_path, cairn_tools_replay_report *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -51,5 +51,8 @@ int cli_cmd_eval_retrieval(const char *kbdir, int argc, char **argv); /* eval_cl
 int cli_cmd_eval_trec(int argc, char **argv);    /* eval_cli.c: argv[0] = "trec" */
 int cli_cmd_eval_compare(int argc, char **argv); /* eval_cli.c: argv[0] = "compare" */
 int cli_cmd_eval_safety(int argc, char **argv); /* eval_safety.c: argv[0] = "safety" */
+int cli_cmd_tools(const char *kbdir, int argc, char **argv);     /* tools.c */
+int cli_cmd_approvals(const char *kbdir, int argc, char **argv); /* tools.c */
+int cli_cmd_replay(const char *kbdir, int argc, char **argv);    /* tools.c */
 
 #endif

@@ -133,6 +133,13 @@ static void usage(FILE *f)
 	        "      -n N  --temp T  --top-k K  --top-p P  --min-p P  --repeat-penalty R  --repeat-last-n N\n"
 	        "      --presence-penalty X  --frequency-penalty X  --seed S  --json-schema FILE  --stop STR...\n"
 	        "      --tokenizer FILE  --threads N  --ctx N  --ignore-eos  --verbose (timing on stderr)\n"
+	        "  tools list|validate [--tools FILE (default KB/tools.json)] [--json]   declared tools (docs/tools.md)\n"
+	        "      validate --schema JSON --instance JSON   check a value against a JSON Schema (2020-12)\n"
+	        "  tools call TOOL ARGS_JSON [--as PRINCIPAL] [--key KEY] [--dry-run] [--json]   propose one call\n"
+	        "  tools run \"REQUEST\" --endpoint URL [--llm-model M] | --local-model FILE   a model proposes calls\n"
+	        "      [--as PRINCIPAL] [--dry-run] [--trace FILE] [--max-turns N] [--max-tier TIER] [--json]\n"
+	        "  approvals list [--all] | approve ID | deny ID   [--as PRINCIPAL (holding admin)] [--tools FILE]\n"
+	        "  replay TRACE [--tools FILE] [--json]   re-run a traced session; exit 3 unless every decision repeats\n"
 	        "  version | help\n"
 	        "\n"
 	        "Documentation: docs/README.md\n",
@@ -805,6 +812,12 @@ int main(int argc, char **argv)
 		return cli_cmd_rehydrate(kbdir, sub_argc, sub_argv);
 	if (!strcmp(cmd, "generate"))
 		return cli_cmd_generate(argc - i, argv + i);
+	if (!strcmp(cmd, "tools"))
+		return cli_cmd_tools(kbdir, sub_argc, sub_argv);
+	if (!strcmp(cmd, "approvals"))
+		return cli_cmd_approvals(kbdir, sub_argc, sub_argv);
+	if (!strcmp(cmd, "replay"))
+		return cli_cmd_replay(kbdir, sub_argc, sub_argv);
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
 		printf("cairn %s\n", cairn_version());
 		return 0;

