@@ -12,7 +12,6 @@
 #include "answer/answer_int.h"
 #include "answer/eval_int.h"
 #include "answer/eval_metrics.h"
-#include "ingest/ingest.h"
 
 #include <errno.h>
 #include <ftw.h>
