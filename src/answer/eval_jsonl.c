@@ -12,6 +12,7 @@
 #include "answer/answer_int.h"
 #include "answer/eval_int.h"
 #include "answer/eval_metrics.h"
+#include "text/text.h"
 
 #include <errno.h>
 #include <ftw.h>
@@ -55,6 +56,12 @@ cairn_status cn_eval_tmpdir(const char *work_dir, const char *tag, char *buf, si
 	return CAIRN_OK;
 }
 
+/* The answerer's estimate (ask.c): four tokens for every three words. */
+static size_t words_to_tokens(const char *s)
+{
+	return (cn_count_words(s, strlen(s)) * 4 + 2) / 3;
+}
+
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st;
@@ -90,8 +97,8 @@ void cn_eval_ask_cost(const cairn_answer *a, const char *question, double latenc
 	}
 	/* extractive, or an endpoint (not streamed: the first token arrives with the reply):
 	 * the question and the context in, the answer out, by the built-in estimate */
-	out->tokens_in = (double)cn_estimate_tokens(question, strlen(question)) + (double)a->used_tokens;
-	out->tokens_out = v->answer ? (double)cn_estimate_tokens(v->answer, strlen(v->answer)) : 0;
+	out->tokens_in = (double)words_to_tokens(question) + (double)a->used_tokens;
+	out->tokens_out = v->answer ? (double)words_to_tokens(v->answer) : 0;
 }
 
 typedef struct jq {
