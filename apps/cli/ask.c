@@ -62,107 +62,179 @@ static void print_explain(const cairn_answer *a)
 	}
 }
 
+/* ---- the answer options and output ask and chat share ---- */
+
+void cli_ask_opts_init(cli_ask_opts *o)
+{
+	memset(o, 0, sizeof *o);
+	o->p = cairn_ask_default_params();
+}
+
+void cli_ask_opts_free(cli_ask_opts *o)
+{
+	free(o->groups);
+	free(o->groups_buf);
+	o->groups = NULL;
+	o->groups_buf = NULL;
+}
+
+bool cli_ask_option(int argc, char **argv, int *ip, cli_ask_opts *o)
+{
+	cairn_ask_params *p = &o->p;
+	const char *a = argv[*ip];
+	int i = *ip;
+	if (!strcmp(a, "-k") || !strcmp(a, "--k"))
+		p->k = (int)cli_parse_long(a, cli_need(argc, argv, &i), 1, 1000);
+	else if (!strcmp(a, "--as"))
+		o->as = cli_need(argc, argv, &i);
+	else if (!strcmp(a, "--no-redact-remote"))
+		p->redact_remote = 0;
+	else if (!strcmp(a, "--verify-model"))
+		p->verify_model = cli_need(argc, argv, &i);
+	else if (!strcmp(a, "--verify-threshold"))
+		p->verify_threshold = parse_frac(a, cli_need(argc, argv, &i));
+	else if (!strcmp(a, "--redact-output"))
+		p->redact_output = 1;
+	else if (!strcmp(a, "--injection-question") || !strcmp(a, "--injection-documents")) {
+		const char *v = cli_need(argc, argv, &i);
+		bool q = !strcmp(a, "--injection-question");
+		int pol = !strcmp(v, "off") ? -1 : !strcmp(v, "flag") ? CAIRN_INJECTION_POLICY_FLAG
+		        : !strcmp(v, "refuse") ? CAIRN_INJECTION_POLICY_REFUSE
+		        : (!q && !strcmp(v, "quarantine")) ? CAIRN_INJECTION_POLICY_QUARANTINE : -2;
+		if (pol == -2)
+			cli_die_usage("%s is %s, not \"%s\"", a, q ? "flag, refuse or off" : "quarantine, flag, refuse or off", v);
+		*(q ? &p->injection_question : &p->injection_documents) = pol;
+	} else if (!strcmp(a, "--filter"))
+		p->filter = cli_need(argc, argv, &i);
+	else if (!strcmp(a, "--groups")) {
+		cli_ask_opts_free(o);
+		o->groups_buf = strdup(cli_need(argc, argv, &i));
+		o->groups = o->groups_buf ? calloc(strlen(o->groups_buf) / 2 + 2, sizeof *o->groups) : NULL;
+		if (!o->groups_buf || !o->groups) {
+			fprintf(stderr, "%s: out of memory\n", cli_prog);
+			exit(1);
+		}
+		o->n_groups = 0;
+		o->groups_given = true;
+		for (char *tok = strtok(o->groups_buf, ","); tok; tok = strtok(NULL, ","))
+			if (*tok)
+				o->groups[o->n_groups++] = tok;
+	} else if (!strcmp(a, "--json"))
+		o->json = true;
+	else if (!strcmp(a, "--explain"))
+		o->explain = true;
+	else if (!strcmp(a, "--context-tokens"))
+		p->context_tokens = (int)cli_parse_long(a, cli_need(argc, argv, &i), 64, 1000000);
+	else if (!strcmp(a, "--max-sentences"))
+		p->max_sentences = (int)cli_parse_long(a, cli_need(argc, argv, &i), 1, 10);
+	else if (!strcmp(a, "--min-confidence"))
+		p->min_confidence = parse_frac(a, cli_need(argc, argv, &i));
+	else if (!strcmp(a, "--no-spans"))
+		p->spans = 0;
+	else if (!strcmp(a, "--lenient"))
+		p->strict = 0;
+	else if (!strcmp(a, "--mode")) {
+		const char *m = cli_need(argc, argv, &i);
+		p->retrieval = !strcmp(m, "bm25") ? CAIRN_SEARCH_BM25 : !strcmp(m, "dense") ? CAIRN_SEARCH_DENSE
+		             : !strcmp(m, "hybrid")                 ? CAIRN_SEARCH_HYBRID
+		                                                    : (cli_die_usage("--mode is bm25, dense or hybrid"), 0);
+	} else if (!strcmp(a, "--rerank-model"))
+		p->rerank_model = cli_need(argc, argv, &i);
+	else if (!strcmp(a, "--endpoint"))
+		p->endpoint = cli_need(argc, argv, &i);
+	else if (!strcmp(a, "--api-key-env"))
+		p->api_key_env = cli_need(argc, argv, &i);
+	else if (!strcmp(a, "--llm-model"))
+		p->model_name = cli_need(argc, argv, &i);
+	else if (!strcmp(a, "--local-model"))
+		p->local_model = cli_need(argc, argv, &i);
+	else if (!strcmp(a, "--local-tokenizer"))
+		p->local_tokenizer = cli_need(argc, argv, &i);
+	else if (!strcmp(a, "--chat-template"))
+		p->chat_template = cli_need(argc, argv, &i);
+	else if (!strcmp(a, "--threads"))
+		p->local_threads = (int)cli_parse_long(a, cli_need(argc, argv, &i), 0, 1024);
+	else if (!strcmp(a, "--temperature")) {
+		const char *t = cli_need(argc, argv, &i);
+		char *end;
+		p->temperature = strtod(t, &end);
+		if (*end || end == t || !(p->temperature >= 0 && p->temperature <= 2))
+			cli_die_usage("--temperature: \"%s\" is not a number in 0..2", t);
+		o->gen_opt = a;
+	} else if (!strcmp(a, "--max-tokens")) {
+		p->max_tokens = (int)cli_parse_long(a, cli_need(argc, argv, &i), 16, 131072);
+		o->gen_opt = a;
+	} else if (!strcmp(a, "--timeout-ms")) {
+		p->timeout_ms = (int)cli_parse_long(a, cli_need(argc, argv, &i), 1, 3600000);
+		o->timeout_given = true;
+	} else
+		return false;
+	*ip = i;
+	return true;
+}
+
+void cli_ask_opts_check(cli_ask_opts *o, const char *cmd)
+{
+	cairn_ask_params *p = &o->p;
+	if (o->timeout_given && !p->endpoint)
+		cli_die_usage("%s: --timeout-ms needs --endpoint", cmd);
+	if (p->endpoint && p->local_model)
+		cli_die_usage("%s: --endpoint and --local-model exclude each other", cmd);
+	if (!p->endpoint && !p->local_model && o->gen_opt)
+		cli_die_usage("%s: %s needs --endpoint or --local-model", cmd, o->gen_opt);
+	if (!p->endpoint && (p->api_key_env || p->model_name))
+		cli_die_usage("%s: %s needs --endpoint", cmd, p->api_key_env ? "--api-key-env" : "--llm-model");
+	if (!p->local_model && (p->local_tokenizer || p->chat_template || p->local_threads))
+		cli_die_usage("%s: %s needs --local-model", cmd,
+		              p->local_tokenizer ? "--local-tokenizer" : p->chat_template ? "--chat-template" : "--threads");
+	if (o->as && o->groups_given)
+		cli_die_usage("%s: --as and --groups exclude each other (--as takes the principal's groups)", cmd);
+	static const char *no_groups[1];
+	if (o->groups_given) {
+		p->groups = o->n_groups ? o->groups : no_groups;
+		p->n_groups = o->n_groups;
+	}
+}
+
+void cli_print_answer_text(const cairn_answer *a)
+{
+	const cairn_answer_view *v = cairn_answer_get(a);
+	if (v->abstained) {
+		printf("%s\n", v->answer);
+	} else {
+		for (size_t i = 0; i < v->n_sentences; i++) {
+			const cairn_answer_sentence *s = &v->sentences[i];
+			printf("%s%s", i ? " " : "", s->text);
+			for (size_t j = 0; j < s->n_citations; j++)
+				printf(" [%d]", s->citations[j]);
+			if (!s->supported)
+				printf(" (unverified)");
+		}
+		printf("\n");
+	}
+	if (v->n_citations) {
+		printf("\n%s\n", v->abstained ? "Closest passages:" : "Sources:");
+		print_sources(v);
+	}
+	printf("\nconfidence %.2f", v->confidence);
+	if (!strcmp(v->mode, "generative"))
+		printf(" · generative");
+	if (!v->abstained)
+		printf(" · %s answer · verified: %.0f%% of sentences supported, citation precision %.0f%%",
+		       v->answer_type, v->support_rate * 100, v->citation_precision * 100);
+	printf("\n");
+}
+
 int cli_cmd_ask(const char *kbdir, int argc, char **argv)
 {
-	cairn_ask_params p = cairn_ask_default_params();
-	bool json = false, explain = false;
+	cli_ask_opts o;
+	cli_ask_opts_init(&o);
 	const char *question = NULL;
-	const char *gen_opt = NULL; /* a generative-only option, refused without --endpoint or --local-model */
-	bool timeout_given = false; /* --timeout-ms: an endpoint's only */
-	char *groups_buf = NULL;
-	const char **groups = NULL;
-	size_t n_groups = 0;
-	bool groups_given = false;
-	const char *as = NULL;
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
-		if (!strcmp(a, "-k") || !strcmp(a, "--k"))
-			p.k = (int)cli_parse_long(a, cli_need(argc, argv, &i), 1, 1000);
-		else if (!strcmp(a, "--as"))
-			as = cli_need(argc, argv, &i);
-		else if (!strcmp(a, "--no-redact-remote"))
-			p.redact_remote = 0;
-		else if (!strcmp(a, "--verify-model"))
-			p.verify_model = cli_need(argc, argv, &i);
-		else if (!strcmp(a, "--verify-threshold"))
-			p.verify_threshold = parse_frac(a, cli_need(argc, argv, &i));
-		else if (!strcmp(a, "--redact-output"))
-			p.redact_output = 1;
-		else if (!strcmp(a, "--injection-question") || !strcmp(a, "--injection-documents")) {
-			const char *v = cli_need(argc, argv, &i);
-			bool q = !strcmp(a, "--injection-question");
-			int pol = !strcmp(v, "off") ? -1 : !strcmp(v, "flag") ? CAIRN_INJECTION_POLICY_FLAG
-			        : !strcmp(v, "refuse") ? CAIRN_INJECTION_POLICY_REFUSE
-			        : (!q && !strcmp(v, "quarantine")) ? CAIRN_INJECTION_POLICY_QUARANTINE : -2;
-			if (pol == -2)
-				cli_die_usage("%s is %s, not \"%s\"", a, q ? "flag, refuse or off" : "quarantine, flag, refuse or off", v);
-			*(q ? &p.injection_question : &p.injection_documents) = pol;
-		}
-		else if (!strcmp(a, "--filter"))
-			p.filter = cli_need(argc, argv, &i);
-		else if (!strcmp(a, "--groups")) {
-			free(groups_buf);
-			free(groups);
-			groups_buf = strdup(cli_need(argc, argv, &i));
-			groups = calloc(strlen(groups_buf) / 2 + 2, sizeof *groups);
-			if (!groups_buf || !groups) {
-				fprintf(stderr, "%s: out of memory\n", cli_prog);
-				exit(1);
-			}
-			n_groups = 0;
-			groups_given = true;
-			for (char *tok = strtok(groups_buf, ","); tok; tok = strtok(NULL, ","))
-				if (*tok)
-					groups[n_groups++] = tok;
-		} else if (!strcmp(a, "--json"))
-			json = true;
-		else if (!strcmp(a, "--explain"))
-			explain = true;
-		else if (!strcmp(a, "--context-tokens"))
-			p.context_tokens = (int)cli_parse_long(a, cli_need(argc, argv, &i), 64, 1000000);
-		else if (!strcmp(a, "--max-sentences"))
-			p.max_sentences = (int)cli_parse_long(a, cli_need(argc, argv, &i), 1, 10);
-		else if (!strcmp(a, "--min-confidence"))
-			p.min_confidence = parse_frac(a, cli_need(argc, argv, &i));
-		else if (!strcmp(a, "--no-spans"))
-			p.spans = 0;
-		else if (!strcmp(a, "--lenient"))
-			p.strict = 0;
-		else if (!strcmp(a, "--mode")) {
-			const char *m = cli_need(argc, argv, &i);
-			p.retrieval = !strcmp(m, "bm25") ? CAIRN_SEARCH_BM25 : !strcmp(m, "dense") ? CAIRN_SEARCH_DENSE
-			            : !strcmp(m, "hybrid")                 ? CAIRN_SEARCH_HYBRID
-			                                                   : (cli_die_usage("--mode is bm25, dense or hybrid"), 0);
-		} else if (!strcmp(a, "--rerank-model"))
-			p.rerank_model = cli_need(argc, argv, &i);
-		else if (!strcmp(a, "--endpoint"))
-			p.endpoint = cli_need(argc, argv, &i);
-		else if (!strcmp(a, "--api-key-env"))
-			p.api_key_env = cli_need(argc, argv, &i);
-		else if (!strcmp(a, "--llm-model"))
-			p.model_name = cli_need(argc, argv, &i);
-		else if (!strcmp(a, "--local-model"))
-			p.local_model = cli_need(argc, argv, &i);
-		else if (!strcmp(a, "--local-tokenizer"))
-			p.local_tokenizer = cli_need(argc, argv, &i);
-		else if (!strcmp(a, "--chat-template"))
-			p.chat_template = cli_need(argc, argv, &i);
-		else if (!strcmp(a, "--threads"))
-			p.local_threads = (int)cli_parse_long(a, cli_need(argc, argv, &i), 0, 1024);
-		else if (!strcmp(a, "--temperature")) {
-			const char *t = cli_need(argc, argv, &i);
-			char *end;
-			p.temperature = strtod(t, &end);
-			if (*end || end == t || !(p.temperature >= 0 && p.temperature <= 2))
-				cli_die_usage("--temperature: \"%s\" is not a number in 0..2", t);
-			gen_opt = a;
-		} else if (!strcmp(a, "--max-tokens")) {
-			p.max_tokens = (int)cli_parse_long(a, cli_need(argc, argv, &i), 16, 131072);
-			gen_opt = a;
-		} else if (!strcmp(a, "--timeout-ms")) {
-			p.timeout_ms = (int)cli_parse_long(a, cli_need(argc, argv, &i), 1, 3600000);
-			timeout_given = true;
-		} else if (a[0] == '-' && a[1])
+		if (cli_ask_option(argc, argv, &i, &o))
+			continue;
+		if (a[0] == '-' && a[1])
 			cli_die_usage("ask: unknown option %s", a);
 		else if (question)
 			cli_die_usage("ask takes one QUESTION (quote it): extra \"%s\"", a);
@@ -171,24 +243,8 @@ int cli_cmd_ask(const char *kbdir, int argc, char **argv)
 	}
 	if (!question)
 		cli_die_usage("ask needs a QUESTION");
-	if (timeout_given && !p.endpoint)
-		cli_die_usage("ask: --timeout-ms needs --endpoint");
-	if (p.endpoint && p.local_model)
-		cli_die_usage("ask: --endpoint and --local-model exclude each other");
-	if (!p.endpoint && !p.local_model && gen_opt)
-		cli_die_usage("ask: %s needs --endpoint or --local-model", gen_opt);
-	if (!p.endpoint && (p.api_key_env || p.model_name))
-		cli_die_usage("ask: %s needs --endpoint", p.api_key_env ? "--api-key-env" : "--llm-model");
-	if (!p.local_model && (p.local_tokenizer || p.chat_template || p.local_threads))
-		cli_die_usage("ask: %s needs --local-model",
-		              p.local_tokenizer ? "--local-tokenizer" : p.chat_template ? "--chat-template" : "--threads");
-	if (as && groups_given)
-		cli_die_usage("ask: --as and --groups exclude each other (--as takes the principal's groups)");
-	static const char *no_groups[1];
-	if (groups_given) {
-		p.groups = n_groups ? groups : no_groups;
-		p.n_groups = n_groups;
-	}
+	cli_ask_opts_check(&o, "ask");
+	cairn_ask_params p = o.p;
 	cairn_kb_params kp = cairn_kb_default_params();
 	kp.create = 0;
 	kp.read_only = 1;
@@ -196,14 +252,13 @@ int cli_cmd_ask(const char *kbdir, int argc, char **argv)
 	char err[1024];
 	if (cairn_kb_open(kbdir, &kp, &kb, err, sizeof err) != CAIRN_OK) {
 		fprintf(stderr, "%s: %s\n", cli_prog, err);
-		free(groups);
-		free(groups_buf);
+		cli_ask_opts_free(&o);
 		return 1;
 	}
 	cairn_principal *who = NULL;
-	if (as) {
-		who = cli_as_principal(kb, as, &p.groups, &p.n_groups);
-		p.principal = as;
+	if (o.as) {
+		who = cli_as_principal(kb, o.as, &p.groups, &p.n_groups);
+		p.principal = o.as;
 	}
 	cairn_answer *a = NULL;
 	int rc = 0;
@@ -215,8 +270,8 @@ int cli_cmd_ask(const char *kbdir, int argc, char **argv)
 		const char *m = *ask_err ? ask_err : cairn_kb_errmsg(kb);
 		fprintf(stderr, "%s: ask: %s\n", cli_prog, *m ? m : cairn_status_name(st));
 		rc = 1;
-	} else if (json) {
-		char *s = cairn_answer_to_json(a, explain);
+	} else if (o.json) {
+		char *s = cairn_answer_to_json(a, o.explain);
 		if (!s) {
 			fprintf(stderr, "%s: out of memory\n", cli_prog);
 			rc = 1;
@@ -225,39 +280,14 @@ int cli_cmd_ask(const char *kbdir, int argc, char **argv)
 			cairn_free(s);
 		}
 	} else {
-		const cairn_answer_view *v = cairn_answer_get(a);
-		if (v->abstained) {
-			printf("%s\n", v->answer);
-		} else {
-			for (size_t i = 0; i < v->n_sentences; i++) {
-				const cairn_answer_sentence *s = &v->sentences[i];
-				printf("%s%s", i ? " " : "", s->text);
-				for (size_t j = 0; j < s->n_citations; j++)
-					printf(" [%d]", s->citations[j]);
-				if (!s->supported)
-					printf(" (unverified)");
-			}
-			printf("\n");
-		}
-		if (v->n_citations) {
-			printf("\n%s\n", v->abstained ? "Closest passages:" : "Sources:");
-			print_sources(v);
-		}
-		printf("\nconfidence %.2f", v->confidence);
-		if (!strcmp(v->mode, "generative"))
-			printf(" · generative");
-		if (!v->abstained)
-			printf(" · %s answer · verified: %.0f%% of sentences supported, citation precision %.0f%%",
-			       v->answer_type, v->support_rate * 100, v->citation_precision * 100);
-		printf("\n");
-		if (explain)
+		cli_print_answer_text(a);
+		if (o.explain)
 			print_explain(a);
 	}
 	cairn_answer_free(a);
 	cairn_principal_free(who);
 	cairn_kb_close(kb);
-	free(groups);
-	free(groups_buf);
+	cli_ask_opts_free(&o);
 	return rc;
 }
 

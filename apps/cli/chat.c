@@ -169,64 +169,12 @@ static int model_chat(int argc, char **argv)
 
 /* ---- grounded chat ---- */
 
-static double parse_frac(const char *opt, const char *v)
-{
-	char *end;
-	double x = strtod(v, &end);
-	if (*end || end == v || !(x >= 0 && x <= 1))
-		cli_die_usage("%s: \"%s\" is not a number in 0..1", opt, v);
-	return x;
-}
-
-/* The heading path usually starts with the title: show it once. */
-static const char *heading_after_title(const char *title, const char *heading)
-{
-	size_t tl = strlen(title);
-	if (tl && strncmp(heading, title, tl) == 0)
-		return !strncmp(heading + tl, " > ", 3) ? heading + tl + 3 : heading + tl;
-	return heading;
-}
-
 static void print_answer(const cairn_conversation *conv, const cairn_answer *a, bool explain)
 {
 	const cairn_conversation_info *in = cairn_conversation_last(conv);
-	const cairn_answer_view *v = cairn_answer_get(a);
 	if (in->rewritten)
 		printf("(asked as: %s)\n", in->standalone_query);
-	if (v->abstained) {
-		printf("%s\n", v->answer);
-	} else {
-		for (size_t i = 0; i < v->n_sentences; i++) {
-			const cairn_answer_sentence *s = &v->sentences[i];
-			printf("%s%s", i ? " " : "", s->text);
-			for (size_t j = 0; j < s->n_citations; j++)
-				printf(" [%d]", s->citations[j]);
-			if (!s->supported)
-				printf(" (unverified)");
-		}
-		printf("\n");
-	}
-	if (v->n_citations) {
-		printf("\n%s\n", v->abstained ? "Closest passages:" : "Sources:");
-		for (size_t i = 0; i < v->n_citations; i++) {
-			const cairn_citation *c = &v->citations[i];
-			const char *title = *c->title ? c->title : c->doc_id;
-			const char *heading = heading_after_title(c->title, c->heading);
-			printf("[%d] %s", c->id, title);
-			if (*heading)
-				printf(" — %s", heading);
-			printf(" — %s (bytes %lld–%lld)\n", *c->source ? c->source : c->doc_id, (long long)c->start,
-			       (long long)c->end);
-			printf("    \"%s\"\n", c->quote);
-		}
-	}
-	printf("\nconfidence %.2f", v->confidence);
-	if (!strcmp(v->mode, "generative"))
-		printf(" · generative");
-	if (!v->abstained)
-		printf(" · %s answer · verified: %.0f%% of sentences supported, citation precision %.0f%%", v->answer_type,
-		       v->support_rate * 100, v->citation_precision * 100);
-	printf("\n");
+	cli_print_answer_text(a);
 	if (explain) {
 		char *c = cairn_conversation_explain(conv);
 		char *t = cairn_answer_explain(a);
@@ -239,100 +187,28 @@ static void print_answer(const cairn_conversation *conv, const cairn_answer *a, 
 
 static int grounded_chat(const char *kbdir, int argc, char **argv)
 {
-	cairn_ask_params p = cairn_ask_default_params();
+	cli_ask_opts o;
+	cli_ask_opts_init(&o);
 	cairn_conversation_params cp = cairn_conversation_default_params();
-	bool json = false, explain = false, groups_given = false;
-	const char *gen_opt = NULL, *as = NULL;
-	char *groups_buf = NULL;
-	const char **groups = NULL;
-	size_t n_groups = 0;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
-		if (!strcmp(a, "-k") || !strcmp(a, "--k"))
-			p.k = (int)cli_parse_long(a, cli_need(argc, argv, &i), 1, 1000);
-		else if (!strcmp(a, "--as"))
-			as = cli_need(argc, argv, &i);
-		else if (!strcmp(a, "--filter"))
-			p.filter = cli_need(argc, argv, &i);
-		else if (!strcmp(a, "--groups")) {
-			free(groups_buf);
-			free(groups);
-			groups_buf = strdup(cli_need(argc, argv, &i));
-			groups = groups_buf ? calloc(strlen(groups_buf) / 2 + 2, sizeof *groups) : NULL;
-			if (!groups_buf || !groups) {
-				fprintf(stderr, "%s: out of memory\n", cli_prog);
-				exit(1);
-			}
-			n_groups = 0;
-			groups_given = true;
-			for (char *tok = strtok(groups_buf, ","); tok; tok = strtok(NULL, ","))
-				if (*tok)
-					groups[n_groups++] = tok;
-		} else if (!strcmp(a, "--json"))
-			json = true;
-		else if (!strcmp(a, "--explain"))
-			explain = true;
-		else if (!strcmp(a, "--budget-tokens"))
+		if (cli_ask_option(argc, argv, &i, &o))
+			continue;
+		if (!strcmp(a, "--budget-tokens"))
 			cp.budget_tokens = (int)cli_parse_long(a, cli_need(argc, argv, &i), 16, 1000000);
 		else if (!strcmp(a, "--verbatim-turns"))
 			cp.verbatim_turns = (int)cli_parse_long(a, cli_need(argc, argv, &i), 0, 1000);
 		else if (!strcmp(a, "--no-rewrite"))
 			cp.rewrite = 0;
-		else if (!strcmp(a, "--context-tokens"))
-			p.context_tokens = (int)cli_parse_long(a, cli_need(argc, argv, &i), 64, 1000000);
-		else if (!strcmp(a, "--max-sentences"))
-			p.max_sentences = (int)cli_parse_long(a, cli_need(argc, argv, &i), 1, 10);
-		else if (!strcmp(a, "--min-confidence"))
-			p.min_confidence = parse_frac(a, cli_need(argc, argv, &i));
-		else if (!strcmp(a, "--no-spans"))
-			p.spans = 0;
-		else if (!strcmp(a, "--lenient"))
-			p.strict = 0;
-		else if (!strcmp(a, "--no-redact-remote"))
-			p.redact_remote = 0;
-		else if (!strcmp(a, "--redact-output"))
-			p.redact_output = 1;
-		else if (!strcmp(a, "--mode")) {
-			const char *m = cli_need(argc, argv, &i);
-			p.retrieval = !strcmp(m, "bm25") ? CAIRN_SEARCH_BM25 : !strcmp(m, "dense") ? CAIRN_SEARCH_DENSE
-			            : !strcmp(m, "hybrid")                 ? CAIRN_SEARCH_HYBRID
-			                                                   : (cli_die_usage("--mode is bm25, dense or hybrid"), 0);
-		} else if (!strcmp(a, "--rerank-model"))
-			p.rerank_model = cli_need(argc, argv, &i);
-		else if (!strcmp(a, "--endpoint"))
-			p.endpoint = cli_need(argc, argv, &i);
-		else if (!strcmp(a, "--api-key-env"))
-			p.api_key_env = cli_need(argc, argv, &i);
-		else if (!strcmp(a, "--llm-model"))
-			p.model_name = cli_need(argc, argv, &i);
-		else if (!strcmp(a, "--temperature")) {
-			const char *t = cli_need(argc, argv, &i);
-			char *end;
-			p.temperature = strtod(t, &end);
-			if (*end || end == t || !(p.temperature >= 0 && p.temperature <= 2))
-				cli_die_usage("--temperature: \"%s\" is not a number in 0..2", t);
-			gen_opt = a;
-		} else if (!strcmp(a, "--max-tokens")) {
-			p.max_tokens = (int)cli_parse_long(a, cli_need(argc, argv, &i), 16, 131072);
-			gen_opt = a;
-		} else if (!strcmp(a, "--timeout-ms")) {
-			p.timeout_ms = (int)cli_parse_long(a, cli_need(argc, argv, &i), 1, 3600000);
-			gen_opt = a;
-		} else
+		else
 			cli_die_usage("chat: unknown option \"%s\" (a grounded chat takes ask's options; --model FILE "
 			              "chats with a local model)",
 			              a);
 	}
-	if (!p.endpoint && (gen_opt || p.api_key_env || p.model_name))
-		cli_die_usage("chat: %s needs --endpoint",
-		              gen_opt ? gen_opt : p.api_key_env ? "--api-key-env" : "--llm-model");
-	if (as && groups_given)
-		cli_die_usage("chat: --as and --groups exclude each other (--as takes the principal's groups)");
-	static const char *no_groups[1];
-	if (groups_given) {
-		p.groups = n_groups ? groups : no_groups;
-		p.n_groups = n_groups;
-	}
+	cli_ask_opts_check(&o, "chat");
+	cairn_ask_params p = o.p;
+	bool json = o.json, explain = o.explain;
+	const char *as = o.as;
 	cairn_kb_params kp = cairn_kb_default_params();
 	kp.create = 0;
 	kp.read_only = 1;
@@ -340,8 +216,7 @@ static int grounded_chat(const char *kbdir, int argc, char **argv)
 	char err[1024];
 	if (cairn_kb_open(kbdir, &kp, &kb, err, sizeof err) != CAIRN_OK) {
 		fprintf(stderr, "%s: %s\n", cli_prog, err);
-		free(groups);
-		free(groups_buf);
+		cli_ask_opts_free(&o);
 		return 1;
 	}
 	cairn_principal *who = NULL;
@@ -408,8 +283,7 @@ static int grounded_chat(const char *kbdir, int argc, char **argv)
 	cairn_conversation_free(conv);
 	cairn_principal_free(who);
 	cairn_kb_close(kb);
-	free(groups);
-	free(groups_buf);
+	cli_ask_opts_free(&o);
 	return rc;
 }
 

@@ -41,6 +41,25 @@ int cli_cmd_generate(int argc, char **argv); /* generate.c */
  * --frequency-penalty, --seed: true when argv[*i] was one (its value consumed) (generate.c). */
 bool cli_sampling_option(int argc, char **argv, int *i, cairn_generate_params *p, bool *seeded);
 int cli_cmd_ask(const char *kbdir, int argc, char **argv);        /* ask.c */
+
+/* The answer options `ask` and the grounded `chat` share (ask.c). */
+typedef struct cli_ask_opts {
+	cairn_ask_params p;
+	bool json, explain, groups_given, timeout_given;
+	const char *gen_opt; /* a generative-only option seen (refused without a model) */
+	const char *as;
+	char *groups_buf;
+	const char **groups;
+	size_t n_groups;
+} cli_ask_opts;
+void cli_ask_opts_init(cli_ask_opts *o);
+/* true when argv[*i] was one of them (its value consumed, *i advanced) */
+bool cli_ask_option(int argc, char **argv, int *i, cli_ask_opts *o);
+/* the cross-option checks (usage errors name cmd); puts --groups into o->p */
+void cli_ask_opts_check(cli_ask_opts *o, const char *cmd);
+void cli_ask_opts_free(cli_ask_opts *o);
+/* The answer with [n] markers, the sources, the confidence line. */
+void cli_print_answer_text(const cairn_answer *a);
 int cli_cmd_eval_answers(const char *kbdir, int argc, char **argv); /* ask.c: argv[0] = "answers" */
 int cli_cmd_scan(int argc, char **argv);      /* guard.c */
 int cli_cmd_redact(int argc, char **argv);    /* guard.c */

@@ -57,12 +57,12 @@ PY
 done
 
 # --explain: the stages, in text and in JSON
-expect_rc 0 "$CAIRN" --kb "$KB" ask "what is the default chunk size" --explain -k 12 --context-tokens 600
+expect_rc 0 "$CAIRN" --kb "$KB" ask "what is the default chunk size" --explain -k 12 --context-tokens 600 --min-confidence 0
 for stage in "1. question" "2. retrieval and context" "cut: over the budget" "3. candidate sentences" \
              "4. raw answer" "5. confidence" "6. verifier" "supported"; do
 	contains "$WORK/out" "$stage"
 done
-expect_rc 0 "$CAIRN" --kb "$KB" ask "what is the default chunk size" --json --explain -k 12 --context-tokens 600
+expect_rc 0 "$CAIRN" --kb "$KB" ask "what is the default chunk size" --json --explain -k 12 --context-tokens 600 --min-confidence 0
 $PY - "$WORK/out" <<'PY'
 import json, sys
 e = json.load(open(sys.argv[1]))["explain"]
