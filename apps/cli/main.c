@@ -103,6 +103,7 @@ static void usage(FILE *f)
 	        "  serve [--listen ADDR:PORT] [--threads N] [--max-body-mb N] [--rate N/s] [--burst N]\n"
 	        "        [--embed-model FILE] [--endpoint URL [--api-key-env NAME] [--llm-model NAME]]\n"
 	        "        [--no-auth]   the HTTP API (docs/server.md)\n"
+	        "        [--tools FILE [--tools-state FILE]] (tool approvals over HTTP)\n"
 	        "  principal add NAME [--groups G1,G2] [--perms admin,rehydrate,audit]   create or replace\n"
 	        "                        [--rate N/s] [--burst N]   its own HTTP API rate limit\n"
 	        "  principal list|show NAME|remove NAME [--json]   principals and their groups\n"

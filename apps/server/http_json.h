@@ -26,6 +26,7 @@
 #define SRV_E_INTERNAL "internal_error"
 #define SRV_E_UNSUPPORTED "unsupported"
 #define SRV_E_UPSTREAM "upstream_error"
+#define SRV_E_CONFLICT "conflict"
 
 #define SRV_MAX_ID 1024        /* bytes of a document id */
 #define SRV_MAX_QUERY 8192     /* bytes of a query or question */

@@ -925,3 +925,73 @@ enum MHD_Result srv_route_metrics(srv *s, struct MHD_Connection *c, srv_req *r)
 	MHD_destroy_response(resp);
 	return ret;
 }
+
+/* ---- tool approvals (cairn serve --tools FILE) ---- */
+
+/* Approvals are an admin's decision, as with `cairn approvals`: the library refuses a
+ * non-admin approver and a principal approving its own call; this route adds the HTTP side. */
+enum MHD_Result srv_route_approvals(srv *s, struct MHD_Connection *c, srv_req *r)
+{
+	if (!s->tools)
+		return srv_send_error(c, r, 404, SRV_E_NOT_FOUND, "no tools configured (cairn serve --tools FILE)");
+	if (!(r->perms & CAIRN_PERM_ADMIN))
+		return forbidden(s, c, r, "listing tool approvals needs the admin permission");
+	const char *all = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "all");
+	char *j = NULL;
+	pthread_mutex_lock(&s->tools_mu);
+	cairn_status st = cairn_tools_approvals(s->tools, !(all && !strcmp(all, "1")), &j);
+	pthread_mutex_unlock(&s->tools_mu);
+	if (st != CAIRN_OK) {
+		cairn_free(j);
+		return srv_send_error(c, r, 500, SRV_E_INTERNAL, "the approvals could not be read");
+	}
+	size_t n = strlen(j) + 32;
+	char *out = malloc(n);
+	if (out)
+		snprintf(out, n, "{\"approvals\":%s}", j);
+	cairn_free(j);
+	return srv_send_json(c, r, 200, out);
+}
+
+enum MHD_Result srv_route_approval_decide(srv *s, struct MHD_Connection *c, srv_req *r, const char *rest)
+{
+	if (!s->tools)
+		return srv_send_error(c, r, 404, SRV_E_NOT_FOUND, "no tools configured (cairn serve --tools FILE)");
+	if (!(r->perms & CAIRN_PERM_ADMIN))
+		return forbidden(s, c, r, "deciding tool approvals needs the admin permission");
+	/* rest = "ID/approve" or "ID/deny" */
+	char *end = NULL;
+	long long id = strtoll(rest, &end, 10);
+	bool approve = end && !strcmp(end, "/approve"), deny = end && !strcmp(end, "/deny");
+	if (end == rest || id < 1 || (!approve && !deny))
+		return srv_send_error(c, r, 404, SRV_E_NOT_FOUND, "no such route: POST /v1/approvals/ID/approve or /deny");
+	cairn_tool_outcome o;
+	memset(&o, 0, sizeof o);
+	pthread_mutex_lock(&s->tools_mu);
+	cairn_status st = cairn_tools_decide(s->tools, (int64_t)id, approve, s->no_auth ? NULL : r->who, &o);
+	char msg[512];
+	snprintf(msg, sizeof msg, "%s", st ? cairn_tools_errmsg(s->tools) : "");
+	pthread_mutex_unlock(&s->tools_mu);
+	if (st != CAIRN_OK) {
+		cairn_tool_outcome_free(&o);
+		if (st == CAIRN_ENOTFOUND)
+			return srv_send_error(c, r, 404, SRV_E_NOT_FOUND, msg);
+		if (st == CAIRN_EPERM)
+			return forbidden(s, c, r, msg);
+		if (st == CAIRN_EINVAL)
+			return srv_send_error(c, r, 409, SRV_E_CONFLICT, msg);
+		return srv_send_error(c, r, 500, SRV_E_INTERNAL, msg);
+	}
+	json_t *j = json_object();
+	json_object_set_new(j, "id", json_integer(id));
+	json_object_set_new(j, "decision", json_string(approve ? cairn_tool_decision_name(o.decision) : "denied"));
+	if (approve) {
+		json_object_set_new(j, "ok", json_boolean(o.ok));
+		if (o.result)
+			json_object_set_new(j, "result", json_string(o.result));
+	}
+	cairn_tool_outcome_free(&o);
+	char *out = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(j);
+	return srv_send_json(c, r, 200, out);
+}

@@ -33,7 +33,7 @@
 const char *const srv_route_names[SRV_N_ROUTES] = {
 	"/", "/healthz", "/readyz", "/metrics", "/v1/search", "/v1/answer", "GET /v1/documents/{id}",
 	"DELETE /v1/documents/{id}", "POST /v1/documents", "/v1/audit", "/v1/chat/completions", "/v1/embeddings",
-	"/v1/models", "other"};
+	"/v1/models", "GET /v1/approvals", "POST /v1/approvals/{id}/{decision}", "other"};
 const double srv_buckets[SRV_N_BUCKETS] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                            0.25,  0.5,    1,     2.5,  5,     10,   30};
 
@@ -326,11 +326,18 @@ static enum MHD_Result dispatch(srv *s, struct MHD_Connection *c, srv_req *r, co
 		route = SRV_R_EMBED;
 	else if (IS("/v1/models"))
 		route = SRV_R_MODELS;
+	else if (IS("/v1/approvals"))
+		route = SRV_R_APPROVALS;
+	else if (ulen > sizeof "/v1/approvals/" - 1 && !strncmp(url, "/v1/approvals/", sizeof "/v1/approvals/" - 1)) {
+		route = SRV_R_APPROVAL_DECIDE;
+		id_raw = url + sizeof "/v1/approvals/" - 1;
+		id_len = ulen - (sizeof "/v1/approvals/" - 1);
+	}
 #undef IS
 	r->route = route;
 	bool want_get = route == SRV_R_INDEX || route == SRV_R_HEALTH || route == SRV_R_READY ||
 	                route == SRV_R_METRICS || route == SRV_R_DOC_GET || route == SRV_R_AUDIT ||
-	                route == SRV_R_MODELS;
+	                route == SRV_R_MODELS || route == SRV_R_APPROVALS;
 	bool want_del = route == SRV_R_DOC_DELETE;
 	if (route == SRV_R_OTHER)
 		return srv_send_error(c, r, 404, SRV_E_NOT_FOUND, "no such route");
@@ -404,6 +411,10 @@ static enum MHD_Result dispatch(srv *s, struct MHD_Connection *c, srv_req *r, co
 		return srv_route_embed(s, c, r);
 	case SRV_R_MODELS:
 		return srv_route_models(s, c, r);
+	case SRV_R_APPROVALS:
+		return srv_route_approvals(s, c, r);
+	case SRV_R_APPROVAL_DECIDE:
+		return srv_route_approval_decide(s, c, r, id);
 	default:
 		return srv_send_error(c, r, 404, SRV_E_NOT_FOUND, "no such route");
 	}
@@ -583,7 +594,7 @@ static bool is_loopback(const struct sockaddr_in *a)
 int cli_cmd_serve(const char *kbdir, int argc, char **argv)
 {
 	const char *listen = "127.0.0.1:8080", *embed_model = NULL, *endpoint = NULL, *api_key_env = NULL,
-		   *llm_model = NULL;
+		   *llm_model = NULL, *tools_path = NULL, *tools_state = NULL;
 	long threads = 4, max_body_mb = 8, conn_limit = 256, per_ip = 64, timeout_s = 30, drain_s = 30;
 	double rate = 20, burst = 40;
 	bool no_auth = false;
@@ -606,6 +617,10 @@ int cli_cmd_serve(const char *kbdir, int argc, char **argv)
 			drain_s = num_opt(a, v, 0, 3600), i++;
 		else if (!strcmp(a, "--embed-model"))
 			embed_model = v, i++;
+		else if (!strcmp(a, "--tools"))
+			tools_path = v, i++;
+		else if (!strcmp(a, "--tools-state"))
+			tools_state = v, i++;
 		else if (!strcmp(a, "--no-auth"))
 			no_auth = true;
 		else if (!strcmp(a, "--endpoint"))
@@ -672,6 +687,13 @@ int cli_cmd_serve(const char *kbdir, int argc, char **argv)
 	char err[1024];
 	if (cairn_kb_open(kbdir, &kp, &s->kb, err, sizeof err) != CAIRN_OK) {
 		fprintf(stderr, "cairn: serve: %s\n", err);
+		free(s);
+		return 1;
+	}
+	pthread_mutex_init(&s->tools_mu, NULL);
+	if (tools_path && cairn_tools_open(s->kb, tools_path, tools_state, &s->tools, err, sizeof err) != CAIRN_OK) {
+		fprintf(stderr, "cairn: serve: tools: %s\n", err);
+		cairn_kb_close(s->kb);
 		free(s);
 		return 1;
 	}
@@ -745,6 +767,8 @@ int cli_cmd_serve(const char *kbdir, int argc, char **argv)
 	MHD_stop_daemon(d);
 	fprintf(stderr, "{\"level\":\"info\",\"message\":\"stopped\",\"unfinished_requests\":%d}\n", left);
 	cairn_encoder_close(s->enc);
+	cairn_tools_close(s->tools);
+	pthread_mutex_destroy(&s->tools_mu);
 	cairn_kb_close(s->kb);
 	pthread_mutex_destroy(&s->write_mu);
 	pthread_mutex_destroy(&s->rl_mu);

@@ -15,7 +15,8 @@
 
 enum {
 	SRV_R_INDEX, SRV_R_HEALTH, SRV_R_READY, SRV_R_METRICS, SRV_R_SEARCH, SRV_R_ANSWER, SRV_R_DOC_GET,
-	SRV_R_DOC_DELETE, SRV_R_DOC_POST, SRV_R_AUDIT, SRV_R_CHAT, SRV_R_EMBED, SRV_R_MODELS, SRV_R_OTHER,
+	SRV_R_DOC_DELETE, SRV_R_DOC_POST, SRV_R_AUDIT, SRV_R_CHAT, SRV_R_EMBED, SRV_R_MODELS, SRV_R_APPROVALS,
+	SRV_R_APPROVAL_DECIDE, SRV_R_OTHER,
 	SRV_N_ROUTES
 };
 #define SRV_N_BUCKETS 14
@@ -40,6 +41,8 @@ typedef struct srv {
 	bool no_auth;
 	/* generative answers (cairn_ask_params.endpoint …); NULL: extractive */
 	const char *endpoint, *api_key_env, *llm_model;
+	cairn_tools *tools;      /* --tools: approvals over HTTP; NULL = none */
+	pthread_mutex_t tools_mu;/* one tools call at a time (the handle is not shared-safe) */
 	double rate, burst;      /* rate <= 0: no rate limit */
 	size_t max_body;
 	pthread_mutex_t write_mu;/* one ingest or delete (add/commit pair) at a time */
@@ -98,6 +101,9 @@ enum MHD_Result srv_route_chat(srv *s, struct MHD_Connection *c, srv_req *r);
 enum MHD_Result srv_route_embed(srv *s, struct MHD_Connection *c, srv_req *r);
 enum MHD_Result srv_route_models(srv *s, struct MHD_Connection *c, srv_req *r);
 enum MHD_Result srv_route_metrics(srv *s, struct MHD_Connection *c, srv_req *r);
+/* GET /v1/approvals; POST /v1/approvals/{id}/approve|deny (id: the decoded rest of the path) */
+enum MHD_Result srv_route_approvals(srv *s, struct MHD_Connection *c, srv_req *r);
+enum MHD_Result srv_route_approval_decide(srv *s, struct MHD_Connection *c, srv_req *r, const char *rest);
 
 /* The page served at / (webpage.c). */
 extern const char srv_index_html[];

@@ -179,10 +179,43 @@ grep -q '"flagged":true' "$WORK/t3.jsonl" || fail "the poisoned result was not f
 grep -q 'exfil@evil.example' "$WORK/t3.jsonl" || fail "the proposal is not in the trace"
 expect_rc 0 "$CAIRN" --kb "$KB" replay "$WORK/t3.jsonl" $T
 
+# ---- approvals over HTTP (cairn serve --tools): the poisoned session's e-mail is pending ----
+expect_rc 0 "$CAIRN" --kb "$KB" principal key lead
+LEADKEY=$(head -1 "$WORK/out")
+expect_rc 0 "$CAIRN" --kb "$KB" principal key agent
+AGENTKEY=$(head -1 "$WORK/out")
+SPORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+"$CAIRN" --kb "$KB" serve --listen "127.0.0.1:$SPORT" --threads 2 $T 2>"$WORK/serve.log" &
+SRVPID=$!
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$SPORT/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+"$PY" - "http://127.0.0.1:$SPORT" "$LEADKEY" "$AGENTKEY" <<'PY'
+import json, sys, urllib.request as u, urllib.error
+base, lead, agent = sys.argv[1:4]
+def call(method, path, key):
+    rq = u.Request(base + path, method=method, headers={"Authorization": "Bearer " + key},
+                   data=b"" if method == "POST" else None)
+    try:
+        with u.urlopen(rq) as r: return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e: return e.code, json.loads(e.read())
+st, j = call("GET", "/v1/approvals", agent); assert st == 403, (st, j)
+st, j = call("GET", "/v1/approvals", lead); assert st == 200, (st, j)
+pend = [a for a in j["approvals"] if a["tool"] == "send_email"]
+assert pend, j
+i = pend[0]["id"]
+st, j = call("POST", f"/v1/approvals/{i}/deny", agent); assert st == 403, (st, j)
+st, j = call("POST", f"/v1/approvals/{i}/deny", lead); assert st == 200 and j["decision"] == "denied", (st, j)
+st, j = call("POST", f"/v1/approvals/{i}/approve", lead); assert st == 409, (st, j)   # already decided
+st, j = call("POST", "/v1/approvals/999999/approve", lead); assert st == 404, (st, j)
+st, j = call("POST", f"/v1/approvals/{i}/maybe", lead); assert st == 404, (st, j)
+st, j = call("GET", "/v1/approvals", lead); assert all(a["id"] != i for a in j["approvals"]), j
+PY
+kill -TERM $SRVPID; wait $SRVPID || fail "the server did not stop cleanly"
+[ "$(stat_of emails)" = 0 ] || fail "a denied e-mail was sent"
+
 # ---- audit ----
 expect_rc 0 "$CAIRN" --kb "$KB" audit verify
 expect_rc 0 "$CAIRN" --kb "$KB" audit show
-for a in tool.propose tool.reject tool.queue tool.approve tool.execute tool.result; do
+for a in tool.propose tool.reject tool.queue tool.approve tool.deny tool.execute tool.result; do
 	contains "$WORK/out" "\"action\":\"$a\""
 done
 
