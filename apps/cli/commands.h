@@ -15,6 +15,10 @@ void cli_die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), no
 const char *cli_need(int argc, char **argv, int *i);
 /* s as a JSON string literal (quotes included); invalid UTF-8 bytes become U+FFFD. */
 void cli_print_json_string(FILE *f, const char *s);
+/* The same for s[0..n), NUL bytes included (escaped). */
+void cli_print_json_stringn(FILE *f, const char *s, size_t n);
+/* Length of the well-formed UTF-8 sequence at p[0..n) (no overlongs or surrogates), 0 if none. */
+size_t cli_utf8_len(const unsigned char *p, size_t n);
 /* v as an integer in lo..hi, or a usage error naming opt. */
 long cli_parse_long(const char *opt, const char *v, long lo, long hi);
 

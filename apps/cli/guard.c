@@ -65,55 +65,6 @@ static char *read_input(const char *path, size_t max, size_t *len)
 	return buf;
 }
 
-static size_t utf8_seq(const unsigned char *p, size_t n)
-{
-	unsigned char c = p[0];
-	size_t len = c >= 0xc2 && c < 0xe0 ? 2 : c >= 0xe0 && c < 0xf0 ? 3 : c >= 0xf0 && c < 0xf5 ? 4 : 0;
-	if (len == 0 || len > n)
-		return 0;
-	for (size_t k = 1; k < len; k++)
-		if ((p[k] & 0xc0) != 0x80)
-			return 0;
-	/* overlongs and surrogates */
-	if (c == 0xe0 && p[1] < 0xa0)
-		return 0;
-	if (c == 0xed && p[1] >= 0xa0)
-		return 0;
-	if (c == 0xf0 && p[1] < 0x90)
-		return 0;
-	if (c == 0xf4 && p[1] >= 0x90)
-		return 0;
-	return len;
-}
-
-static void put_json_str(FILE *f, const char *s, size_t n)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	fputc('"', f);
-	for (size_t i = 0; i < n;) {
-		unsigned char c = p[i];
-		if (c == '"' || c == '\\') {
-			fputc('\\', f), fputc(c, f), i++;
-		} else if (c == '\n') {
-			fputs("\\n", f), i++;
-		} else if (c < 0x20 || c == 0x7f) {
-			fprintf(f, "\\u%04x", c), i++;
-		} else if (c < 0x80) {
-			fputc(c, f), i++;
-		} else {
-			size_t l = utf8_seq(p + i, n - i);
-			if (l) {
-				fwrite(p + i, 1, l, f);
-				i += l;
-			} else {
-				fputs("\\ufffd", f);
-				i++;
-			}
-		}
-	}
-	fputc('"', f);
-}
-
 static void put_text(FILE *f, const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s;
@@ -130,7 +81,7 @@ static void put_text(FILE *f, const char *s, size_t n)
 		} else if (c < 0x80) {
 			fputc(c, f), i++;
 		} else {
-			size_t l = utf8_seq(p + i, n - i);
+			size_t l = cli_utf8_len(p + i, n - i);
 			if (l) {
 				fwrite(p + i, 1, l, f);
 				i += l;
@@ -238,7 +189,7 @@ int cli_cmd_scan(int argc, char **argv)
 		for (size_t i = 0; i < nf; i++) {
 			printf("%s{\"type\":\"%s\",\"start\":%zu,\"end\":%zu,\"text\":", i ? "," : "", f[i].type, f[i].start,
 			       f[i].end);
-			put_json_str(stdout, text + f[i].start, f[i].end - f[i].start);
+			cli_print_json_stringn(stdout, text + f[i].start, f[i].end - f[i].start);
 			printf(",\"score\":%.3f}", f[i].score);
 		}
 		printf("],\"injection\":{\"score\":%.3f,\"flagged\":%s,\"reasons\":[", inj.score,
@@ -246,7 +197,7 @@ int cli_cmd_scan(int argc, char **argv)
 		for (size_t i = 0; i < inj.n_reasons; i++) {
 			if (i)
 				fputc(',', stdout);
-			put_json_str(stdout, inj.reasons[i], strlen(inj.reasons[i]));
+			cli_print_json_stringn(stdout, inj.reasons[i], strlen(inj.reasons[i]));
 		}
 		fputs("]}}\n", stdout);
 	} else {
@@ -352,7 +303,7 @@ int cli_cmd_redact(int argc, char **argv)
 	}
 	if (json) {
 		fputs("{\"text\":", stdout);
-		put_json_str(stdout, r.text, r.len);
+		cli_print_json_stringn(stdout, r.text, r.len);
 		fputs(",\"redactions\":[", stdout);
 		for (size_t i = 0; i < r.n_items; i++)
 			printf("%s{\"type\":\"%s\",\"start\":%zu,\"end\":%zu,\"out_start\":%zu,\"out_end\":%zu}", i ? "," : "",
@@ -462,7 +413,7 @@ static void print_report(const cairn_pii_eval_report *r, const char *split, bool
 {
 	if (json) {
 		printf("{\"dataset\":");
-		put_json_str(stdout, r->path, strlen(r->path));
+		cli_print_json_stringn(stdout, r->path, strlen(r->path));
 		printf(",\"split\":\"%s\",\"records\":%lld,\"headline\":\"exact\",\"types\":[", split,
 		       (long long)r->records);
 		for (size_t i = 0; i < r->n_rows; i++) {

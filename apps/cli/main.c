@@ -219,33 +219,58 @@ cairn_kb *cli_open_kb(const char *dir, bool create, bool read_only)
 }
 
 /* Output is always valid JSON: bytes that are not valid UTF-8 become U+FFFD. */
-void cli_print_json_string(FILE *f, const char *s)
+size_t cli_utf8_len(const unsigned char *p, size_t n)
+{
+	unsigned char c = p[0];
+	size_t len = c >= 0xc2 && c < 0xe0 ? 2 : c >= 0xe0 && c < 0xf0 ? 3 : c >= 0xf0 && c < 0xf5 ? 4 : 0;
+	if (len == 0 || len > n)
+		return 0;
+	for (size_t k = 1; k < len; k++)
+		if ((p[k] & 0xc0) != 0x80)
+			return 0;
+	/* overlongs and surrogates */
+	if (c == 0xe0 && p[1] < 0xa0)
+		return 0;
+	if (c == 0xed && p[1] >= 0xa0)
+		return 0;
+	if (c == 0xf0 && p[1] < 0x90)
+		return 0;
+	if (c == 0xf4 && p[1] >= 0x90)
+		return 0;
+	return len;
+}
+
+void cli_print_json_stringn(FILE *f, const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	fputc('"', f);
-	while (*p) {
-		unsigned char c = *p;
+	for (size_t i = 0; i < n;) {
+		unsigned char c = p[i];
 		if (c == '"' || c == '\\') {
-			fputc('\\', f), fputc(c, f), p++;
-		} else if (c < 0x20) {
-			fprintf(f, "\\u%04x", c), p++;
+			fputc('\\', f), fputc(c, f), i++;
+		} else if (c == '\n') {
+			fputs("\\n", f), i++;
+		} else if (c < 0x20 || c == 0x7f) {
+			fprintf(f, "\\u%04x", c), i++;
 		} else if (c < 0x80) {
-			fputc(c, f), p++;
+			fputc(c, f), i++;
 		} else {
-			size_t len = c >= 0xc2 && c < 0xe0 ? 2 : c >= 0xe0 && c < 0xf0 ? 3 : c >= 0xf0 && c < 0xf5 ? 4 : 0;
-			bool ok = len > 0;
-			for (size_t k = 1; ok && k < len; k++)
-				ok = (p[k] & 0xc0) == 0x80;
-			if (ok) {
-				fwrite(p, 1, len, f);
-				p += len;
+			size_t l = cli_utf8_len(p + i, n - i);
+			if (l) {
+				fwrite(p + i, 1, l, f);
+				i += l;
 			} else {
 				fputs("\\ufffd", f);
-				p++;
+				i++;
 			}
 		}
 	}
 	fputc('"', f);
+}
+
+void cli_print_json_string(FILE *f, const char *s)
+{
+	cli_print_json_stringn(f, s, strlen(s));
 }
 
 /* ---- ingest ---- */

@@ -28,12 +28,9 @@ static char *own(char *lib)
 	return s;
 }
 
-static enum MHD_Result lib_error(srv *s, struct MHD_Connection *c, srv_req *r, cairn_status st, const char *what)
+/* A library status as an HTTP error with msg: one mapping for every route. */
+static enum MHD_Result status_error(struct MHD_Connection *c, srv_req *r, cairn_status st, const char *msg)
 {
-	char msg[600];
-	char em[512];
-	snprintf(em, sizeof em, "%s", cairn_kb_errmsg(s->kb));
-	snprintf(msg, sizeof msg, "%s: %s", what, *em ? em : cairn_status_name(st));
 	switch (st) {
 	case CAIRN_EINVAL:
 	case CAIRN_EFORMAT:
@@ -51,6 +48,15 @@ static enum MHD_Result lib_error(srv *s, struct MHD_Connection *c, srv_req *r, c
 	default:
 		return srv_send_error(c, r, 500, SRV_E_INTERNAL, msg);
 	}
+}
+
+static enum MHD_Result lib_error(srv *s, struct MHD_Connection *c, srv_req *r, cairn_status st, const char *what)
+{
+	char msg[600];
+	char em[512];
+	snprintf(em, sizeof em, "%s", cairn_kb_errmsg(s->kb));
+	snprintf(msg, sizeof msg, "%s: %s", what, *em ? em : cairn_status_name(st));
+	return status_error(c, r, st, msg);
 }
 
 static enum MHD_Result forbidden(srv *s, struct MHD_Connection *c, srv_req *r, const char *msg)
@@ -146,21 +152,8 @@ static enum MHD_Result ask_error(srv *s, struct MHD_Connection *c, srv_req *r, c
 	snprintf(msg, sizeof msg, "answer: %s", errbuf[0] ? errbuf : cairn_status_name(st));
 	if (s->endpoint && !strncmp(errbuf, "endpoint ", 9) && st != CAIRN_ENOMEM)
 		return srv_send_error(c, r, 502, SRV_E_UPSTREAM, msg);
-	switch (st) {
-	case CAIRN_EINVAL:
-	case CAIRN_EFORMAT:
-	case CAIRN_EEMPTY:
-	case CAIRN_EUNSUPPORTED:
-		return srv_send_error(c, r, 400, SRV_E_INVALID_REQUEST, msg);
-	case CAIRN_ETOOBIG:
-		return srv_send_error(c, r, 413, SRV_E_TOO_LARGE, msg);
-	case CAIRN_EPERM:
-		return srv_send_error(c, r, 403, SRV_E_FORBIDDEN, msg);
-	case CAIRN_EBUSY:
-		return srv_send_error(c, r, 503, SRV_E_UNAVAILABLE, msg);
-	default:
-		return srv_send_error(c, r, 500, SRV_E_INTERNAL, msg);
-	}
+	/* a "not found" inside answering is the server's problem, not a missing resource */
+	return status_error(c, r, st == CAIRN_ENOTFOUND ? CAIRN_EINTERNAL : st, msg);
 }
 
 static json_t *citation_json(const cairn_citation *ct)
