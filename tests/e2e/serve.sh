@@ -170,7 +170,7 @@ st, _, j = jreq("DELETE", "/v1/documents/api%2Fnew.txt", key=KEY["root"]); check
 st, _, j = jreq("POST", "/v1/answer", {"question": "how many bits may two near-duplicate fingerprints differ"}, key=KEY["alice"])
 check(st == 200 and "answer" in j and "citations" in j, f"answer {st}")
 st, _, j = jreq("POST", "/v1/answer", {"question": "what temperature does the plutoniumwombat reactor run at"}, key=KEY["alice"])
-check(st == 200 and "plutoniumwombat" not in json.dumps(j["citations"]) and "340" not in j["answer"], "alice's answer never quotes the eng doc")
+check(st == 200 and "plutoniumwombat" not in json.dumps(j["citations"]) and "340 degrees" not in json.dumps(j), "alice's answer never quotes the eng doc")
 st, _, j = jreq("POST", "/v1/answer", {"question": "what temperature does the plutoniumwombat reactor run at"}, key=KEY["bob"])
 check(st == 200 and "340" in json.dumps(j), f"bob's answer quotes the eng doc: {j and j.get('answer')}")
 # SSE
@@ -194,7 +194,9 @@ if st == 200:
     check(j["citations"] and j["citations"][0]["doc_id"] == eng_id, "chat citations")
     check(j["usage"]["total_tokens"] == j["usage"]["prompt_tokens"] + j["usage"]["completion_tokens"], "usage")
 st, _, j = jreq("POST", "/v1/chat/completions", {"model": "cairn", "messages": [{"role": "user", "content": [{"type": "text", "text": "what temperature does the plutoniumwombat reactor run at"}]}]}, key=KEY["alice"])
-check(st == 200 and "340" not in json.dumps(j) and "plutoniumwombat reactor runs" not in json.dumps(j), "chat never leaks the eng doc to alice")
+# "340 degrees", not "340": ids, timestamps and latencies are numbers that may contain 340
+check(st == 200 and "340 degrees" not in json.dumps(j) and "plutoniumwombat reactor runs" not in json.dumps(j)
+      and all(c.get("doc_id") != eng_id for c in j.get("citations", [])), "chat never leaks the eng doc to alice")
 st, h, b = req("POST", "/v1/chat/completions", {"model": "cairn", "stream": True, "messages": [{"role": "user", "content": "what temperature does the plutoniumwombat reactor run at"}]}, key=KEY["bob"])
 chunks = [e for e in b.decode().split("\n\n") if e]
 check(st == 200 and chunks[-1] == "data: [DONE]", "stream ends with [DONE]")
@@ -362,7 +364,7 @@ q = {"question": "what temperature does the plutoniumwombat reactor run at"}
 st, b = post(gen, bob, q); j = json.loads(b)
 assert st == 200 and j["mode"] == "generative" and "340" in j["answer"], (st, b[:300])
 st, b = post(gen, alice, q)
-assert st == 200 and "340" not in b and "plutoniumwombat reactor runs" not in b, b[:300]
+assert st == 200 and "340 degrees" not in b and "plutoniumwombat reactor runs" not in b, b[:300]
 st, b = post(bad, bob, q)
 assert st == 502 and json.loads(b)["error"]["code"] == "upstream_error", (st, b[:300])
 assert "sk-upstream" not in b, "the upstream key reached the client"
