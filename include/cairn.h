@@ -1040,9 +1040,19 @@ enum { CAIRN_REPORT_PER_QUERY = 1 }; /* TEXT: trec_eval -q lines; JSON: a per_qu
  * trec_eval's definitions, no knowledge base needed. measures: NULL = the common set. */
 cairn_status cairn_eval_trec(const char *qrels_path, const char *run_path, const char *measures,
                              cairn_eval_result **out, char *errbuf, size_t errbuf_size);
-/* Reads a result written as JSON with per-query values (CAIRN_REPORT_JSON + PER_QUERY). */
+/* Reads a result written as JSON with per-query values (CAIRN_REPORT_JSON + PER_QUERY), or an
+ * answer run's per-question rows (JSON Lines, see cairn_eval_result_from_answers). */
 cairn_status cairn_eval_result_load(const char *path, cairn_eval_result **out, char *errbuf,
                                     size_t errbuf_size);
+/* An answer run as a result: the per-question rows cairn_eval_answers writes
+ * (per_question_path, JSON Lines) become per-question values of the answer measures (em, f1,
+ * rouge_l, bleu, support_rate, citation_precision, citation_recall, answered,
+ * abstained_unanswerable, refused, ttft_ms, tokens_in, tokens_out, cost; a measure that does
+ * not apply to a question has no value there), so answer runs get the same reports,
+ * comparisons and gates as retrieval runs (docs/evaluation.md#answer-runs). meta_json: the
+ * run's provenance as a JSON object (cairn_answer_eval_provenance), or NULL. */
+cairn_status cairn_eval_result_from_answers(const char *per_question_path, const char *meta_json,
+                                            cairn_eval_result **out, char *errbuf, size_t errbuf_size);
 /* Renders a result; *text is NUL-terminated, free it with cairn_free. */
 cairn_status cairn_eval_result_render(const cairn_eval_result *r, cairn_report_format format, int flags,
                                       char **text, size_t *len, char *errbuf, size_t errbuf_size);
@@ -1070,7 +1080,8 @@ typedef struct cairn_eval_comparison cairn_eval_comparison;
 cairn_status cairn_eval_compare(const cairn_eval_result *a, const cairn_eval_result *b,
                                 const cairn_eval_compare_params *params, cairn_eval_comparison **out,
                                 char *errbuf, size_t errbuf_size);
-/* Measures whose mean dropped by more than their tolerance (num_* counts are not gated). */
+/* Measures whose mean moved the wrong way by more than their tolerance (dropped; rose, for
+ * latency, tokens and cost); num_* counts are not gated. */
 int cairn_eval_comparison_regressions(const cairn_eval_comparison *c);
 /* TEXT shows both configurations side by side and warns where they differ. */
 cairn_status cairn_eval_comparison_render(const cairn_eval_comparison *c, cairn_report_format format,
@@ -1159,10 +1170,20 @@ typedef struct cairn_answer_eval_report {
 	uint32_t dataset_crc32c;
 	uint64_t seed;
 	char kb[256];             /* kb_dir, or "built" */
+	int64_t kb_generation, kb_documents, kb_chunks; /* the knowledge base asked, as it was */
+	char kb_embed_model[1024]; /* its embedding model ("" when BM25 only) */
 } cairn_answer_eval_report;
 
 cairn_status cairn_eval_answers(const char *dataset, const cairn_answer_eval_params *params,
                                 cairn_answer_eval_report *out, char *errbuf, size_t errbuf_size);
+/* A finished answer run's provenance as a JSON object (docs/evaluation.md#reproducibility):
+ * cairn version, time, the set's fingerprint, the knowledge base (path or "built", generation,
+ * documents, chunks, embedding model), model file fingerprints (size and CRC-32C of the local,
+ * verifier, reranker and embedding models), the answerer's configuration and the seed — what
+ * cairn_eval_result_from_answers carries into reports and comparisons. *json: cairn_free it. */
+cairn_status cairn_answer_eval_provenance(const char *dataset, const cairn_answer_eval_params *params,
+                                          const cairn_answer_eval_report *report, char **json, char *errbuf,
+                                          size_t errbuf_size);
 
 /* Safety evaluation through the whole answer path (docs/safety.md). From the data sets under
  * data_root, up to max_per_set items each, drawn with seed, go into one temporary knowledge

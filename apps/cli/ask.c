@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <errno.h>
 #include <jansson.h>
 
 #include "cairn.h"
@@ -319,14 +320,39 @@ static void load_prices(const char *path, cairn_answer_eval_params *p)
 	json_decref(o);
 }
 
+/* After the summary: the run's reports, or its comparison with a baseline; the exit status. */
+static int eval_answers_outputs(const cli_eval_outputs *outs, const char *dir, const cairn_answer_eval_params *p,
+                                const cairn_answer_eval_report *r, bool json, const char *tmp_rows)
+{
+	int rc = 0;
+	if (cli_eval_outputs_wanted(outs)) {
+		char *meta = NULL, err[1024];
+		fflush(stdout);
+		if (cairn_answer_eval_provenance(dir, p, r, &meta, err, sizeof err) != CAIRN_OK) {
+			fprintf(stderr, "%s: %s\n", cli_prog, err);
+			rc = 1;
+		} else {
+			rc = cli_eval_answer_outputs(outs, p->per_question_path, meta, json ? stderr : stdout);
+		}
+		cairn_free(meta);
+	}
+	if (tmp_rows[0])
+		unlink(tmp_rows);
+	return rc;
+}
+
 int cli_cmd_eval_answers(const char *kbdir, int argc, char **argv)
 {
 	cairn_answer_eval_params p = cairn_answer_eval_default_params();
 	p.kb_dir = kbdir;
 	bool json = false;
 	const char *dir = NULL;
+	cli_eval_outputs outs;
+	cli_eval_outputs_init(&outs);
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
+		if (cli_eval_outputs_option(argc, argv, &i, &outs))
+			continue;
 		if (!strcmp(a, "--json"))
 			json = true;
 		else if (!strcmp(a, "--max"))
@@ -397,17 +423,37 @@ int cli_cmd_eval_answers(const char *kbdir, int argc, char **argv)
 		p.kb_dir = NULL; /* the global --kb does not apply to sets that hold their documents */
 	else if (p.corpus && p.kb_dir == kbdir)
 		p.kb_dir = NULL;  /* --corpus wins over a global --kb */
+	if (outs.fail && !outs.baseline)
+		cli_die_usage("eval answers: --fail-on-regression needs --baseline FILE");
 	p.on_progress = eval_answers_progress;
+	/* Reports and comparisons are built from the per-question rows: a temporary file when
+	 * the user did not ask to keep them. */
+	char tmp_rows[64] = "";
+	if (cli_eval_outputs_wanted(&outs) && !p.per_question_path) {
+		const char *td = getenv("TMPDIR");
+		snprintf(tmp_rows, sizeof tmp_rows, "%s/cairn-rows-XXXXXX", td && strlen(td) < 40 ? td : "/tmp");
+		int fd = mkstemp(tmp_rows);
+		if (fd < 0) {
+			fprintf(stderr, "%s: eval answers: cannot create a temporary file in %s: %s\n", cli_prog,
+			        td && strlen(td) < 40 ? td : "/tmp", strerror(errno));
+			return 1;
+		}
+		close(fd);
+		p.per_question_path = tmp_rows;
+	}
 	cairn_answer_eval_report r;
 	char err[1024];
 	if (cairn_eval_answers(dir, &p, &r, err, sizeof err) != CAIRN_OK) {
 		if (isatty(2))
 			fprintf(stderr, "\n");
 		fprintf(stderr, "%s: eval answers: %s\n", cli_prog, err);
+		if (tmp_rows[0])
+			unlink(tmp_rows);
 		return 1;
 	}
 	if (isatty(2))
 		fprintf(stderr, "\r%40s\r", "");
+
 	bool squad = !strcmp(r.format, "squad"), gen = !strcmp(r.format, "jsonl");
 	if (json) {
 		printf("{\"dataset\":");
@@ -458,7 +504,7 @@ int cli_cmd_eval_answers(const char *kbdir, int argc, char **argv)
 		       p.ask.k, p.ask.context_tokens, p.ask.max_sentences, p.ask.min_confidence, p.ask.spans, p.ask.strict,
 		       p.ask.retrieval, p.ask.local_model ? "local" : p.ask.endpoint ? "endpoint" : "extractive", p.unanswerable,
 		       p.max_questions);
-		return 0;
+		return eval_answers_outputs(&outs, dir, &p, &r, json, tmp_rows);
 	}
 	printf("dataset               %s (%s)\n", r.dataset, r.format);
 	printf("documents             %lld\n", (long long)r.documents);
@@ -524,5 +570,5 @@ int cli_cmd_eval_answers(const char *kbdir, int argc, char **argv)
 	printf("time                  %.1f s (index %.1f s)\n", r.seconds, r.index_build_s);
 	printf("reproducibility       cairn %s, set %llu bytes crc32c %08x, seed %llu, kb %s\n", r.version,
 	       (unsigned long long)r.dataset_bytes, r.dataset_crc32c, (unsigned long long)r.seed, r.kb);
-	return 0;
+	return eval_answers_outputs(&outs, dir, &p, &r, json, tmp_rows);
 }

@@ -73,6 +73,22 @@ int cli_cmd_eval_injection(int argc, char **argv); /* inject_eval.c: argv[0] = "
 int cli_cmd_eval_retrieval(const char *kbdir, int argc, char **argv); /* eval_cli.c: argv[0] = "retrieval" */
 int cli_cmd_eval_trec(int argc, char **argv);    /* eval_cli.c: argv[0] = "trec" */
 int cli_cmd_eval_compare(int argc, char **argv); /* eval_cli.c: argv[0] = "compare" */
+
+/* Reports and the regression gate of `eval answers` (eval_cli.c): the options eval retrieval
+ * has (--report-json/-md/-html FILE, --baseline FILE, --fail-on-regression, --tolerance SPEC,
+ * --permutations N, --bootstrap N), parsed by cli_eval_outputs_option. */
+typedef struct cli_eval_outputs {
+	const char *json, *md, *html, *baseline;
+	bool fail;
+	cairn_eval_compare_params cp;
+} cli_eval_outputs;
+void cli_eval_outputs_init(cli_eval_outputs *o);
+bool cli_eval_outputs_option(int argc, char **argv, int *i, cli_eval_outputs *o);
+bool cli_eval_outputs_wanted(const cli_eval_outputs *o);
+/* The answer run of per_question_path (with its provenance) as a result: its reports, or
+ * with a baseline the comparison (printed to out) and its reports; the exit status (3: a
+ * measure regressed beyond its tolerance). */
+int cli_eval_answer_outputs(const cli_eval_outputs *o, const char *per_question_path, const char *meta_json, FILE *out);
 int cli_cmd_eval_safety(int argc, char **argv); /* eval_safety.c: argv[0] = "safety" */
 int cli_cmd_tools(const char *kbdir, int argc, char **argv);     /* tools.c */
 int cli_cmd_approvals(const char *kbdir, int argc, char **argv); /* tools.c */

@@ -1,5 +1,5 @@
-/* eval_cli.c — `cairn eval retrieval`, `eval trec` and `eval compare`: argument parsing and
- * output files. Everything measured or rendered comes from the library (cairn_eval_*), so
+/* eval_cli.c — `cairn eval retrieval`, `eval trec` and `eval compare`, and the reports and gate
+ * of `eval answers`: argument parsing and output files. Everything measured or rendered comes from the library (cairn_eval_*), so
  * the CLI and an embedding application get the same numbers and reports. Exit status: 0 ok,
  * 1 error, 2 usage, 3 a measure regressed beyond its tolerance (--fail-on-regression). */
 #include <errno.h>
@@ -375,5 +375,63 @@ int cli_cmd_eval_compare(int argc, char **argv)
 	int rc = a && b ? run_compare(a, b, &g, &rp, stdout) : 1;
 	cairn_eval_result_free(a);
 	cairn_eval_result_free(b);
+	return rc;
+}
+
+void cli_eval_outputs_init(cli_eval_outputs *o)
+{
+	memset(o, 0, sizeof *o);
+	o->cp = cairn_eval_compare_default_params();
+}
+
+bool cli_eval_outputs_option(int argc, char **argv, int *i, cli_eval_outputs *o)
+{
+	const char *a = argv[*i];
+	/* --seed is eval answers' own (the sample); the comparison keeps its default seed. */
+	if (!strcmp(a, "--seed"))
+		return false;
+	reports rp = {o->json, o->md, o->html};
+	gate g = {.baseline = o->baseline, .fail = o->fail, .cp = o->cp};
+	if (!report_option(argc, argv, i, &rp) && !gate_option(argc, argv, i, &g))
+		return false;
+	o->json = rp.json;
+	o->md = rp.md;
+	o->html = rp.html;
+	o->baseline = g.baseline;
+	o->fail = g.fail;
+	o->cp = g.cp;
+	return true;
+}
+
+bool cli_eval_outputs_wanted(const cli_eval_outputs *o)
+{
+	return o->json || o->md || o->html || o->baseline;
+}
+
+int cli_eval_answer_outputs(const cli_eval_outputs *o, const char *per_question_path, const char *meta_json, FILE *out)
+{
+	if (o->fail && !o->baseline)
+		cli_die_usage("eval answers: --fail-on-regression needs --baseline FILE");
+	char err[1024];
+	cairn_eval_result *res = NULL, *base = NULL;
+	if (cairn_eval_result_from_answers(per_question_path, meta_json, &res, err, sizeof err) != CAIRN_OK) {
+		fprintf(stderr, "%s: eval answers: %s\n", cli_prog, err);
+		return 1;
+	}
+	reports rp = {o->json, o->md, o->html};
+	int rc;
+	if (o->baseline) {
+		if (!(base = load_run(o->baseline, NULL, NULL))) {
+			cairn_eval_result_free(res);
+			return 1;
+		}
+		gate g = {.baseline = o->baseline, .fail = o->fail, .cp = o->cp, .json = false};
+		fprintf(out, "\ncompared with the baseline %s:\n", o->baseline);
+		rc = run_compare(base, res, &g, &rp, out); /* its reports show both runs */
+	} else {
+		rc = write_reports(&rp, res, NULL);
+	}
+	cairn_eval_result_free(res);
+	cairn_eval_result_free(base);
 	return rc;
 }

@@ -489,7 +489,8 @@ typedef struct accum {
 
 /* One per-question row (the JSON Lines set's schema; scores < 0 are left out). */
 static void pq_row(accum *A, const char *id, const char *qtext, bool answerable, bool abst, const cairn_answer *a,
-                   double em, double f1, double rl, double bleu, double price_in, double price_out)
+                   const char *const *gold, size_t n_gold, double em, double f1, double rl, double bleu,
+                   double price_in, double price_out)
 {
 	if (!A->pq)
 		return;
@@ -500,10 +501,7 @@ static void pq_row(accum *A, const char *id, const char *qtext, bool answerable,
 	                        "answer", v->answer ? v->answer : "", "confidence", v->confidence, "latency_ms",
 	                        c->latency_ms, "ttft_ms", c->ttft_ms, "tokens_in", c->tokens_in, "tokens_out", c->tokens_out,
 	                        "cost", c->tokens_in / 1000 * price_in + c->tokens_out / 1000 * price_out);
-	json_t *cites = json_array();
-	if (!row || !cites) {
-		json_decref(row);
-		json_decref(cites);
+	if (!row) {
 		A->pq_failed = true;
 		return;
 	}
@@ -514,10 +512,8 @@ static void pq_row(accum *A, const char *id, const char *qtext, bool answerable,
 	for (int k = 0; k < 4; k++)
 		if (vals[k] >= 0)
 			json_object_set_new(row, names[k], json_real(vals[k]));
-	for (size_t k = 0; !abst && k < v->n_citations; k++)
-		json_array_append_new(cites, json_pack("{s:s, s:I}", "doc_id", v->citations[k].doc_id, "chunk_id",
-		                                       (json_int_t)v->citations[k].chunk_id));
-	json_object_set_new(row, "citations", cites);
+	if (!cn_eval_row_answer(row, a, abst, gold, n_gold))
+		A->pq_failed = true;
 	char *line = json_dumps(row, JSON_COMPACT | JSON_ENSURE_ASCII);
 	if (!line || fprintf(A->pq, "%s\n", line) < 0)
 		A->pq_failed = true;
@@ -657,8 +653,8 @@ static cairn_status run_squad(cairn_kb *kb, const dataset *d, const cairn_answer
 			if (cn_bleu_stats_of("", q->gold, q->n_gold, &bs) == CAIRN_OK)
 				cn_bleu_add(&A->corpus, &bs);
 		}
-		pq_row(A, q->id, q->text, true, abst, a, abst ? 0 : em, abst ? 0 : f1, q_rl, q_bleu, p->price_input_per_1k,
-		       p->price_output_per_1k);
+		pq_row(A, q->id, q->text, true, abst, a, q->gold, q->n_gold, abst ? 0 : em, abst ? 0 : f1, q_rl, q_bleu,
+		       p->price_input_per_1k, p->price_output_per_1k);
 		if (abst) {
 			A->abst++;
 		} else {
@@ -682,7 +678,7 @@ static cairn_status run_squad(cairn_kb *kb, const dataset *d, const cairn_answer
 				A->n_unans++;
 				A->abst_unans += v->abstained || v->confidence < thr;
 				reliability_add(A, v->confidence, false);
-				pq_row(A, q->id, q->text, false, v->abstained || v->confidence < thr, a, -1, -1, -1, -1,
+				pq_row(A, q->id, q->text, false, v->abstained || v->confidence < thr, a, NULL, 0, -1, -1, -1, -1,
 				       p->price_input_per_1k, p->price_output_per_1k);
 				write_features(fb, q, q->doc % 2, 0, 0, a, 0, 0);
 				cairn_answer_free(a);
@@ -785,7 +781,8 @@ static cairn_status run_scifact(cairn_kb *kb, dataset *d, const cairn_answer_eva
 			A->n++;
 			reliability_add(A, v->confidence, any_correct);
 			write_features(fb, q, i % 2, 1, any_correct, a, 0, 0);
-			pq_row(A, q->id, q->text, true, abst, a, -1, -1, -1, -1, p->price_input_per_1k, p->price_output_per_1k);
+			pq_row(A, q->id, q->text, true, abst, a, NULL, 0, -1, -1, -1, -1, p->price_input_per_1k,
+			       p->price_output_per_1k);
 			if (abst) {
 				A->abst++;
 			} else {
@@ -796,7 +793,8 @@ static cairn_status run_scifact(cairn_kb *kb, dataset *d, const cairn_answer_eva
 			}
 		} else {
 			A->n_nei++;
-			pq_row(A, q->id, q->text, false, abst, a, -1, -1, -1, -1, p->price_input_per_1k, p->price_output_per_1k);
+			pq_row(A, q->id, q->text, false, abst, a, NULL, 0, -1, -1, -1, -1, p->price_input_per_1k,
+			       p->price_output_per_1k);
 			A->abst_nei += abst;
 		}
 		cairn_answer_free(a);
@@ -811,7 +809,7 @@ static cairn_status run_scifact(cairn_kb *kb, dataset *d, const cairn_answer_eva
 				A->n_unans++;
 				A->abst_unans += v->abstained || v->confidence < thr;
 				reliability_add(A, v->confidence, false);
-				pq_row(A, q->id, q->text, false, v->abstained || v->confidence < thr, a, -1, -1, -1, -1,
+				pq_row(A, q->id, q->text, false, v->abstained || v->confidence < thr, a, NULL, 0, -1, -1, -1, -1,
 				       p->price_input_per_1k, p->price_output_per_1k);
 				write_features(fb, q, i % 2, 0, 0, a, 0, 0);
 				cairn_answer_free(a);
@@ -968,6 +966,7 @@ static cairn_status eval_answers(const char *dataset_path, const cairn_answer_ev
 	cn_buf_free(&fb);
 	if (A.pq && (fclose(A.pq) != 0 || A.pq_failed) && !st)
 		st = cn_err_set(err, CAIRN_EIO, "%s: cannot write", p->per_question_path);
+	cn_eval_kb_facts(kb, out);
 	cairn_kb_close(kb);
 	if (!p->work_dir && nftw(kbdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
 		cn_log(CAIRN_LOG_WARN, "eval: could not remove %s: %s", kbdir, strerror(errno));

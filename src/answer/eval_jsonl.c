@@ -398,10 +398,8 @@ static cairn_status ask_one(cairn_kb *kb, const jq *q, size_t i, const cairn_ans
 		json_object_set_new(row, "rouge_l", json_real(rl));
 		json_object_set_new(row, "bleu", json_real(bl));
 	}
-	json_t *cites = json_array();
 	cn_cited *cc = cn_calloc(v->n_citations + 1, sizeof *cc);
-	if (!cites || !cc) {
-		json_decref(cites);
+	if (!cc || !cn_eval_row_answer(row, a, abst, (const char *const *)q->answers, q->unanswerable ? 0 : q->n_answers)) {
 		cn_free(cc);
 		json_decref(row);
 		cairn_answer_free(a);
@@ -410,10 +408,7 @@ static cairn_status ask_one(cairn_kb *kb, const jq *q, size_t i, const cairn_ans
 	for (size_t k = 0; !abst && k < v->n_citations; k++) {
 		cc[k].doc_id = v->citations[k].doc_id;
 		cc[k].passage = cited_passage(a, &v->citations[k]);
-		json_array_append_new(cites, json_pack("{s:s, s:I}", "doc_id", v->citations[k].doc_id, "chunk_id",
-		                                       (json_int_t)v->citations[k].chunk_id));
 	}
-	json_object_set_new(row, "citations", cites);
 	if (!q->unanswerable && q->n_gold) {
 		size_t correct = 0, found = 0, nc = abst ? 0 : v->n_citations;
 		cn_citation_match(cc, nc, q->gold, q->n_gold, &correct, &found);
@@ -439,6 +434,55 @@ static cairn_status ask_one(cairn_kb *kb, const jq *q, size_t i, const cairn_ans
 	json_decref(row);
 	cairn_answer_free(a);
 	return st;
+}
+
+/* s cut to at most max bytes, on a UTF-8 character boundary. */
+static json_t *json_cut(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+	if (n <= max)
+		return json_string(s);
+	while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80)
+		max--;
+	return json_stringn(s, max);
+}
+
+bool cn_eval_row_answer(json_t *row, const cairn_answer *a, bool abstained, const char *const *gold, size_t n_gold)
+{
+	const cairn_answer_view *v = cairn_answer_get(a);
+	bool ok = true;
+	if (n_gold) {
+		json_t *g = json_array();
+		for (size_t i = 0; g && i < n_gold; i++)
+			ok &= json_array_append_new(g, json_string(gold[i])) == 0;
+		ok &= g && json_object_set_new(row, "gold", g) == 0;
+	}
+	json_t *sents = json_array(), *cites = json_array();
+	ok &= sents && cites;
+	for (size_t i = 0; ok && !abstained && i < v->n_sentences; i++) {
+		const cairn_answer_sentence *s = &v->sentences[i];
+		json_t *ids = json_array();
+		for (size_t k = 0; ids && k < s->n_citations; k++)
+			ok &= json_array_append_new(ids, json_integer(s->citations[k])) == 0;
+		ok &= ids && json_array_append_new(sents, json_pack("{s:s, s:b, s:o}", "text", s->text ? s->text : "",
+		                                                    "supported", s->supported != 0, "citations", ids)) == 0;
+	}
+	for (size_t k = 0; ok && !abstained && k < v->n_citations; k++) {
+		const cairn_citation *c = &v->citations[k];
+		ok &= json_array_append_new(cites, json_pack("{s:i, s:s, s:I, s:s, s:o}", "id", c->id, "doc_id", c->doc_id,
+		                                             "chunk_id", (json_int_t)c->chunk_id, "title",
+		                                             c->title ? c->title : "", "quote",
+		                                             json_cut(c->quote ? c->quote : "", 300))) == 0;
+	}
+	if (!abstained && ok)
+		ok &= json_object_set_new(row, "sentences", sents) == 0;
+	else
+		json_decref(sents);
+	if (ok)
+		ok &= json_object_set_new(row, "citations", cites) == 0;
+	else
+		json_decref(cites);
+	return ok;
 }
 
 static double rat(double a, double b) { return b > 0 ? a / b : 0; }
@@ -544,6 +588,7 @@ cairn_status cn_eval_answers_jsonl(const char *path, const cairn_answer_eval_par
 	}
 	if (pq && fclose(pq) != 0 && !st)
 		st = cn_err_set(err, CAIRN_EIO, "%s: cannot write: %s", p->per_question_path, strerror(errno));
+	cn_eval_kb_facts(kb, out);
 	if (kb)
 		cairn_kb_close(kb);
 	if (kbdir[0] && !p->work_dir)

@@ -138,8 +138,8 @@ static cairn_status apply_tolerances(cairn_eval_comparison *c, const char *spec,
 		p = e + 1;
 	}
 	for (size_t i = 0; i < c->nrows; i++)
-		if (isnan(c->rows[i].tol))
-			c->rows[i].tol = def;
+		if (isnan(c->rows[i].tol)) /* timings only when named: their noise is not a regression */
+			c->rows[i].tol = c->rows[i].flags & CN_MF_TIMING ? INFINITY : def;
 	return CAIRN_OK;
 }
 
@@ -204,32 +204,41 @@ static cairn_status compare(const cairn_eval_result *a, const cairn_eval_result 
 		cn_cmp_row *row = &c->rows[c->nrows++];
 		memset(row, 0, sizeof *row);
 		snprintf(row->name, sizeof row->name, "%s", a->m[ja].name);
+		row->flags = a->m[ja].flags;
 		row->ia = ja;
 		row->ib = (size_t)jb;
 		bool total = cn_mspec_is_total(&a->m[ja]);
+		/* Better = higher, or lower for latency, tokens and cost: wins and losses count b's
+		 * improvements and regressions either way, while diff stays b - a. */
+		double sign = row->flags & CN_MF_LOWER_BETTER ? -1.0 : 1.0;
 		double sa = 0, sb = 0;
+		size_t n = 0;
 		for (size_t i = 0; i < c->nq; i++) {
 			double va = a->v[c->qa[i] * a->nm + ja], vb = b->v[c->qb[i] * b->nm + (size_t)jb];
+			if (isnan(va) || isnan(vb))
+				continue; /* an answer measure that does not apply on one side */
 			sa += va;
 			sb += vb;
-			d[i] = vb - va;
-			if (d[i] > 1e-12)
+			d[n] = vb - va;
+			if (sign * d[n] > 1e-12)
 				row->wins++;
-			else if (d[i] < -1e-12)
+			else if (sign * d[n] < -1e-12)
 				row->losses++;
 			else
 				row->ties++;
+			n++;
 		}
-		row->mean_a = total ? sa : sa / (double)c->nq;
-		row->mean_b = total ? sb : sb / (double)c->nq;
+		row->n = n;
+		row->mean_a = total ? sa : n ? sa / (double)n : NAN;
+		row->mean_b = total ? sb : n ? sb / (double)n : NAN;
 		row->diff = row->mean_b - row->mean_a;
-		if (total) {
+		if (total || n == 0) {
 			row->p = row->lo = row->hi = NAN;
 			continue;
 		}
-		row->diff = (sb - sa) / (double)c->nq;
-		row->p = cn_randomization_p(d, c->nq, c->params.permutations, c->params.seed);
-		if (!cn_bootstrap_ci(d, c->nq, c->params.bootstrap, c->params.seed, &row->lo, &row->hi)) {
+		row->diff = (sb - sa) / (double)n;
+		row->p = cn_randomization_p(d, n, c->params.permutations, c->params.seed);
+		if (!cn_bootstrap_ci(d, n, c->params.bootstrap, c->params.seed, &row->lo, &row->hi)) {
 			cn_free(d);
 			return cn_err_set(err, CAIRN_ENOMEM, "eval: out of memory");
 		}
@@ -243,7 +252,8 @@ static cairn_status compare(const cairn_eval_result *a, const cairn_eval_result 
 		return rc;
 	for (size_t i = 0; i < c->nrows; i++) {
 		cn_cmp_row *row = &c->rows[i];
-		row->regressed = c->params.gate && row->gated && row->diff < -row->tol - 1e-12;
+		double worse = row->flags & CN_MF_LOWER_BETTER ? row->diff : -row->diff;
+		row->regressed = c->params.gate && row->gated && worse > row->tol + 1e-12;
 		c->regressions += row->regressed;
 	}
 	return CAIRN_OK;
@@ -380,24 +390,33 @@ static void render_configs(cn_buf *b, const cairn_eval_comparison *c)
 
 static void render_text(cn_buf *b, const cairn_eval_comparison *c)
 {
-	cn_buf_printf(b, "queries %zu in common", c->nq);
+	bool ans = c->a->answers || c->b->answers;
+	cn_buf_printf(b, "%s %zu in common", ans ? "questions" : "queries", c->nq);
 	if (c->only_a || c->only_b)
 		cn_buf_printf(b, " (%zu only in A, %zu only in B: left out)", c->only_a, c->only_b);
 	cn_buf_printf(b, "; randomization test %d permutations, bootstrap %d resamples, seed %llu\n\n",
 	              c->params.permutations, c->params.bootstrap, (unsigned long long)c->params.seed);
-	cn_buf_printf(b, "%-16s %9s %9s %9s %8s %21s %5s %5s %5s\n", "measure", "A", "B", "B-A", "p",
-	              "95% CI", "win", "loss", "tie");
+	cn_buf_printf(b, "%-22s %9s %9s %9s %8s %21s %5s %5s %5s%s\n", "measure", "A", "B", "B-A", "p",
+	              "95% CI", "win", "loss", "tie", ans ? "     n" : "");
 	for (size_t i = 0; i < c->nrows; i++) {
 		const cn_cmp_row *r = &c->rows[i];
-		if (!r->gated) {
-			cn_buf_printf(b, "%-16s %9.0f %9.0f %+9.0f\n", r->name, r->mean_a, r->mean_b, r->diff);
+		if (!r->gated && r->n && cn_mspec_is_total(&c->a->m[r->ia])) {
+			cn_buf_printf(b, "%-22s %9.0f %9.0f %+9.0f\n", r->name, r->mean_a, r->mean_b, r->diff);
 			continue;
 		}
-		cn_buf_printf(b, "%-16s %9.4f %9.4f %+9.4f %8.4f [%+8.4f, %+8.4f] %5d %5d %5d%s%s\n", r->name,
-		              r->mean_a, r->mean_b, r->diff, r->p, r->lo, r->hi, r->wins, r->losses, r->ties,
-		              r->p < 0.05 ? " *" : "", r->regressed ? "  REGRESSION" : "");
+		if (!r->gated) {
+			cn_buf_printf(b, "%-22s %9s %9s %9s   (no question has a value in both runs)\n", r->name, "-", "-", "-");
+			continue;
+		}
+		cn_buf_printf(b, "%-22s %9.4f %9.4f %+9.4f %8.4f [%+8.4f, %+8.4f] %5d %5d %5d", r->name, r->mean_a,
+		              r->mean_b, r->diff, r->p, r->lo, r->hi, r->wins, r->losses, r->ties);
+		if (ans)
+			cn_buf_printf(b, " %5zu", r->n);
+		cn_buf_printf(b, "%s%s\n", r->p < 0.05 ? " *" : "", r->regressed ? "  REGRESSION" : "");
 	}
-	cn_buf_puts(b, "(* p < 0.05)\n");
+	cn_buf_printf(b, "(* p < 0.05%s)\n",
+	              ans ? "; win/loss: B better/worse — lower is better for refused, ttft_ms, tokens and cost; "
+	                    "n: questions where the measure applies in both runs" : "");
 	if (c->params.gate) {
 		cn_buf_puts(b, "gate: tolerance per measure:");
 		for (size_t i = 0; i < c->nrows; i++)
@@ -441,7 +460,8 @@ static void render_json(cn_buf *b, const cairn_eval_comparison *c)
 		json_num(b, r->lo);
 		cn_buf_putc(b, ',');
 		json_num(b, r->hi);
-		cn_buf_printf(b, "],\"wins\":%d,\"losses\":%d,\"ties\":%d,\"tolerance\":", r->wins, r->losses, r->ties);
+		cn_buf_printf(b, "],\"wins\":%d,\"losses\":%d,\"ties\":%d,\"n\":%zu,\"lower_is_better\":%s,\"tolerance\":",
+		              r->wins, r->losses, r->ties, r->n, r->flags & CN_MF_LOWER_BETTER ? "true" : "false");
 		json_num(b, r->gated ? r->tol : NAN);
 		cn_buf_printf(b, ",\"regressed\":%s}", r->regressed ? "true" : "false");
 	}
@@ -450,22 +470,31 @@ static void render_json(cn_buf *b, const cairn_eval_comparison *c)
 
 void cn_report_md_compare(cn_buf *b, const cairn_eval_comparison *c)
 {
-	cn_buf_printf(b, "## Retrieval comparison: B vs A\n\n%zu queries in common; paired randomization test "
+	bool ans = c->a->answers || c->b->answers;
+	cn_buf_printf(b, "## %s comparison: B vs A\n\n%zu %s in common; paired randomization test "
 	                 "(%d permutations), bootstrap 95%% CI (%d resamples), seed %llu.\n\n",
-	              c->nq, c->params.permutations, c->params.bootstrap, (unsigned long long)c->params.seed);
-	cn_buf_puts(b, "| measure | A | B | B − A | p | 95% CI | wins / losses / ties |\n"
-	               "|---|---:|---:|---:|---:|---|---|\n");
+	              ans ? "Answer" : "Retrieval", c->nq, ans ? "questions" : "queries", c->params.permutations,
+	              c->params.bootstrap, (unsigned long long)c->params.seed);
+	cn_buf_printf(b, "| measure | A | B | B − A | p | 95%% CI | wins / losses / ties |%s\n"
+	                 "|---|---:|---:|---:|---:|---|---|%s\n",
+	              ans ? " n |" : "", ans ? "---:|" : "");
 	for (size_t i = 0; i < c->nrows; i++) {
 		const cn_cmp_row *r = &c->rows[i];
 		if (!r->gated)
 			continue;
-		cn_buf_printf(b, "| %s | %.4f | %.4f | %s%+.4f%s | %.4f | [%+.4f, %+.4f] | %d / %d / %d%s |\n", r->name,
-		              r->mean_a, r->mean_b, r->p < 0.05 ? "**" : "", r->diff, r->p < 0.05 ? "**" : "", r->p,
-		              r->lo, r->hi, r->wins, r->losses, r->ties, r->regressed ? " ⚠ regression" : "");
+		cn_buf_printf(b, "| %s%s | %.4f | %.4f | %s%+.4f%s | %.4f | [%+.4f, %+.4f] | %d / %d / %d%s |", r->name,
+		              r->flags & CN_MF_LOWER_BETTER ? " ↓" : "", r->mean_a, r->mean_b, r->p < 0.05 ? "**" : "",
+		              r->diff, r->p < 0.05 ? "**" : "", r->p, r->lo, r->hi, r->wins, r->losses, r->ties,
+		              r->regressed ? " ⚠ regression" : "");
+		if (ans)
+			cn_buf_printf(b, " %zu |", r->n);
+		cn_buf_putc(b, '\n');
 	}
 	if (c->regressions)
 		cn_buf_printf(b, "\n**%d measure(s) dropped by more than the tolerance.**\n", c->regressions);
-	cn_buf_puts(b, "\nBold: p < 0.05.\n\n<details><summary>Provenance</summary>\n\nA:\n```json\n");
+	cn_buf_printf(b, "\nBold: p < 0.05.%s\n\n<details><summary>Provenance</summary>\n\nA:\n```json\n",
+	              ans ? " ↓: lower is better (wins count B's decreases). n: questions where the measure applies "
+	                    "in both runs." : "");
 	cn_buf_puts(b, c->a->meta ? c->a->meta : "{}");
 	cn_buf_puts(b, "\n```\nB:\n```json\n");
 	cn_buf_puts(b, c->b->meta ? c->b->meta : "{}");

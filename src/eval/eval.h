@@ -196,13 +196,22 @@ size_t cn_measures_list(const cn_measures *m, const char **names, double *values
 typedef enum cn_mkind {
 	CN_MK_NUM_REL = 0, CN_MK_NUM_RET, CN_MK_NUM_REL_RET, /* totals, not means */
 	CN_MK_MAP, CN_MK_RPREC, CN_MK_RECIP_RANK, CN_MK_NDCG, /* ndcg: no cutoff */
-	CN_MK_NDCG_CUT, CN_MK_MRR_CUT, CN_MK_P, CN_MK_RECALL, CN_MK_SUCCESS
+	CN_MK_NDCG_CUT, CN_MK_MRR_CUT, CN_MK_P, CN_MK_RECALL, CN_MK_SUCCESS,
+	CN_MK_VALUE /* an answer measure: measured per question elsewhere, carried here (em, f1, …) */
 } cn_mkind;
+
+/* How a measure reads: CN_MF_LOWER_BETTER (latency, tokens, cost: a rise is a regression);
+ * CN_MF_UNBOUNDED (not a rate in [0, 1]: no bar on the 0..1 chart); CN_MF_TIMING (a wall-clock
+ * time: it varies from run to run on the same machine, so the regression gate checks it only
+ * when --tolerance names it). */
+enum { CN_MF_LOWER_BETTER = 1, CN_MF_UNBOUNDED = 2, CN_MF_TIMING = 4 };
 
 typedef struct cn_mspec {
 	cn_mkind kind;
-	size_t k;      /* cutoff for the _CUT kinds, P, recall, success; 0 otherwise */
-	char name[40]; /* trec_eval's output name: "ndcg_cut_10", "P_5", "map" */
+	size_t k;       /* cutoff for the _CUT kinds, P, recall, success; 0 otherwise */
+	unsigned flags; /* CN_MF_* */
+	char name[40];  /* trec_eval's output name: "ndcg_cut_10", "P_5", "map"; or the answer
+	                   measure's name ("f1", "support_rate") */
 } cn_mspec;
 
 #define CN_MSPEC_MAX 64
@@ -216,8 +225,11 @@ typedef struct cn_mspec {
  * cut measure adds another cutoff of it ("P.5,10"); "P_5" is accepted as well as "P.5"; a
  * measure named twice is kept once. */
 cairn_status cn_mspec_parse(const char *list, cn_mspec *out, size_t cap, size_t *n, cn_err *err);
-/* One output name ("ndcg_cut_10", "map") back to its spec; false when unknown. */
+/* One output name ("ndcg_cut_10", "map", or an answer measure such as "f1") back to its spec;
+ * false when unknown. */
 bool cn_mspec_from_name(const char *name, cn_mspec *out);
+/* Answer measures, in report order: names[i] for i < n. */
+size_t cn_answer_measures(const char *const **names);
 static inline bool cn_mspec_is_total(const cn_mspec *m) { return m->kind <= CN_MK_NUM_REL_RET; }
 
 /* Evaluates one query on every measure of m (values[i] for m[i]); docs are sorted in trec_eval
@@ -231,6 +243,8 @@ cairn_status cn_eval_query_specs(const cn_qrels_query *judged, cn_ranked *docs, 
 
 typedef struct cn_evq {
 	char *qid;
+	char *detail;       /* answer runs: a JSON object (question, answer, gold, sentences with
+	                       verdicts, cited quotes) for the failures section; NULL otherwise */
 	double latency_ms;  /* < 0: not measured (a scored run file) */
 	char **top;         /* the first CN_EVAL_TOPN documents retrieved, in trec_eval order */
 	int *top_grade;
@@ -250,6 +264,7 @@ struct cairn_eval_result {
 	double *mean;           /* nm: means, or totals for num_* */
 	bool has_report;
 	cairn_eval_report report; /* the runner's summary (retrieval runs only) */
+	bool answers;             /* an answer run (values per question; NaN = does not apply) */
 };
 
 cairn_eval_result *cn_evres_new(const cn_mspec *m, size_t nm, cn_err *err);
@@ -257,13 +272,27 @@ cairn_eval_result *cn_evres_new(const cn_mspec *m, size_t nm, cn_err *err);
  * the top documents and the relevant ones. */
 cairn_status cn_evres_add(cairn_eval_result *r, const char *qid, const cn_qrels_query *judged,
                           cn_ranked *docs, size_t n, double latency_ms, cn_err *err);
-void cn_evres_finish(cairn_eval_result *r); /* computes the means */
+void cn_evres_finish(cairn_eval_result *r); /* computes the means (NaN values left out) */
+/* Appends an empty query (its values row zeroed, latency unmeasured). */
+cn_evq *cn_evres_push(cairn_eval_result *r, cn_err *err);
 /* Scores a run against qrels: every query with a relevant judgement, in qrels order. */
 cairn_status cn_evres_score(cairn_eval_result *r, const cn_qrels *qrels, cn_run *run, cn_err *err);
+/* Queries with a value (not NaN) for measure j. */
+size_t cn_evres_count(const cairn_eval_result *r, size_t j);
+/* A per-query detail object as compact JSON text (cn_free). */
+struct json_t;
+cairn_status cn_evres_detail_copy(struct json_t *det, char **out, cn_err *err);
 /* Index of the measure named name, or -1. */
 int cn_evres_find(const cairn_eval_result *r, const char *name);
 cairn_status cn_evres_parse(cairn_eval_result **out, const char *data, size_t len, const char *name,
                             cn_err *err);
+/* A result from the per-question rows of an answer run (JSON Lines, answers.c); meta is the
+ * provenance object's text or NULL. */
+cairn_status cn_evres_from_answer_rows(cairn_eval_result **out, const char *data, size_t len, const char *name,
+                                       const char *meta, cn_err *err);
+/* True when data starts with a JSON object that is an answer run's row (it has "id" and
+ * "answerable" and no "kind"). */
+bool cn_evres_is_answer_rows(const char *data, size_t len);
 /* Fingerprint of a file as a JSON object {"path","size","crc32c"} appended to b. */
 cairn_status cn_fingerprint_json(cn_buf *b, const char *path, cn_err *err);
 /* Latency percentile (nearest rank) over the measured queries; -1 when none. */
@@ -286,9 +315,13 @@ bool cn_bootstrap_ci(const double *d, size_t n, int B, uint64_t seed, double *lo
 
 typedef struct cn_cmp_row {
 	char name[40];
+	unsigned flags;         /* the measure's CN_MF_* */
 	size_t ia, ib;          /* measure index in a and in b */
+	size_t n;               /* query pairs with a value on both sides (answer measures skip
+	                           questions where one does not apply) */
 	double mean_a, mean_b, diff, p, lo, hi, tol;
-	int wins, losses, ties; /* b better / worse / equal than a, query by query */
+	int wins, losses, ties; /* b better / worse / equal than a, query by query (lower is better
+	                           for CN_MF_LOWER_BETTER measures) */
 	bool gated, regressed;
 } cn_cmp_row;
 

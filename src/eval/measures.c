@@ -16,16 +16,45 @@ typedef struct mname {
 	const char *name;
 	cn_mkind kind;
 	bool cut;
+	unsigned flags;
 } mname;
 
 static const mname names[] = {
-	{"num_rel", CN_MK_NUM_REL, false},     {"num_ret", CN_MK_NUM_RET, false},
-	{"num_rel_ret", CN_MK_NUM_REL_RET, false}, {"map", CN_MK_MAP, false},
-	{"Rprec", CN_MK_RPREC, false},         {"recip_rank", CN_MK_RECIP_RANK, false},
-	{"ndcg", CN_MK_NDCG, false},           {"ndcg_cut", CN_MK_NDCG_CUT, true},
-	{"mrr_cut", CN_MK_MRR_CUT, true},      {"P", CN_MK_P, true},
-	{"recall", CN_MK_RECALL, true},        {"success", CN_MK_SUCCESS, true},
+	{"num_rel", CN_MK_NUM_REL, false, 0},     {"num_ret", CN_MK_NUM_RET, false, 0},
+	{"num_rel_ret", CN_MK_NUM_REL_RET, false, 0}, {"map", CN_MK_MAP, false, 0},
+	{"Rprec", CN_MK_RPREC, false, 0},         {"recip_rank", CN_MK_RECIP_RANK, false, 0},
+	{"ndcg", CN_MK_NDCG, false, 0},           {"ndcg_cut", CN_MK_NDCG_CUT, true, 0},
+	{"mrr_cut", CN_MK_MRR_CUT, true, 0},      {"P", CN_MK_P, true, 0},
+	{"recall", CN_MK_RECALL, true, 0},        {"success", CN_MK_SUCCESS, true, 0},
+	/* Answer measures (docs/answers.md#measures): one value per question where it applies. */
+	{"em", CN_MK_VALUE, false, 0},
+	{"f1", CN_MK_VALUE, false, 0},
+	{"rouge_l", CN_MK_VALUE, false, 0},
+	{"bleu", CN_MK_VALUE, false, 0},
+	{"support_rate", CN_MK_VALUE, false, 0},
+	{"citation_precision", CN_MK_VALUE, false, 0},
+	{"citation_recall", CN_MK_VALUE, false, 0},
+	{"answered", CN_MK_VALUE, false, 0},               /* answerable questions */
+	{"abstained_unanswerable", CN_MK_VALUE, false, 0}, /* unanswerable questions */
+	{"refused", CN_MK_VALUE, false, CN_MF_LOWER_BETTER},
+	{"ttft_ms", CN_MK_VALUE, false, CN_MF_LOWER_BETTER | CN_MF_UNBOUNDED | CN_MF_TIMING},
+	{"tokens_in", CN_MK_VALUE, false, CN_MF_LOWER_BETTER | CN_MF_UNBOUNDED},
+	{"tokens_out", CN_MK_VALUE, false, CN_MF_LOWER_BETTER | CN_MF_UNBOUNDED},
+	{"cost", CN_MK_VALUE, false, CN_MF_LOWER_BETTER | CN_MF_UNBOUNDED},
 };
+
+#define N_RETRIEVAL_NAMES 12 /* names[] up to "success"; the answer measures follow */
+
+size_t cn_answer_measures(const char *const **out)
+{
+	static const char *const list[] = {"em", "f1", "rouge_l", "bleu", "support_rate", "citation_precision",
+	                                   "citation_recall", "answered", "abstained_unanswerable", "refused",
+	                                   "ttft_ms", "tokens_in", "tokens_out", "cost"};
+	_Static_assert(sizeof list / sizeof list[0] + N_RETRIEVAL_NAMES == sizeof names / sizeof names[0],
+	               "every answer measure is listed");
+	*out = list;
+	return sizeof list / sizeof list[0];
+}
 
 static const mname *lookup(const char *s, size_t n)
 {
@@ -67,6 +96,7 @@ bool cn_mspec_from_name(const char *name, cn_mspec *out)
 	memset(out, 0, sizeof *out);
 	if (e && !e->cut) {
 		out->kind = e->kind;
+		out->flags = e->flags;
 		set_name(out, e->name);
 		return true;
 	}
@@ -123,11 +153,12 @@ cairn_status cn_mspec_parse(const char *list, cn_mspec *out, size_t cap, size_t 
 				                  "measures: \"%s\" in \"%s\" is not a cutoff of a preceding cut measure "
 				                  "(1..%d)", tok, list, CN_MSPEC_KMAX);
 			set_name(&m, lookup_name_of(m.kind));
-		} else if (!cn_mspec_from_name(tok, &m)) {
+		} else if (!cn_mspec_from_name(tok, &m) || m.kind == CN_MK_VALUE) {
 			return cn_err_set(err, CAIRN_EINVAL,
-			                  "measures: unknown measure \"%s\" (known: map, Rprec, recip_rank, ndcg, "
+			                  "measures: unknown %smeasure \"%s\" (known: map, Rprec, recip_rank, ndcg, "
 			                  "ndcg_cut.K, mrr_cut.K, P.K, recall.K, success.K, num_rel, num_ret, "
-			                  "num_rel_ret; K in 1..%d)", tok, CN_MSPEC_KMAX);
+			                  "num_rel_ret; K in 1..%d)", m.kind == CN_MK_VALUE ? "retrieval " : "", tok,
+			                  CN_MSPEC_KMAX);
 		}
 		have_last = m.k > 0;
 		last = m;

@@ -248,6 +248,7 @@ cairn_status cn_eval_query_specs(const cn_qrels_query *judged, cn_ranked *docs, 
 		case CN_MK_P: v = cn_metric_cut(CN_M_P, m[i].k, g.grades, g.nret, g.ideal, g.ni); break;
 		case CN_MK_RECALL: v = cn_metric_cut(CN_M_RECALL, m[i].k, g.grades, g.nret, g.ideal, g.ni); break;
 		case CN_MK_SUCCESS: v = cn_metric_cut(CN_M_SUCCESS, m[i].k, g.grades, g.nret, g.ideal, g.ni); break;
+		case CN_MK_VALUE: v = NAN; break; /* not a function of a ranking */
 		}
 		values[i] = v;
 	}

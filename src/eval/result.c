@@ -62,6 +62,7 @@ static void evq_free(cn_evq *q)
 	cn_free(q->rel);
 	cn_free(q->rel_grade);
 	cn_free(q->qid);
+	cn_free(q->detail);
 }
 
 void cairn_eval_result_free(cairn_eval_result *r)
@@ -78,7 +79,7 @@ void cairn_eval_result_free(cairn_eval_result *r)
 }
 
 /* Makes room for one more query; returns it zeroed (its values row too). */
-static cn_evq *evres_push(cairn_eval_result *r, cn_err *err)
+cn_evq *cn_evres_push(cairn_eval_result *r, cn_err *err)
 {
 	if (r->nq == r->qcap) {
 		size_t cap = r->qcap ? r->qcap * 2 : 64;
@@ -114,7 +115,7 @@ static int cmp_judg_grade(const void *a, const void *b)
 cairn_status cn_evres_add(cairn_eval_result *r, const char *qid, const cn_qrels_query *judged,
                           cn_ranked *docs, size_t n, double latency_ms, cn_err *err)
 {
-	cn_evq *q = evres_push(r, err);
+	cn_evq *q = cn_evres_push(r, err);
 	if (!q)
 		return err->code;
 	double *row = &r->v[(r->nq - 1) * r->nm];
@@ -170,9 +171,13 @@ void cn_evres_finish(cairn_eval_result *r)
 {
 	for (size_t j = 0; j < r->nm; j++) {
 		double s = 0;
+		size_t n = 0;
 		for (size_t i = 0; i < r->nq; i++)
-			s += r->v[i * r->nm + j];
-		r->mean[j] = cn_mspec_is_total(&r->m[j]) || r->nq == 0 ? s : s / (double)r->nq;
+			if (!isnan(r->v[i * r->nm + j])) { /* an answer measure that does not apply */
+				s += r->v[i * r->nm + j];
+				n++;
+			}
+		r->mean[j] = cn_mspec_is_total(&r->m[j]) ? s : n ? s / (double)n : NAN;
 	}
 }
 
@@ -191,6 +196,14 @@ cairn_status cn_evres_score(cairn_eval_result *r, const cn_qrels *qrels, cn_run 
 	}
 	cn_evres_finish(r);
 	return CAIRN_OK;
+}
+
+size_t cn_evres_count(const cairn_eval_result *r, size_t j)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < r->nq; i++)
+		n += !isnan(r->v[i * r->nm + j]);
+	return n;
 }
 
 int cn_evres_find(const cairn_eval_result *r, const char *name)
@@ -431,6 +444,10 @@ static void render_json(cn_buf *b, const cairn_eval_result *r, int flags)
 			json_ids(b, q->top, q->top_grade, q->ntop);
 			cn_buf_puts(b, ",\"relevant\":");
 			json_ids(b, q->rel, q->rel_grade, q->nrel);
+			if (q->detail) {
+				cn_buf_puts(b, ",\"detail\":");
+				cn_buf_puts(b, q->detail);
+			}
 			cn_buf_putc(b, '}');
 		}
 		cn_buf_putc(b, ']');
@@ -464,6 +481,15 @@ static cairn_status load_ids(json_t *arr, char ***ids, int **grades, size_t *n, 
 	return CAIRN_OK;
 }
 
+/* A detail object as compact JSON text in our allocator. */
+cairn_status cn_evres_detail_copy(json_t *det, char **out, cn_err *err)
+{
+	char *t = json_dumps(det, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	*out = t ? cn_strdup(t) : NULL;
+	free(t);
+	return *out ? CAIRN_OK : cn_err_set(err, CAIRN_ENOMEM, "eval: out of memory");
+}
+
 static cairn_status parse_json(cairn_eval_result **out, json_t *root, const char *name, cn_err *err)
 {
 	json_t *kind = json_object_get(root, "kind");
@@ -490,6 +516,8 @@ static cairn_status parse_json(cairn_eval_result **out, json_t *root, const char
 	cairn_eval_result *r = cn_evres_new(m, nm, err);
 	if (!r)
 		return err->code;
+	for (size_t j = 0; j < nm; j++)
+		r->answers |= m[j].kind == CN_MK_VALUE;
 	cairn_status rc = CAIRN_OK;
 	json_t *meta = json_object_get(root, "meta");
 	if (json_is_object(meta) && !(r->meta = json_dumps(meta, JSON_COMPACT | JSON_PRESERVE_ORDER))) {
@@ -513,7 +541,7 @@ static cairn_status parse_json(cairn_eval_result **out, json_t *root, const char
 			rc = cn_err_set(err, CAIRN_EFORMAT, "%s: per_query entry %zu needs \"qid\" and \"values\"", name, i);
 			goto fail;
 		}
-		cn_evq *q = evres_push(r, err);
+		cn_evq *q = cn_evres_push(r, err);
 		if (!q) {
 			rc = err->code;
 			goto fail;
@@ -524,6 +552,10 @@ static cairn_status parse_json(cairn_eval_result **out, json_t *root, const char
 		}
 		for (size_t j = 0; j < nm; j++) {
 			json_t *v = json_object_get(vals, m[j].name);
+			if (m[j].kind == CN_MK_VALUE && (!v || json_is_null(v))) { /* does not apply */
+				r->v[(r->nq - 1) * nm + j] = NAN;
+				continue;
+			}
 			if (!json_is_number(v)) {
 				rc = cn_err_set(err, CAIRN_EFORMAT, "%s: query %s has no number for %s", name, q->qid,
 				                m[j].name);
@@ -531,6 +563,13 @@ static cairn_status parse_json(cairn_eval_result **out, json_t *root, const char
 			}
 			r->v[(r->nq - 1) * nm + j] = json_number_value(v);
 		}
+		json_t *det = json_object_get(e, "detail");
+		if (det && !json_is_object(det)) {
+			rc = cn_err_set(err, CAIRN_EFORMAT, "%s: query %s: \"detail\" is not an object", name, q->qid);
+			goto fail;
+		}
+		if (det && (rc = cn_evres_detail_copy(det, &q->detail, err)) != CAIRN_OK)
+			goto fail;
 		json_t *lat = json_object_get(e, "latency_ms");
 		if (json_is_number(lat) && json_number_value(lat) >= 0)
 			q->latency_ms = json_number_value(lat);
@@ -574,7 +613,8 @@ cairn_status cairn_eval_result_load(const char *path, cairn_eval_result **out, c
 	cairn_status rc = !path || !out ? cn_err_set(&err, CAIRN_EINVAL, "eval: path and result are required")
 	                                : cn_file_read(path, RESULT_MAX_BYTES, &data, &len, &err);
 	if (rc == CAIRN_OK)
-		rc = cn_evres_parse(out, data, len, path, &err);
+		rc = cn_evres_is_answer_rows(data, len) ? cn_evres_from_answer_rows(out, data, len, path, NULL, &err)
+		                                        : cn_evres_parse(out, data, len, path, &err);
 	cn_free(data);
 	if (rc != CAIRN_OK)
 		set_errbuf(errbuf, errbuf_size, &err);
@@ -589,6 +629,8 @@ static void render_text(cn_buf *b, const cairn_eval_result *r, int flags)
 		for (size_t i = 0; i < r->nq; i++)
 			for (size_t j = 0; j < r->nm; j++) {
 				double v = r->v[i * r->nm + j];
+				if (isnan(v))
+					continue; /* an answer measure that does not apply to this question */
 				if (cn_mspec_is_total(&r->m[j]))
 					cn_buf_printf(b, "%-22s\t%s\t%.0f\n", r->m[j].name, r->q[i].qid, v);
 				else
@@ -598,6 +640,8 @@ static void render_text(cn_buf *b, const cairn_eval_result *r, int flags)
 	for (size_t j = 0; j < r->nm; j++) {
 		if (cn_mspec_is_total(&r->m[j]))
 			cn_buf_printf(b, "%-22s\tall\t%.0f\n", r->m[j].name, r->mean[j]);
+		else if (isnan(r->mean[j]))
+			cn_buf_printf(b, "%-22s\tall\t-\n", r->m[j].name);
 		else
 			cn_buf_printf(b, "%-22s\tall\t%.4f\n", r->m[j].name, r->mean[j]);
 	}
@@ -612,7 +656,10 @@ static void render_tsv(cn_buf *b, const cairn_eval_result *r)
 	for (size_t i = 0; i < r->nq; i++) {
 		cn_buf_puts(b, r->q[i].qid);
 		for (size_t j = 0; j < r->nm; j++)
-			cn_buf_printf(b, "\t%.6f", r->v[i * r->nm + j]);
+			if (isnan(r->v[i * r->nm + j]))
+				cn_buf_puts(b, "\t");
+			else
+				cn_buf_printf(b, "\t%.6f", r->v[i * r->nm + j]);
 		if (r->q[i].latency_ms >= 0)
 			cn_buf_printf(b, "\t%.3f\n", r->q[i].latency_ms);
 		else
@@ -622,17 +669,23 @@ static void render_tsv(cn_buf *b, const cairn_eval_result *r)
 
 static void render_md(cn_buf *b, const cairn_eval_result *r)
 {
-	cn_buf_printf(b, "## Retrieval evaluation\n\n%zu judged queries", r->nq);
+	if (r->answers)
+		cn_buf_printf(b, "## Answer evaluation\n\n%zu questions asked", r->nq);
+	else
+		cn_buf_printf(b, "## Retrieval evaluation\n\n%zu judged queries", r->nq);
 	if (r->has_report)
 		cn_buf_printf(b, " on `%s` (%s, %lld documents)", r->report.dataset, r->report.format,
 		              (long long)r->report.documents);
-	cn_buf_puts(b, ".\n\n| measure | value |\n|---|---:|\n");
+	cn_buf_puts(b, r->answers ? ".\n\n| measure | value | questions |\n|---|---:|---:|\n"
+	                          : ".\n\n| measure | value |\n|---|---:|\n");
 	for (size_t j = 0; j < r->nm; j++) {
 		cn_buf_printf(b, "| %s | ", r->m[j].name);
 		if (cn_mspec_is_total(&r->m[j]))
 			cn_buf_printf(b, "%.0f", r->mean[j]);
 		else
 			cn_report_num(b, r->mean[j]);
+		if (r->answers)
+			cn_buf_printf(b, " | %zu", cn_evres_count(r, j));
 		cn_buf_puts(b, " |\n");
 	}
 	double p50 = cn_evres_latency(r, 0.5);

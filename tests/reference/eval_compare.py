@@ -9,6 +9,10 @@ docs/evaluation.md#compare, not from src/eval/compare.c).
         FILE: one difference per line; prints "p lo hi exact_p" (exact_p: the randomization
         p-value by enumerating all 2^n sign patterns when n <= 20, else -1)
 
+Answer runs (docs/evaluation.md#answer-runs): a measure that does not apply to a question is
+null there; each measure is compared over the questions where both runs have a value ("n").
+For refused, ttft_ms, tokens_in, tokens_out and cost lower is better: a win is a decrease.
+
 Randomization test: for each of PERMS permutations, draw one splitmix64 word per 64
 queries; query i's difference changes sign when bit (i % 64) of its word is set; count the
 permutations whose |mean| >= |observed mean| - 1e-12; p = (count + 1) / (PERMS + 1).
@@ -86,17 +90,23 @@ def main():
     a, b = (json.load(open(p)) for p in args[:2])
     bq = {q["qid"]: q["values"] for q in b["per_query"]}
     pairs = [(q["values"], bq[q["qid"]]) for q in a["per_query"] if q["qid"] in bq]
+    lower = {"refused", "ttft_ms", "tokens_in", "tokens_out", "cost"}
     for name in a["measures"]:
         if name not in b["measures"] or name.startswith("num_"):
             continue
-        d = [vb[name] - va[name] for va, vb in pairs]
+        both = [(va[name], vb[name]) for va, vb in pairs
+                if va.get(name) is not None and vb.get(name) is not None]
+        if not both:
+            continue
+        d = [y - x for x, y in both]
         lo, hi = bootstrap(d, boot, seed)
+        sign = -1 if name in lower else 1
         print(json.dumps({
-            "name": name, "a": sum(va[name] for va, _ in pairs) / len(pairs),
-            "b": sum(vb[name] for _, vb in pairs) / len(pairs), "diff": sum(d) / len(d),
+            "name": name, "a": sum(x for x, _ in both) / len(both),
+            "b": sum(y for _, y in both) / len(both), "diff": sum(d) / len(d),
             "p": randomization_p(d, perms, seed), "lo": lo, "hi": hi,
-            "wins": sum(1 for x in d if x > 1e-12), "losses": sum(1 for x in d if x < -1e-12),
-            "ties": sum(1 for x in d if abs(x) <= 1e-12)}))
+            "wins": sum(1 for x in d if sign * x > 1e-12), "losses": sum(1 for x in d if sign * x < -1e-12),
+            "ties": sum(1 for x in d if abs(x) <= 1e-12), "n": len(d)}))
     return 0
 
 
