@@ -459,6 +459,9 @@ static size_t dates(const char *s, const word *w, size_t nw, const uint8_t *prot
 }
 
 static const char *const name_links[] = {"de", "van", "von", "der", "da", "di", "la", "le", "of", "and", NULL};
+static const char *const articles[] = {"the", "a", "an", NULL};
+/* Prepositions of location: "in Paris" names a place, not a person. */
+static const char *const locative_preps[] = {"in", "at", "near", "into", "across", "throughout", NULL};
 static const char *const place_preps[] = {"in", "at", "from", "near", "to", "into", "across", "throughout", NULL};
 
 static size_t names(const char *s, const word *w, size_t nw, cn_qtype t, const uint8_t *protect, cn_anspan *out,
@@ -483,12 +486,15 @@ static size_t names(const char *s, const word *w, size_t nw, cn_qtype t, const u
 		if (i == 0 && b == 0) {
 			continue;
 		}
-		if (all_protected(protect, w[i].start, w[b].end, s)) {
+		/* A name made of the question's own words is not its answer ("Who designed the Eiffel
+		 * Tower?" is not answered by "The Eiffel Tower"); a leading article does not count. */
+		size_t first = b > i && wlist(s, &w[i], articles) ? i + 1 : i;
+		if (all_protected(protect, w[first].start, w[b].end, s)) {
 			i = b;
 			continue;
 		}
 		bool prep = i > 0 && wlist(s, &w[i - 1], place_preps);
-		if (t == CN_QT_PLACE && !prep) {
+		if ((t == CN_QT_PLACE && !prep) || (t == CN_QT_PERSON && i > 0 && wlist(s, &w[i - 1], locative_preps))) {
 			i = b;
 			continue;
 		}

@@ -198,6 +198,9 @@ static void test_spans(void **state)
 		 "coronavirus", "an enveloped RNA virus with a crown of spikes"},
 		{CN_QT_NUMBER, "COVID-19 and H1N1 are diseases.", "diseases", NULL},
 		{CN_QT_PERSON, "Patients were treated in hospital.", "treated", NULL},
+		/* the question's own name, behind an article, is not its answer; "in Paris" is a place */
+		{CN_QT_PERSON, "The Eiffel Tower stands in Paris.", "Eiffel Tower", NULL},
+		{CN_QT_PERSON, "The Eiffel Tower was designed by Gustave Eiffel.", "Eiffel Tower designed", "Gustave Eiffel"},
 	};
 	uint8_t prot[256];
 	for (size_t i = 0; i < CN_ARRAY_LEN(cases); i++) {
