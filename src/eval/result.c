@@ -561,7 +561,13 @@ static cairn_status parse_json(cairn_eval_result **out, json_t *root, const char
 				                m[j].name);
 				goto fail;
 			}
-			r->v[(r->nq - 1) * nm + j] = json_number_value(v);
+			double x = json_number_value(v);
+			if (m[j].kind == CN_MK_VALUE && !(x >= 0 && isfinite(x) && (x <= 1 || (m[j].flags & CN_MF_UNBOUNDED)))) {
+				rc = cn_err_set(err, CAIRN_EFORMAT, "%s: query %s: %s is %g, outside its range", name, q->qid,
+				                m[j].name, x);
+				goto fail;
+			}
+			r->v[(r->nq - 1) * nm + j] = x;
 		}
 		json_t *det = json_object_get(e, "detail");
 		if (det && !json_is_object(det)) {
