@@ -297,13 +297,17 @@ static void clear_bar(ingest_ui *ui)
 	}
 }
 
+enum { SKIPS_SHOWN = 20 };
+
 static void on_event(cairn_ingest_event ev, const char *path, const char *msg, void *ud)
 {
 	ingest_ui *ui = ud;
 	if (ev == CAIRN_INGEST_SKIPPED) {
-		ui->failed++;
-		clear_bar(ui);
-		fprintf(stderr, "%s: skipped %s\n", cli_prog, msg ? msg : path);
+		/* The first ones name the problem; a file of a thousand bad lines should not bury it. */
+		if (++ui->failed <= SKIPS_SHOWN) {
+			clear_bar(ui);
+			fprintf(stderr, "%s: skipped %s\n", cli_prog, msg ? msg : path);
+		}
 	}
 }
 
@@ -444,6 +448,9 @@ static int cmd_ingest(const char *kbdir, int argc, char **argv)
 	cairn_ingest_stats s;
 	cairn_status st = cairn_ingest_paths(kb, paths.v, paths.n, &p, &s);
 	clear_bar(&ui);
+	if (ui.failed > SKIPS_SHOWN)
+		fprintf(stderr, "%s: ... and %lld more skipped (the first %d are shown above)\n", cli_prog,
+		        (long long)(ui.failed - SKIPS_SHOWN), SKIPS_SHOWN);
 	int rc = 0;
 	if (st != CAIRN_OK) {
 		fprintf(stderr, "%s: ingest failed: %s\n", cli_prog, cairn_kb_errmsg(kb));

@@ -557,8 +557,8 @@ cairn_status cn_jsonl_next(cn_jsonl_reader *r, cn_jsonl_record *rec, cn_err *err
 					  (unsigned long long)r->line, (size_t)(j.p - j.start) + 1, j.why);
 		}
 		if (!has_id)
-			return cn_err_set(err, CAIRN_EFORMAT, "%s:%llu: missing \"_id\"", r->path,
-					  (unsigned long long)r->line);
+			return cn_err_set(err, CAIRN_EFORMAT, "%s:%llu: missing \"_id\" (the document id, as BEIR corpora "
+			                  "name it)", r->path, (unsigned long long)r->line);
 		if (strcmp(id_kind, "other") == 0)
 			return cn_err_set(err, CAIRN_EFORMAT, "%s:%llu: \"_id\" is not a string or number",
 					  r->path, (unsigned long long)r->line);
