@@ -249,25 +249,45 @@ static int primary(const cairn_eval_result *r)
 	return j;
 }
 
+/* The indexes of the (at most) ten lowest values below `below`, NaN left out, ties by
+ * position — a selection, since n is at most a few thousand. */
+static size_t pick_lowest(const double *v, size_t n, double below, size_t pick[10])
+{
+	bool *taken = cn_calloc(n ? n : 1, sizeof *taken);
+	size_t np = 0;
+	for (; taken && np < 10; np++) {
+		size_t best = SIZE_MAX;
+		for (size_t i = 0; i < n; i++)
+			if (!taken[i] && !isnan(v[i]) && v[i] < below && (best == SIZE_MAX || v[i] < v[best]))
+				best = i;
+		if (best == SIZE_MAX)
+			break;
+		taken[best] = true;
+		pick[np] = best;
+	}
+	cn_free(taken);
+	return np;
+}
+
+/* pick_lowest over measure j of r. */
+static size_t lowest(const cairn_eval_result *r, int j, size_t pick[10], double below)
+{
+	double *v = cn_malloc((r->nq ? r->nq : 1) * sizeof *v);
+	if (!v)
+		return 0;
+	for (size_t i = 0; i < r->nq; i++)
+		v[i] = r->v[i * r->nm + (size_t)j];
+	size_t np = pick_lowest(v, r->nq, below, pick);
+	cn_free(v);
+	return np;
+}
+
 static void failures(cn_buf *b, const cairn_eval_result *r)
 {
 	int pj = primary(r);
 	if (pj < 0 || r->nq == 0)
 		return;
-	/* Ten lowest, ties by position (selection: r->nq is at most a few thousand). */
-	size_t pick[10], np = 0;
-	bool *taken = cn_calloc(r->nq, sizeof *taken);
-	if (!taken)
-		return;
-	for (; np < 10 && np < r->nq; np++) {
-		size_t best = SIZE_MAX;
-		for (size_t i = 0; i < r->nq; i++)
-			if (!taken[i] && (best == SIZE_MAX || r->v[i * r->nm + pj] < r->v[best * r->nm + pj]))
-				best = i;
-		taken[best] = true;
-		pick[np] = best;
-	}
-	cn_free(taken);
+	size_t pick[10], np = lowest(r, pj, pick, INFINITY);
 	cn_buf_printf(b, "<h2>Failures: the %zu queries with the lowest %s</h2><p>Retrieved documents that are "
 	                 "relevant are <span class='rel'>green</span> (grade in brackets).</p>"
 	                 "<table><tr><th>qid</th><th>%s</th><th style='text-align:left'>top retrieved</th>"
@@ -385,27 +405,6 @@ static void answer_card(cn_buf *b, const cn_evq *q, const char *measure, double 
 	json_decref(d);
 }
 
-/* Up to ten queries with the lowest value of measure j (NaN left out), ties by position. */
-static size_t lowest(const cairn_eval_result *r, int j, size_t *pick, double below)
-{
-	bool *taken = cn_calloc(r->nq ? r->nq : 1, sizeof *taken);
-	size_t np = 0;
-	for (; taken && np < 10; np++) {
-		size_t best = SIZE_MAX;
-		for (size_t i = 0; i < r->nq; i++) {
-			double v = r->v[i * r->nm + j];
-			if (!taken[i] && !isnan(v) && v < below && (best == SIZE_MAX || v < r->v[best * r->nm + j]))
-				best = i;
-		}
-		if (best == SIZE_MAX)
-			break;
-		taken[best] = true;
-		pick[np] = best;
-	}
-	cn_free(taken);
-	return np;
-}
-
 static void answer_failures(cn_buf *b, const cairn_eval_result *r)
 {
 	size_t pick[10], np;
@@ -443,24 +442,13 @@ static void answer_losses(cn_buf *b, const cairn_eval_comparison *c)
 		int ja = jb < 0 ? -1 : cn_evres_find(c->a, c->b->m[jb].name);
 		if (ja < 0)
 			continue;
-		size_t pick[10], np = 0;
-		bool *taken = cn_calloc(c->nq ? c->nq : 1, sizeof *taken);
-		for (; taken && np < 10; np++) {
-			size_t best = SIZE_MAX;
-			double bd = -1e-12;
-			for (size_t q = 0; q < c->nq; q++) {
-				double d = c->b->v[c->qb[q] * c->b->nm + (size_t)jb] - c->a->v[c->qa[q] * c->a->nm + (size_t)ja];
-				if (!taken[q] && !isnan(d) && d < bd) {
-					bd = d;
-					best = q;
-				}
-			}
-			if (best == SIZE_MAX)
-				break;
-			taken[best] = true;
-			pick[np] = best;
-		}
-		cn_free(taken);
+		double *d = cn_malloc((c->nq ? c->nq : 1) * sizeof *d);
+		if (!d)
+			return;
+		for (size_t q = 0; q < c->nq; q++)
+			d[q] = c->b->v[c->qb[q] * c->b->nm + (size_t)jb] - c->a->v[c->qa[q] * c->a->nm + (size_t)ja];
+		size_t pick[10], np = pick_lowest(d, c->nq, -1e-12, pick);
+		cn_free(d);
 		if (np == 0)
 			continue;
 		if (w == 0)

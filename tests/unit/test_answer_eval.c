@@ -17,12 +17,6 @@
 #include "answer/eval_metrics.h"
 #include "testutil.h"
 
-#define assert_double_equal(a, b, eps)                                                       \
-	do {                                                                                     \
-		double a_ = (a), b_ = (b);                                                           \
-		if (!(fabs(a_ - b_) <= (eps)))                                                       \
-			fail_msg("%s = %.15g, expected %.15g", #a, a_, b_);                              \
-	} while (0)
 
 static void test_em_f1_edges(void **state)
 {

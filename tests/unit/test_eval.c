@@ -13,16 +13,10 @@
 #include <unistd.h>
 
 #include "eval/eval.h"
+#include "testutil.h"
 
 #define EPS 1e-12
 
-/* cmocka's assert_float_equal works in float; these measures need double precision. */
-#define assert_double_equal(a, b, eps)                                                       \
-	do {                                                                                     \
-		double a_ = (a), b_ = (b);                                                           \
-		if (!(fabs(a_ - b_) <= (eps)))                                                       \
-			fail_msg("%s = %.15g, expected %.15g", #a, a_, b_);                              \
-	} while (0)
 
 static int cut(int k)
 {

@@ -12,13 +12,8 @@
 #include <string.h>
 
 #include "eval/eval.h"
+#include "testutil.h"
 
-#define assert_double_equal(a, b, eps)                                                       \
-	do {                                                                                     \
-		double a_ = (a), b_ = (b);                                                           \
-		if (!(fabs(a_ - b_) <= (eps)))                                                       \
-			fail_msg("%s = %.15g, expected %.15g", #a, a_, b_);                              \
-	} while (0)
 
 /* Run A. q2 is asked twice more without its gold documents (SQuAD-style re-asks): its ids
  * become q2#unanswerable and q2#3. Cost is 0 everywhere (no price table). */

@@ -2,6 +2,7 @@
 #ifndef CAIRN_TESTUTIL_H
 #define CAIRN_TESTUTIL_H
 
+#include <math.h>
 #include <stddef.h>
 
 /* Creates a fresh directory /tmp/cairn-<tag>-XXXXXX into buf; 0 on success. */
@@ -26,5 +27,14 @@ typedef struct cn_test_vocab_case {
  * count. Free with cn_test_vocab_cases_free. */
 int cn_test_vocab_cases(const char *inp_path, const char *out_path, cn_test_vocab_case **cases);
 void cn_test_vocab_cases_free(cn_test_vocab_case *cases, int n);
+
+/* cmocka's assert_float_equal works in float; measures and statistics need double precision.
+ * Use inside a cmocka test (fail_msg). */
+#define assert_double_equal(a, b, eps)                                                       \
+	do {                                                                                     \
+		double a_ = (a), b_ = (b);                                                           \
+		if (!(fabs(a_ - b_) <= (eps)))                                                       \
+			fail_msg("%s = %.15g, expected %.15g", #a, a_, b_);                              \
+	} while (0)
 
 #endif
