@@ -160,13 +160,7 @@ fi
 CHROMIUM=$(command -v chromium || command -v chromium-browser || true)
 if [ -z "$CHROMIUM" ]; then echo "ok (chromium not installed: HTML rendering not checked)"; exit 0; fi
 for page in a.html worse.html $([ -f "$WORK/cmp.html" ] && echo cmp.html); do
-	timeout 120 "$CHROMIUM" --headless --disable-gpu --no-sandbox --enable-logging=stderr --v=0 \
-		--user-data-dir="$WORK/chrome" --dump-dom "file://$WORK/$page" >"$WORK/dom.html" 2>"$WORK/chrome.log" ||
-		fail "chromium failed on $page"
-	contains "$WORK/dom.html" 'id="cairn-status" style="color:#999">rendered<'
-	if grep -E 'CONSOLE|Uncaught|SyntaxError|TypeError|ReferenceError' "$WORK/chrome.log"; then
-		fail "console errors in $page"
-	fi
+	report_renders "$page"
 done
 contains "$WORK/dom.html" "questions</span>"
 echo ok

@@ -13,3 +13,14 @@ expect_rc() {
 	[ "$rc" -eq "$want" ] || { cat "$WORK/err" >&2; fail "exit $rc, expected $want: $*"; }
 }
 contains() { grep -qF -- "$2" "$1" || { cat "$1" >&2; fail "$1 lacks \"$2\""; }; }
+# report_renders FILE: headless Chromium loads an eval report (file under $WORK) with no console
+# error and its script marks it rendered; the DOM is left in $WORK/dom.html. Needs $CHROMIUM.
+report_renders() {
+	timeout 120 "$CHROMIUM" --headless --disable-gpu --no-sandbox --enable-logging=stderr --v=0 \
+		--user-data-dir="$WORK/chrome" --dump-dom "file://$WORK/$1" >"$WORK/dom.html" 2>"$WORK/chrome.log" ||
+		fail "chromium failed on $1"
+	contains "$WORK/dom.html" 'id="cairn-status" style="color:#999">rendered<'
+	if grep -E 'CONSOLE|Uncaught|SyntaxError|TypeError|ReferenceError' "$WORK/chrome.log"; then
+		fail "console errors in $1"
+	fi
+}
