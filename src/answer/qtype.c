@@ -460,6 +460,17 @@ static size_t dates(const char *s, const word *w, size_t nw, const uint8_t *prot
 
 static const char *const name_links[] = {"de", "van", "von", "der", "da", "di", "la", "le", "of", "and", NULL};
 static const char *const articles[] = {"the", "a", "an", NULL};
+static const char *const weekdays[] = {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
+                                       "sunday", NULL};
+
+/* Capitalised calendar words ("Sunday", "March") are not names. */
+static bool calendar_only(const char *s, const word *w, size_t a, size_t b)
+{
+	for (size_t k = a; k <= b; k++)
+		if (!wlist(s, &w[k], weekdays) && !wlist(s, &w[k], months))
+			return false;
+	return true;
+}
 /* Prepositions of location: "in Paris" names a place, not a person. */
 static const char *const locative_preps[] = {"in", "at", "near", "into", "across", "throughout", NULL};
 static const char *const place_preps[] = {"in", "at", "from", "near", "to", "into", "across", "throughout", NULL};
@@ -489,7 +500,7 @@ static size_t names(const char *s, const word *w, size_t nw, cn_qtype t, const u
 		/* A name made of the question's own words is not its answer ("Who designed the Eiffel
 		 * Tower?" is not answered by "The Eiffel Tower"); a leading article does not count. */
 		size_t first = b > i && wlist(s, &w[i], articles) ? i + 1 : i;
-		if (all_protected(protect, w[first].start, w[b].end, s)) {
+		if (all_protected(protect, w[first].start, w[b].end, s) || calendar_only(s, w, first, b)) {
 			i = b;
 			continue;
 		}

@@ -201,6 +201,8 @@ static void test_spans(void **state)
 		/* the question's own name, behind an article, is not its answer; "in Paris" is a place */
 		{CN_QT_PERSON, "The Eiffel Tower stands in Paris.", "Eiffel Tower", NULL},
 		{CN_QT_PERSON, "The Eiffel Tower was designed by Gustave Eiffel.", "Eiffel Tower designed", "Gustave Eiffel"},
+		{CN_QT_PERSON, "Egan Bernal officially won the race on Sunday.", "won race", "Egan Bernal"},
+		{CN_QT_PERSON, "The race ended on Sunday in March.", "race ended", NULL},
 	};
 	uint8_t prot[256];
 	for (size_t i = 0; i < CN_ARRAY_LEN(cases); i++) {
