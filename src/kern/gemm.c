@@ -594,6 +594,8 @@ void cn_matmul_group(cn_pool *pool, const float *X, int64_t M, int64_t ldx, int 
 	if (M == 1 && matvec8_ok(n, W) && matvec8(pool, X, n, W, bias, Y))
 		return;
 #endif
+	if (M > 1 && cn_kern_fast() && cn_qgemm(pool, X, M, ldx, n, W, bias, Y, ldy))
+		return;
 	for (int i = 0; i < n; i++)
 		cn_matmul(pool, X, M, ldx, W[i], bias[i], Y[i], ldy[i]);
 }
@@ -635,6 +637,8 @@ void cn_matmul(cn_pool *pool, const float *X, int64_t M, int64_t ldx, const cn_w
 		cn_pool_for(pool, W->rows, grain < 1 ? 1 : grain, matvec_rows, &j);
 		return;
 	}
+	if (fast && cn_qgemm(pool, X, M, ldx, 1, &W, &bias, &Y, &ldy))
+		return;
 #if CN_KERN_X86
 	if (fast && W->cols > 0) {
 		gemm_job g = {.M = M, .N = W->rows, .K = W->cols, .A = X, .lda = ldx, .btype = W->type, .B = W->data,
