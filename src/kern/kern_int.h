@@ -117,7 +117,8 @@ void cn_matvec_q8_avx2(cn_ggml_type t, const uint8_t *w, size_t row_bytes, int64
 bool cn_qgemm_ok(int n, const cn_weight *const *W);
 /* Y[i] = X · W[i]ᵀ (+ bias[i]) for M ≥ 1 rows: X's rows quantized once as generation
  * quantizes its row, integer block products, register-blocked tiles (the scalar reference
- * outside the fast path). False, with Y untouched, when !cn_qgemm_ok or memory ran out. */
+ * outside the fast path). False when !cn_qgemm_ok (Y untouched) or memory ran out (Y may be
+ * partly written: the caller computes it another way). */
 bool cn_qgemm(cn_pool *pool, const float *X, int64_t M, int64_t ldx, int n, const cn_weight *const *W,
               const float *const *bias, float *const *Y, const int64_t *ldy);
 /* The scalar reference of cn_qgemm for one matrix: the same integer sums and float

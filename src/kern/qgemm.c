@@ -61,28 +61,37 @@ bool cn_qgemm_ok(int n, const cn_weight *const *W)
 
 /* ---- scalar reference: the same integer sums and float operations ------------------------ */
 
+/* Q8_0 and Q4_0: elements 0-15 and 16-31 of each block summed apart, as the AVX2 tile does. */
 static float ref_q8_0(const cn_block_q8_0 *w, const cn_block_q8a *a, int64_t nb)
 {
-	float acc = 0.0f;
+	float lo = 0.0f, hi = 0.0f;
 	for (int64_t b = 0; b < nb; b++) {
-		int32_t is = 0;
-		for (int i = 0; i < 32; i++)
-			is += w[b].qs[i] * a[b].qs[i];
-		acc = fmaf(cn_f16_to_f32(w[b].d) * a[b].d, (float)is, acc);
+		int32_t il = 0, ih = 0;
+		for (int i = 0; i < 16; i++) {
+			il += w[b].qs[i] * a[b].qs[i];
+			ih += w[b].qs[i + 16] * a[b].qs[i + 16];
+		}
+		float s = cn_f16_to_f32(w[b].d) * a[b].d;
+		lo = fmaf(s, (float)il, lo);
+		hi = fmaf(s, (float)ih, hi);
 	}
-	return acc;
+	return lo + hi;
 }
 
 static float ref_q4_0(const cn_block_q4_0 *w, const cn_block_q8a *a, int64_t nb)
 {
-	float acc = 0.0f;
+	float lo = 0.0f, hi = 0.0f;
 	for (int64_t b = 0; b < nb; b++) {
-		int32_t is = 0;
-		for (int i = 0; i < 16; i++)
-			is += ((w[b].qs[i] & 0xF) - 8) * a[b].qs[i] + ((w[b].qs[i] >> 4) - 8) * a[b].qs[i + 16];
-		acc = fmaf(cn_f16_to_f32(w[b].d) * a[b].d, (float)is, acc);
+		int32_t il = 0, ih = 0;
+		for (int i = 0; i < 16; i++) {
+			il += ((w[b].qs[i] & 0xF) - 8) * a[b].qs[i];
+			ih += ((w[b].qs[i] >> 4) - 8) * a[b].qs[i + 16];
+		}
+		float s = cn_f16_to_f32(w[b].d) * a[b].d;
+		lo = fmaf(s, (float)il, lo);
+		hi = fmaf(s, (float)ih, hi);
 	}
-	return acc;
+	return lo + hi;
 }
 
 static float ref_q45_k(const uint8_t *w, bool five, const cn_block_q8k *a, int64_t nb)
@@ -176,11 +185,28 @@ bool cn_qgemm_ref(const float *X, int64_t M, int64_t ldx, const cn_weight *W, co
 #if CN_KERN_X86
 #define F16(h) _cvtsh_ss(h)
 
+/* Lanes 0-3: the sums of the low 128 bits of s0..s3; lanes 4-7: of their high 128 bits.
+ * Unpacks and adds: phadd costs several times as much on the machines measured. */
+CN_AVX2 static inline __m256i fold4x8(__m256i s0, __m256i s1, __m256i s2, __m256i s3)
+{
+	__m256i t0 = _mm256_add_epi32(_mm256_unpacklo_epi32(s0, s1), _mm256_unpackhi_epi32(s0, s1));
+	__m256i t1 = _mm256_add_epi32(_mm256_unpacklo_epi32(s2, s3), _mm256_unpackhi_epi32(s2, s3));
+	return _mm256_add_epi32(_mm256_unpacklo_epi64(t0, t1), _mm256_unpackhi_epi64(t0, t1));
+}
+
 /* [Σ s0, Σ s1, Σ s2, Σ s3] of four vectors of 8 int32 (exact: the callers' sums are bounded). */
 CN_AVX2 static inline __m128i hsum4x8(__m256i s0, __m256i s1, __m256i s2, __m256i s3)
 {
-	__m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(s0, s1), _mm256_hadd_epi32(s2, s3));
-	return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+	__m256i f = fold4x8(s0, s1, s2, s3);
+	return _mm_add_epi32(_mm256_castsi256_si128(f), _mm256_extracti128_si256(f, 1));
+}
+
+/* [Σ m0, Σ m1, Σ m2, Σ m3] of four vectors of 4 int32. */
+CN_AVX2 static inline __m128i hsum4x4(__m128i m0, __m128i m1, __m128i m2, __m128i m3)
+{
+	__m128i t0 = _mm_add_epi32(_mm_unpacklo_epi32(m0, m1), _mm_unpackhi_epi32(m0, m1));
+	__m128i t1 = _mm_add_epi32(_mm_unpacklo_epi32(m2, m3), _mm_unpackhi_epi32(m2, m3));
+	return _mm_add_epi32(_mm_unpacklo_epi64(t0, t1), _mm_unpackhi_epi64(t0, t1));
 }
 
 /* Signed bytes w × signed bytes a (|a| ≤ 127), given |w| as aw: 8 int32 pair sums. */
@@ -197,52 +223,62 @@ CN_AVX2 static inline __m256i nib32(const uint8_t *qs)
 
 #define LD(p) _mm256_loadu_si256((const __m256i *)(p))
 
-/* Q8_0 and Q4_0 (q4: the nibbles minus 8 are the signed weights). Per block and element
- * |Σ| ≤ 32·128·127 < 2²⁰, exact in float too. */
-CN_AVX2 __attribute__((always_inline)) static inline void tile_q8(bool q4, const uint8_t *const w[TILE], const uint8_t *const a[TILE], int64_t nb,
-                                   float out[TILE][TILE])
+/* One tile's operands: 4 weight rows and 4 quantized activation rows (edges repeat the last
+ * real row). For Q8_0/Q4_0 also the block scales as floats, converted once per work item
+ * (ws[i][b], weight row i) and once per product (das[4·b + k], activation row k of the
+ * tile), so the inner loop does no half-to-float conversion and no gathering. */
+typedef struct tile_args {
+	const uint8_t *w[TILE];
+	const float *ws[TILE];
+	const uint8_t *a[TILE];
+	const float *das;
+	int64_t nb;
+} tile_args;
+
+/* Q8_0 and Q4_0 (q4: the nibbles minus 8 are the signed weights). The sums of elements
+ * 0-15 and 16-31 of a block (the two 128-bit halves) are accumulated apart, in the two
+ * halves of one 8-lane register per weight row, and added at the end: one fold per block
+ * and row instead of a full horizontal sum. Per block, half and element |Σ| < 2¹⁹, exact in
+ * float too. */
+CN_AVX2 __attribute__((always_inline)) static inline void tile_q8(bool q4, const tile_args *t, float out[TILE][TILE])
 {
 	const size_t wsz = q4 ? sizeof(cn_block_q4_0) : sizeof(cn_block_q8_0);
-	__m128 acc0 = _mm_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
-	const cn_block_q8a *a0 = (const void *)a[0], *a1 = (const void *)a[1], *a2 = (const void *)a[2],
-	                   *a3 = (const void *)a[3];
-	const uint8_t *w0 = w[0], *w1 = w[1], *w2 = w[2], *w3 = w[3];
+	__m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, acc2 = acc0, acc3 = acc0;
+	const cn_block_q8a *a0 = (const void *)t->a[0], *a1 = (const void *)t->a[1], *a2 = (const void *)t->a[2],
+	                   *a3 = (const void *)t->a[3];
+	const uint8_t *w0 = t->w[0], *w1 = t->w[1], *w2 = t->w[2], *w3 = t->w[3];
+	const float *s0 = t->ws[0], *s1 = t->ws[1], *s2 = t->ws[2], *s3 = t->ws[3], *das = t->das;
+	const int64_t nb = t->nb;
 	for (int64_t b = 0; b < nb; b++) {
 		const __m256i x0 = LD(a0[b].qs), x1 = LD(a1[b].qs), x2 = LD(a2[b].qs), x3 = LD(a3[b].qs);
-		const __m128 da = _mm_setr_ps(a0[b].d, a1[b].d, a2[b].d, a3[b].d);
+		const __m256 da = _mm256_broadcast_ps((const __m128 *)(const void *)(das + 4 * b));
 		const size_t off = (size_t)b * wsz;
-#define CN_ROW(wr, acc)                                                                                       \
+#define CN_ROW(wr, ws, acc)                                                                                   \
 	do {                                                                                                      \
 		const uint8_t *blk = (wr) + off;                                                                      \
 		__m256i wv = q4 ? _mm256_sub_epi8(nib32(blk + 2), _mm256_set1_epi8(8)) : LD(blk + 2);                 \
 		__m256i aw = _mm256_sign_epi8(wv, wv);                                                                \
-		__m128i s = hsum4x8(dot_s8(aw, wv, x0), dot_s8(aw, wv, x1), dot_s8(aw, wv, x2), dot_s8(aw, wv, x3)); \
-		__m128 sc = _mm_mul_ps(_mm_set1_ps(F16(cn_ld16(blk))), da);                                          \
-		acc = _mm_fmadd_ps(sc, _mm_cvtepi32_ps(s), acc);                                                      \
+		__m256i s = fold4x8(dot_s8(aw, wv, x0), dot_s8(aw, wv, x1), dot_s8(aw, wv, x2), dot_s8(aw, wv, x3)); \
+		__m256 sc = _mm256_mul_ps(_mm256_broadcast_ss((ws) + b), da);                                        \
+		acc = _mm256_fmadd_ps(sc, _mm256_cvtepi32_ps(s), acc);                                                \
 	} while (0)
-		CN_ROW(w0, acc0);
-		CN_ROW(w1, acc1);
-		CN_ROW(w2, acc2);
-		CN_ROW(w3, acc3);
+		CN_ROW(w0, s0, acc0);
+		CN_ROW(w1, s1, acc1);
+		CN_ROW(w2, s2, acc2);
+		CN_ROW(w3, s3, acc3);
 #undef CN_ROW
 	}
-	_mm_storeu_ps(out[0], acc0);
-	_mm_storeu_ps(out[1], acc1);
-	_mm_storeu_ps(out[2], acc2);
-	_mm_storeu_ps(out[3], acc3);
+#define CN_OUT(i, acc) _mm_storeu_ps(out[i], _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1)))
+	CN_OUT(0, acc0);
+	CN_OUT(1, acc1);
+	CN_OUT(2, acc2);
+	CN_OUT(3, acc3);
+#undef CN_OUT
 }
 
-CN_AVX2 static void tile_q8_0(const uint8_t *const w[TILE], const uint8_t *const a[TILE], int64_t nb,
-                              float out[TILE][TILE])
-{
-	tile_q8(false, w, a, nb, out);
-}
+CN_AVX2 static void tile_q8_0(const tile_args *t, float out[TILE][TILE]) { tile_q8(false, t, out); }
 
-CN_AVX2 static void tile_q4_0(const uint8_t *const w[TILE], const uint8_t *const a[TILE], int64_t nb,
-                              float out[TILE][TILE])
-{
-	tile_q8(true, w, a, nb, out);
-}
+CN_AVX2 static void tile_q4_0(const tile_args *t, float out[TILE][TILE]) { tile_q8(true, t, out); }
 
 /* The 8 six-bit scales and mins of a Q4_K/Q5_K super-block as 16 bytes sc0-7, m0-7 (as in
  * qdot.c; 16 bytes are read from the 12-byte field, more of the block follows it). */
@@ -296,7 +332,7 @@ CN_AVX2 __attribute__((always_inline)) static inline void tile_q45_k(bool five, 
 			__m256i sc = _mm256_permute2x128_si256(sm, sm, 0x00);
 			__m256i qh = five ? LD(blk + 16) : _mm256_setzero_si256();
 			__m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
-#pragma GCC unroll 4
+#pragma GCC unroll 1
 			for (int c = 0; c < 4; c++) {
 				__m256i v = LD(qs + 32 * c);
 				__m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
@@ -317,8 +353,8 @@ CN_AVX2 __attribute__((always_inline)) static inline void tile_q45_k(bool five, 
 #undef CN_ACT
 			}
 			__m128i is = hsum4x8(s0, s1, s2, s3);
-			__m128i im = _mm_hadd_epi32(_mm_hadd_epi32(_mm_madd_epi16(m16, bs8[0]), _mm_madd_epi16(m16, bs8[1])),
-			                            _mm_hadd_epi32(_mm_madd_epi16(m16, bs8[2]), _mm_madd_epi16(m16, bs8[3])));
+			__m128i im = hsum4x4(_mm_madd_epi16(m16, bs8[0]), _mm_madd_epi16(m16, bs8[1]), _mm_madd_epi16(m16, bs8[2]),
+			                     _mm_madd_epi16(m16, bs8[3]));
 			acc[i] = _mm_fmadd_ps(_mm_mul_ps(_mm_set1_ps(F16(cn_ld16(blk))), da), _mm_cvtepi32_ps(is), acc[i]);
 			accm[i] = _mm_fmadd_ps(_mm_mul_ps(_mm_set1_ps(F16(cn_ld16(blk + 2))), da), _mm_cvtepi32_ps(im), accm[i]);
 		}
@@ -327,24 +363,17 @@ CN_AVX2 __attribute__((always_inline)) static inline void tile_q45_k(bool five, 
 		_mm_storeu_ps(out[i], _mm_sub_ps(acc[i], accm[i]));
 }
 
-CN_AVX2 static void tile_q4_k(const uint8_t *const w[TILE], const uint8_t *const a[TILE], int64_t nb,
-                              float out[TILE][TILE])
-{
-	tile_q45_k(false, w, a, nb, out);
-}
+CN_AVX2 static void tile_q4_k(const tile_args *t, float out[TILE][TILE]) { tile_q45_k(false, t->w, t->a, t->nb, out); }
 
-CN_AVX2 static void tile_q5_k(const uint8_t *const w[TILE], const uint8_t *const a[TILE], int64_t nb,
-                              float out[TILE][TILE])
-{
-	tile_q45_k(true, w, a, nb, out);
-}
+CN_AVX2 static void tile_q5_k(const tile_args *t, float out[TILE][TILE]) { tile_q45_k(true, t->w, t->a, t->nb, out); }
 
 /* Q6_K: the 6-bit values (0..63) go through maddubs unsigned, each 16-element half with its
  * int8 scale; the −32 offset is 32 · Σ_g sc_g · bsum_g per activation row. Per element and
  * super-block |Σ| < 2²⁶. */
-CN_AVX2 static void tile_q6_k(const uint8_t *const w[TILE], const uint8_t *const a[TILE], int64_t nb,
-                              float out[TILE][TILE])
+CN_AVX2 static void tile_q6_k(const tile_args *t, float out[TILE][TILE])
 {
+	const uint8_t *const *w = t->w, *const *a = t->a;
+	const int64_t nb = t->nb;
 	const __m256i m4 = _mm256_set1_epi8(0x0F), three = _mm256_set1_epi8(3);
 	__m128 acc[TILE];
 	for (int i = 0; i < TILE; i++)
@@ -396,8 +425,7 @@ CN_AVX2 static void tile_q6_k(const uint8_t *const w[TILE], const uint8_t *const
 }
 #undef LD
 
-typedef void (*tile_fn)(const uint8_t *const w[TILE], const uint8_t *const a[TILE], int64_t nb,
-                        float out[TILE][TILE]);
+typedef void (*tile_fn)(const tile_args *t, float out[TILE][TILE]);
 
 static tile_fn tile_for(cn_ggml_type t)
 {
@@ -418,48 +446,74 @@ typedef struct qgemm_job {
 	int64_t M, ldx, K;
 	cn_ggml_type atype; /* a weight type of the group: selects the activation format */
 	size_t qb;          /* bytes of one quantized activation row */
+	int64_t nb;         /* blocks per row */
+	bool q8a;           /* activation blocks of 32 (Q8_0, Q4_0): scales go through das and ws */
 	uint8_t *xq;
+	float *das; /* q8a: das[(t·nb + b)·4 + k] = scale of block b of row 4t + k (edges repeat) */
 	int n;
 	const cn_weight *const *W;
 	const float *const *bias;
 	float *const *Y;
 	const int64_t *ldy;
+	cn_pool *pool;
 	int64_t first[GROUP_MAX + 1]; /* matrix i owns items [first[i], first[i+1]) */
 	int64_t mchunk;               /* activation rows per L2 chunk (a multiple of TILE) */
 	_Atomic int64_t next;
+	_Atomic bool oom;
 } qgemm_job;
 
 static void quantize_rows(void *ctx, int64_t m0, int64_t m1, int thread)
 {
 	(void)thread;
 	qgemm_job *j = ctx;
-	for (int64_t m = m0; m < m1; m++)
-		cn_q8_act_quantize_avx2(j->atype, j->X + m * j->ldx, j->xq + (size_t)m * j->qb, j->K);
+	for (int64_t m = m0; m < m1; m++) {
+		uint8_t *row = j->xq + (size_t)m * j->qb;
+		cn_q8_act_quantize_avx2(j->atype, j->X + m * j->ldx, row, j->K);
+		if (!j->q8a)
+			continue;
+		/* the last row also fills the slots of the rows its tile lacks */
+		int k1 = m == j->M - 1 ? TILE : (int)(m % TILE) + 1;
+		float *d = j->das + (size_t)(m / TILE) * (size_t)j->nb * TILE;
+		for (int64_t b = 0; b < j->nb; b++)
+			for (int k = (int)(m % TILE); k < k1; k++)
+				d[b * TILE + k] = ((const cn_block_q8a *)(const void *)row)[b].d;
+	}
 }
 
-/* Weight rows [r0, r1) of matrix g. */
-static void qgemm_item(qgemm_job *j, int g, int64_t r0, int64_t r1)
+/* Weight rows [r0, r1) of matrix g; ws: room for ROWS_ITEM · nb floats (q8a). */
+static void qgemm_item(qgemm_job *j, int g, int64_t r0, int64_t r1, float *ws)
 {
 	const cn_weight *W = j->W[g];
 	const tile_fn tile = tile_for(W->type);
-	const int64_t nb = W->cols / (cn_q8_act_type(W->type) == CN_GGML_Q8_0 ? CN_QK : CN_QK_K);
+	const int64_t nb = j->nb;
 	const float *bias = j->bias[g];
 	float *Y = j->Y[g];
 	const int64_t ldy = j->ldy[g];
+	tile_args t = {.nb = nb};
+	if (j->q8a) /* the weight scales of the item, once (Q8_0 and Q4_0 blocks start with d) */
+		for (int64_t r = r0; r < r1; r++) {
+			const uint8_t *row = (const uint8_t *)W->data + (size_t)r * W->row_bytes;
+			size_t bsz = W->type == CN_GGML_Q4_0 ? sizeof(cn_block_q4_0) : sizeof(cn_block_q8_0);
+			for (int64_t b = 0; b < nb; b++)
+				ws[(r - r0) * nb + b] = cn_f16_to_f32(cn_ld16(row + (size_t)b * bsz));
+		}
 	for (int64_t mc = 0; mc < j->M; mc += j->mchunk) {
 		int64_t me = mc + j->mchunk < j->M ? mc + j->mchunk : j->M;
 		for (int64_t r = r0; r < r1; r += TILE) {
 			int nr = (int)(r1 - r < TILE ? r1 - r : TILE);
-			const uint8_t *w[TILE];
-			for (int i = 0; i < TILE; i++)
-				w[i] = (const uint8_t *)W->data + (size_t)(r + (i < nr ? i : nr - 1)) * W->row_bytes;
+			for (int i = 0; i < TILE; i++) {
+				int64_t ri = r + (i < nr ? i : nr - 1);
+				t.w[i] = (const uint8_t *)W->data + (size_t)ri * W->row_bytes;
+				t.ws[i] = ws + (ri - r0) * nb;
+			}
 			for (int64_t m = mc; m < me; m += TILE) {
 				int na = (int)(me - m < TILE ? me - m : TILE);
-				const uint8_t *a[TILE];
 				for (int k = 0; k < TILE; k++)
-					a[k] = j->xq + (size_t)(m + (k < na ? k : na - 1)) * j->qb;
+					t.a[k] = j->xq + (size_t)(m + (k < na ? k : na - 1)) * j->qb;
+				if (j->q8a)
+					t.das = j->das + (size_t)(m / TILE) * (size_t)nb * TILE;
 				float out[TILE][TILE];
-				tile(w, a, nb, out);
+				tile(&t, out);
 				for (int k = 0; k < na; k++) {
 					float *y = Y + (m + k) * ldy + r;
 					for (int i = 0; i < nr; i++)
@@ -475,18 +529,30 @@ static void qgemm_item(qgemm_job *j, int g, int64_t r0, int64_t r1)
  * change its values. */
 static void qgemm_run(void *ctx, int64_t t0, int64_t t1, int thread)
 {
-	(void)t0, (void)t1, (void)thread;
+	(void)t0, (void)t1;
 	qgemm_job *j = ctx;
+	const size_t wsb = j->q8a ? (size_t)ROWS_ITEM * (size_t)j->nb * sizeof(float) : 0;
+	float *ws = NULL, *own = NULL;
+	if (wsb) {
+		ws = j->pool ? cn_pool_scratch(j->pool, thread, wsb) : NULL;
+		if (!ws)
+			ws = own = cn_malloc(wsb);
+		if (!ws) {
+			j->oom = true;
+			return;
+		}
+	}
 	for (;;) {
 		int64_t it = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
 		if (it >= j->first[j->n])
-			return;
+			break;
 		int g = 0;
 		while (it >= j->first[g + 1])
 			g++;
 		int64_t r0 = (it - j->first[g]) * ROWS_ITEM, rows = j->W[g]->rows;
-		qgemm_item(j, g, r0, r0 + ROWS_ITEM < rows ? r0 + ROWS_ITEM : rows);
+		qgemm_item(j, g, r0, r0 + ROWS_ITEM < rows ? r0 + ROWS_ITEM : rows, ws);
 	}
+	cn_free(own);
 }
 
 bool cn_qgemm(cn_pool *pool, const float *X, int64_t M, int64_t ldx, int n, const cn_weight *const *W,
@@ -503,17 +569,23 @@ bool cn_qgemm(cn_pool *pool, const float *X, int64_t M, int64_t ldx, int n, cons
 		return true;
 	}
 	qgemm_job j = {.X = X, .M = M, .ldx = ldx, .K = W[0]->cols, .atype = W[0]->type, .n = n, .W = W, .bias = bias,
-	               .Y = Y, .ldy = ldy};
+	               .Y = Y, .ldy = ldy, .pool = pool};
 	j.qb = cn_q8_act_bytes(W[0]->type, W[0]->cols);
-	if (j.qb == 0 || (size_t)M > SIZE_MAX / j.qb)
+	j.q8a = cn_q8_act_type(W[0]->type) == CN_GGML_Q8_0;
+	j.nb = W[0]->cols / (j.q8a ? CN_QK : CN_QK_K);
+	/* the quantized rows, then (q8a) their scales by tile: M rounded up to the tile */
+	const int64_t mt = (M + TILE - 1) / TILE * TILE;
+	if (j.qb == 0 || (size_t)mt > SIZE_MAX / 2 / (j.qb + (size_t)j.nb * sizeof(float)))
 		return false;
-	size_t bytes = j.qb * (size_t)M;
+	size_t xbytes = (j.qb * (size_t)M + 63) / 64 * 64;
+	size_t bytes = xbytes + (j.q8a ? (size_t)mt * (size_t)j.nb * sizeof(float) : 0);
 	uint8_t *own = NULL;
 	j.xq = pool ? cn_pool_scratch(pool, -1, bytes) : NULL;
 	if (!j.xq)
 		j.xq = own = cn_malloc(bytes);
 	if (!j.xq)
 		return false;
+	j.das = j.q8a ? (float *)(void *)(j.xq + xbytes) : NULL;
 	cn_pool_for(pool, M, 4, quantize_rows, &j);
 	j.mchunk = (int64_t)(ACT_CHUNK / j.qb) / TILE * TILE;
 	if (j.mchunk < TILE)
@@ -521,10 +593,11 @@ bool cn_qgemm(cn_pool *pool, const float *X, int64_t M, int64_t ldx, int n, cons
 	for (int i = 0; i < n; i++)
 		j.first[i + 1] = j.first[i] + (W[i]->rows + ROWS_ITEM - 1) / ROWS_ITEM;
 	atomic_init(&j.next, 0);
+	atomic_init(&j.oom, false);
 	int64_t nt = cn_pool_threads(pool);
 	cn_pool_for(pool, j.first[n] < nt ? j.first[n] : nt, 1, qgemm_run, &j);
 	cn_free(own);
-	return true;
+	return !atomic_load(&j.oom);
 }
 #else
 bool cn_qgemm(cn_pool *pool, const float *X, int64_t M, int64_t ldx, int n, const cn_weight *const *W,
