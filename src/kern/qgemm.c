@@ -15,11 +15,20 @@
  * walk K one block at a time. Each weight block is loaded — and for the 4-bit and 6-bit
  * types unpacked, with the K-quants' sub-block scales and mins widened — once per tile and
  * used for 4 activation rows; each activation block is used for 4 weight rows. The 4 int32
- * lane vectors of one weight row are folded with two rounds of hadd into one vector of the
- * 4 block sums, so a whole tile accumulates in 4 (K-quants: 8) 4-lane float registers, one
- * float multiply-add per block (super-block) and element: acc = fma(d_w·d_a, Σ, acc). As in
- * llamafile's tinyBLAS and ggml's repacked GEMMs, but without repacking the weights (they
- * stay as the file has them, so decode reads the same bytes).
+ * lane vectors of one weight row are folded with unpacks and adds (phadd is several times
+ * slower) into one vector of block sums, so a whole tile accumulates in 4 float registers
+ * (K-quants: 8 of 4 lanes; Q8_0/Q4_0: 4 of 8 lanes, the two 16-element halves of each block
+ * apart, added at the end, which saves a fold per block), one float multiply-add per block
+ * (super-block), half and element: acc = fma(d_w·d_a, Σ, acc). Q8_0/Q4_0 scales are
+ * converted to float once per work item (weights) and once per product (activations, laid
+ * out by tile), not in the inner loop. As in llamafile's tinyBLAS and ggml's repacked GEMMs,
+ * but without repacking the weights (they stay as the file has them, so decode reads the
+ * same bytes).
+ *
+ * Speed on AVX2 without VNNI: an int8 product costs maddubs + madd per 32 multiply-adds
+ * (+ sign for Q8_0's signed × signed) against one FMA per 8 in F32, so the instruction mix
+ * allows at most ~2× the F32 GEMM's rate; measured, the products run ~1.2× faster than the
+ * F32 GEMM they replace (docs/results.md, "Integer GEMM for prompts").
  *
  * Cache blocking: a work item is a stretch of ROWS_ITEM weight rows of one matrix; inside
  * it, activation rows are taken in chunks of at most ACT_CHUNK bytes (kept in L2), and for
