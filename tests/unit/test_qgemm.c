@@ -6,14 +6,16 @@
  * What is checked, per weight type, over M in {2, 3, 5, 8, 17, 64} and N / K that are not
  * multiples of the 4×4 tile or of a work item:
  *  - the AVX2 result equals the scalar reference (cn_qgemm_ref) bit for bit: both do the same
- *    exact integer block sums and the same float operations (one fmaf per block and element);
+ *    exact integer block sums and the same float operations (one fmaf per block — per
+ *    16-element half of it for Q8_0/Q4_0 — and element);
  *  - each row equals what the M = 1 path (cn_matmul with that one row: the decode kernels)
  *    gives, within the float summation-order bound: both sum the same exact integer block
  *    products times the same float scales, only in different orders (the decode kernels in 8
  *    lanes, then a horizontal sum), so |Δ| ≤ 2·(nb + 10)·2⁻²⁴·S with nb the number of blocks
  *    and S = Σ_k |w_k|·|a_k| over the integer terms (each weight element's largest magnitude
  *    inside its block's integer sum, times the activation's), which bounds every partial sum
- *    of either order (each path's error is at most (depth)·u·S, depth ≤ nb + 10);
+ *    of either order (each path's error is at most (depth)·u·S, depth ≤ nb + 10). Observed:
+ *    at most 3% of the bound; the float-product check below, at most 19% of its bound;
  *  - against the double-precision product of the dequantized weights with the float
  *    activations, within what 8-bit activations imply: Σ_k |W_k|·d_k/2 (d = max|x|/127 over
  *    the activation block), plus the float term above;
