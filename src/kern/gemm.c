@@ -22,6 +22,9 @@
  * OpenBLAS to one thread process-wide (openblas_set_num_threads(1)) the first time it is used.
  * Quantized/F16/BF16 weights always use our GEMM (the dequantized panel is ours to pack).
  *
+ * cn_matmul with M > 1 and Q8_0/Q4_0/Q4_K/Q5_K/Q6_K weights goes to the integer GEMM of
+ * qgemm.c instead (8-bit activations, as M = 1 does), unless 8-bit activations are off.
+ *
  * Reference mode (CN_KERN_REF): a plain triple loop for cn_sgemm, and per-element
  * cn_vec_dot_ref (double accumulation) for cn_matmul; OpenBLAS is not used.
  */
@@ -594,6 +597,8 @@ void cn_matmul_group(cn_pool *pool, const float *X, int64_t M, int64_t ldx, int 
 	if (M == 1 && matvec8_ok(n, W) && matvec8(pool, X, n, W, bias, Y))
 		return;
 #endif
+	if (M > 1 && cn_kern_fast() && cn_qgemm(pool, X, M, ldx, n, W, bias, Y, ldy))
+		return;
 	for (int i = 0; i < n; i++)
 		cn_matmul(pool, X, M, ldx, W[i], bias[i], Y[i], ldy[i]);
 }
@@ -619,15 +624,16 @@ static void matmul_ref_rows(void *ctx, int64_t r0, int64_t r1, int thread)
 	}
 }
 
-void cn_matmul(cn_pool *pool, const float *X, int64_t M, int64_t ldx, const cn_weight *W, const float *bias, float *Y,
-               int64_t ldy)
+/* q8: whether 8-bit activations may be used (cn_kern_q8_act() still has to allow them). */
+static void matmul(cn_pool *pool, const float *X, int64_t M, int64_t ldx, const cn_weight *W, const float *bias, float *Y,
+                   int64_t ldy, bool q8)
 {
 	if (M <= 0 || W->rows <= 0)
 		return;
 	const bool fast = cn_kern_fast();
 	if (M == 1) {
 #if CN_KERN_X86
-		if (matvec8_ok(1, &W) && matvec8(pool, X, 1, &W, &bias, &Y))
+		if (q8 && matvec8_ok(1, &W) && matvec8(pool, X, 1, &W, &bias, &Y))
 			return;
 #endif
 		matvec_job j = {X, W, bias, Y, fast};
@@ -635,6 +641,8 @@ void cn_matmul(cn_pool *pool, const float *X, int64_t M, int64_t ldx, const cn_w
 		cn_pool_for(pool, W->rows, grain < 1 ? 1 : grain, matvec_rows, &j);
 		return;
 	}
+	if (q8 && fast && cn_qgemm(pool, X, M, ldx, 1, &W, &bias, &Y, &ldy))
+		return;
 #if CN_KERN_X86
 	if (fast && W->cols > 0) {
 		gemm_job g = {.M = M, .N = W->rows, .K = W->cols, .A = X, .lda = ldx, .btype = W->type, .B = W->data,
@@ -651,6 +659,18 @@ void cn_matmul(cn_pool *pool, const float *X, int64_t M, int64_t ldx, const cn_w
 #endif
 	matref_job j = {X, M, ldx, ldy, W, bias, Y};
 	cn_pool_for(pool, W->rows, 1, matmul_ref_rows, &j);
+}
+
+void cn_matmul(cn_pool *pool, const float *X, int64_t M, int64_t ldx, const cn_weight *W, const float *bias, float *Y,
+               int64_t ldy)
+{
+	matmul(pool, X, M, ldx, W, bias, Y, ldy, true);
+}
+
+void cn_matmul_f32act(cn_pool *pool, const float *X, int64_t M, int64_t ldx, const cn_weight *W, const float *bias,
+                      float *Y, int64_t ldy)
+{
+	matmul(pool, X, M, ldx, W, bias, Y, ldy, false);
 }
 
 bool cn_weight_from_tensor(const cn_gguf_tensor *t, cn_weight *w, cn_err *err)

@@ -9,13 +9,15 @@
  *    fast path is chosen once at run time from CPUID; CN_KERN_REF (or CAIRN_KERNELS=ref in
  *    the environment) forces the reference path everywhere, which is how the tests compare
  *    the two and how a user rules out a kernel bug.
- *  - Matrix products: a batch of activations times a weight matrix (cn_matmul) dequantizes
- *    weight panels to F32 and multiplies with an F32 GEMM — OpenBLAS's sgemm for large
- *    products, where measurement shows it wins (bench/kern.sh), our own blocked AVX2 GEMM
- *    otherwise. A single row (M = 1, generation) is memory-bound: for the 8-bit and 4-bit
- *    types the row is quantized to 8 bits once and multiplied with integer dot products
- *    (qdot.c, as llama.cpp does; cn_kern_set_q8_act), for the others with fused
- *    dequantize-dot kernels.
+ *  - Matrix products: for Q8_0, Q4_0, Q4_K, Q5_K and Q6_K weights the activation rows are
+ *    quantized to 8 bits once per product and multiplied with integer dot products (as
+ *    llama.cpp does; cn_kern_set_q8_act): one row (M = 1, generation, memory-bound) with the
+ *    row kernels of qdot.c, a batch (M > 1, prompts) with the register-blocked integer GEMM
+ *    of qgemm.c — the same quantized rows and integer sums either way. Other types, and all
+ *    types with 8-bit activations off, dequantize weight panels to F32 and multiply with an
+ *    F32 GEMM — OpenBLAS's sgemm for large products, where measurement shows it wins
+ *    (bench/kern.sh), our own blocked AVX2 GEMM otherwise; one row of those types uses
+ *    fused dequantize-dot kernels.
  *  - A small thread pool (cn_pool) splits work by rows; the caller's thread takes part.
  *    Results do not depend on the thread count (each output element is computed by one
  *    thread in a fixed order).
@@ -42,13 +44,15 @@ typedef enum cn_kern_mode {
 /* Process-wide; for tests and diagnosis. */
 void cn_kern_set_mode(cn_kern_mode mode);
 cn_kern_mode cn_kern_get_mode(void);
-/* Whether the fast path's M = 1 products with Q8_0, Q4_0, Q4_K, Q5_K or Q6_K weights
- * quantize the activation row to 8 bits and use integer dot products (the default: several
- * times less work per weight byte, which is what lets generation run at memory speed), or
- * multiply the weights with the F32 activations as the batched path does. The 8-bit
+/* Whether the fast path's products with Q8_0, Q4_0, Q4_K, Q5_K or Q6_K weights quantize
+ * the activation rows to 8 bits and use integer dot products (the default: several times
+ * less work per weight byte, which is what lets generation run at memory speed, and the
+ * integer GEMM of prompts), or multiply the weights with the F32 activations. The 8-bit
  * activations add an error of at most Σ|w|·d/2 per output (d = max|x|/127 over each block of
- * 32 or 256 values), so single-token and batched results then differ by more than rounding.
- * Process-wide; CAIRN_KERNELS=f32act in the environment turns it off. */
+ * 32 or 256 values). Single-token (M = 1) and batched (M > 1) products then quantize each
+ * row the same way and differ only in the order of float additions. Process-wide;
+ * CAIRN_KERNELS=f32act in the environment turns it off (F32 activations everywhere, as the
+ * exact-parity tests need). */
 void cn_kern_set_q8_act(bool on);
 bool cn_kern_q8_act(void);
 /* "avx2+fma+f16c", "reference", … : what cn_kern_* will use now. */
@@ -112,11 +116,18 @@ bool cn_weight_from_tensor(const cn_gguf_tensor *t, cn_weight *w, cn_err *err);
 void cn_matmul(cn_pool *pool, const float *X, int64_t M, int64_t ldx, const cn_weight *W, const float *bias,
                float *Y, int64_t ldy);
 
+/* cn_matmul with F32 activations whatever cn_kern_q8_act says: for models whose results must
+ * stay close to a float reference at every batch size (the encoders: embeddings and rerank
+ * scores, where 8-bit activations moved Q8_0 rerank scores by ~3% of their range). */
+void cn_matmul_f32act(cn_pool *pool, const float *X, int64_t M, int64_t ldx, const cn_weight *W, const float *bias,
+                      float *Y, int64_t ldy);
+
 /* n products of the same X with different weights: Y[i] = X · W[i]ᵀ (+ bias[i]), ldy[i] for
- * Y[i] (bias[i] may be NULL). The same as n cn_matmul calls, result for result; when M = 1
- * and the weights share a row length and an integer-dot activation format (Q, K and V; gate
- * and up), X is quantized once and the rows of all n matrices are split over the threads
- * in one pass (one synchronisation instead of n). At most 4 matrices take the one-pass path. */
+ * Y[i] (bias[i] may be NULL). The same as n cn_matmul calls, result for result; when the
+ * weights share a row length and an integer-dot activation format (Q, K and V; gate and
+ * up), X is quantized once and the rows of all n matrices are split over the threads in
+ * one pass (one synchronisation instead of n), for M = 1 and for M > 1 alike. At most 4
+ * matrices take the one-pass path. */
 void cn_matmul_group(cn_pool *pool, const float *X, int64_t M, int64_t ldx, int n, const cn_weight *const *W,
                      const float *const *bias, float *const *Y, const int64_t *ldy);
 

@@ -110,6 +110,21 @@ void cn_matvec_q8_avx2(cn_ggml_type t, const uint8_t *w, size_t row_bytes, int64
                        int64_t n, float *y);
 #endif
 
+/* ---- integer GEMM for M > 1 (qgemm.c) --------------------------------------------------- */
+
+/* Whether the n matrices (at most 4) can share one integer GEMM: 8-bit activations on, every
+ * type with an integer dot product (cn_q8_act_type), one activation format and row length. */
+bool cn_qgemm_ok(int n, const cn_weight *const *W);
+/* Y[i] = X · W[i]ᵀ (+ bias[i]) for M ≥ 1 rows: X's rows quantized once as generation
+ * quantizes its row, integer block products, register-blocked tiles (the scalar reference
+ * outside the fast path). False when !cn_qgemm_ok (Y untouched) or memory ran out (Y may be
+ * partly written: the caller computes it another way). */
+bool cn_qgemm(cn_pool *pool, const float *X, int64_t M, int64_t ldx, int n, const cn_weight *const *W,
+              const float *const *bias, float *const *Y, const int64_t *ldy);
+/* The scalar reference of cn_qgemm for one matrix: the same integer sums and float
+ * operations, so the same bits. False when memory ran out or the type has no integer dot. */
+bool cn_qgemm_ref(const float *X, int64_t M, int64_t ldx, const cn_weight *W, const float *bias, float *Y, int64_t ldy);
+
 /* ---- pool scratch --------------------------------------------------------------------- */
 
 /* A 64-byte-aligned buffer of at least `bytes` owned by (pool, thread), kept between calls

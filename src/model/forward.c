@@ -10,7 +10,9 @@
  * copies. Attention is parallel over (sequence, head) pairs, each one thread running two
  * small GEMMs and a softmax in its own scratch; row-wise work (norms, activations) is
  * parallel over rows. Every output element is computed by one thread in a fixed order, so
- * results do not depend on the thread count, nor on which other texts share the batch.
+ * results do not depend on the thread count, nor on which other texts share the batch. The
+ * products keep F32 activations (cn_matmul_f32act): the integer path that decoders use for
+ * quantized weights moved embeddings and rerank scores too far from their float references.
  *
  * The math is Hugging Face's BertModel (post-LN: x = LN(x + Attn(x)); x = LN(x + FFN(x)),
  * exact erf GELU, scores scaled by 1/sqrt(head_dim)) and, for nomic-bert, rotary positions
@@ -160,28 +162,28 @@ static void layer_forward(fwd *F, cn_pool *pool, const cn_enc_layer *ly, int64_t
 	int64_t E = hp->n_embd, FF = hp->n_ff;
 	int threads = cn_pool_threads(pool);
 	if (ly->fused) {
-		cn_matmul(pool, F->x, T, E, &ly->wqkv, ly->bqkv, F->qkv, 3 * E);
+		cn_matmul_f32act(pool, F->x, T, E, &ly->wqkv, ly->bqkv, F->qkv, 3 * E);
 	} else {
-		cn_matmul(pool, F->x, T, E, &ly->wq, ly->bq, F->qkv, 3 * E);
-		cn_matmul(pool, F->x, T, E, &ly->wk, ly->bk, F->qkv + E, 3 * E);
-		cn_matmul(pool, F->x, T, E, &ly->wv, ly->bv, F->qkv + 2 * E, 3 * E);
+		cn_matmul_f32act(pool, F->x, T, E, &ly->wq, ly->bq, F->qkv, 3 * E);
+		cn_matmul_f32act(pool, F->x, T, E, &ly->wk, ly->bk, F->qkv + E, 3 * E);
+		cn_matmul_f32act(pool, F->x, T, E, &ly->wv, ly->bv, F->qkv + 2 * E, 3 * E);
 	}
 	if (hp->n_rot > 0)
 		cn_pool_for(pool, (int64_t)F->n_seq, 1, rope_rows, F);
 	cn_pool_for(pool, (int64_t)F->n_seq * hp->n_head, 1, attend, F);
-	cn_matmul(pool, F->ctx, T, E, &ly->wo, ly->bo, F->tmp, E);
+	cn_matmul_f32act(pool, F->ctx, T, E, &ly->wo, ly->bo, F->tmp, E);
 	addnorm an = {.y = F->tmp, .x = F->x, .w = ly->attn_norm_w, .b = ly->attn_norm_b, .n = E, .eps = hp->eps};
 	cn_pool_for(pool, T, row_grain(T, threads), addnorm_rows, &an);
 	float *t = F->x; /* the normalised sum is the new x */
 	F->x = F->tmp;
 	F->tmp = t;
 
-	cn_matmul(pool, F->x, T, E, &ly->up, ly->b_up, F->h, FF);
+	cn_matmul_f32act(pool, F->x, T, E, &ly->up, ly->b_up, F->h, FF);
 	if (ly->gated)
-		cn_matmul(pool, F->x, T, E, &ly->gate, ly->b_gate, F->g, FF);
+		cn_matmul_f32act(pool, F->x, T, E, &ly->gate, ly->b_gate, F->g, FF);
 	actv av = {.h = F->h, .g = ly->gated ? F->g : NULL, .n = FF};
 	cn_pool_for(pool, T, row_grain(T, threads), act_rows, &av);
-	cn_matmul(pool, F->h, T, FF, &ly->down, ly->b_down, F->tmp, E);
+	cn_matmul_f32act(pool, F->h, T, FF, &ly->down, ly->b_down, F->tmp, E);
 	addnorm an2 = {.y = F->tmp, .x = F->x, .w = ly->out_norm_w, .b = ly->out_norm_b, .n = E, .eps = hp->eps};
 	cn_pool_for(pool, T, row_grain(T, threads), addnorm_rows, &an2);
 	t = F->x;
@@ -270,7 +272,7 @@ cairn_status cn_encoder_forward(const cn_encoder_model *m, cn_pool *pool, cn_enc
 	if (hp->pooling == CN_POOL_RANK) {
 		const float *in = pooled;
 		if (m->has_cls) {
-			cn_matmul(pool, pooled, (int64_t)n, E, &m->cls, m->cls_b, pooled2, E);
+			cn_matmul_f32act(pool, pooled, (int64_t)n, E, &m->cls, m->cls_b, pooled2, E);
 			for (int64_t i = 0; i < (int64_t)n * E; i++)
 				pooled2[i] = tanhf(pooled2[i]);
 			in = pooled2;
@@ -278,7 +280,7 @@ cairn_status cn_encoder_forward(const cn_encoder_model *m, cn_pool *pool, cn_enc
 		int64_t K = hp->n_cls_out;
 		/* logits of all labels land in the first slot(s) of `pooled`, which is free again */
 		float *logits = in == pooled ? pooled2 : pooled;
-		cn_matmul(pool, in, (int64_t)n, E, &m->cls_out, m->cls_out_b, logits, K);
+		cn_matmul_f32act(pool, in, (int64_t)n, E, &m->cls_out, m->cls_out_b, logits, K);
 		for (size_t s = 0; s < n; s++)
 			out[s] = logits[(int64_t)s * K];
 	} else {

@@ -561,8 +561,10 @@ static void test_matmul(void **state)
 						for (int64_t i = 0; i < M; i++)
 							for (int64_t j = 0; j < N; j++)
 								Y[i * ldy + j] -= bias[j];
-					if (mode == 1 && M == 1 && cn_q8_act_type(t) != CN_GGML_F32)
-						check_q8_matvec(Y, X, Wd, N, K, cn_q8_act_type(t) == CN_GGML_Q8_K ? 256 : 32, what);
+					if (mode == 1 && cn_q8_act_type(t) != CN_GGML_F32) /* 8-bit activations, any M */
+						for (int64_t i = 0; i < M; i++)
+							check_q8_matvec(Y + i * ldy, X + i * ldx, Wd, N, K,
+							                cn_q8_act_type(t) == CN_GGML_Q8_K ? 256 : 32, what);
 					else
 						check_gemm(Y, zero, true, M, N, K, 1.0f, X, ldx, Wd, K, 0.0f, ldy, what);
 				}
