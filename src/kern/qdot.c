@@ -343,35 +343,72 @@ static const uint8_t k_bcast16[8][32] = {
 #undef CN_B
 };
 
-/* Q4_K × q8k, the hot loop of Q4_K generation. The scales and mins are widened to 16 bits
- * once per super-block (one vector: sc0-7 | m0-7); each sub-block's scale is broadcast
- * from it with one pshufb; the mins meet the pairwise sums of the activation's 16-element
- * sums in one 128-bit madd. Per lane the int32 sum over a super-block is at most
- * 4 · 2 · (2·15·127) · 63 < 2²¹. */
-CN_AVX2 static inline float dot_q4_k_avx2(const cn_block_q4_K *w, const cn_block_q8k *a, int64_t nb)
+/* pshufb controls that broadcast 16-bit element 2r of a 128-bit lane to the low lane's 8
+ * words and element 2r + 1 to the high lane's (Q6_K: the two 16-element halves of a
+ * 32-element chunk have their own scales) */
+static const uint8_t k_bcast16_pair[4][32] = {
+#define CN_P(j) {4 * j, 4 * j + 1, 4 * j, 4 * j + 1, 4 * j, 4 * j + 1, 4 * j, 4 * j + 1, 4 * j, 4 * j + 1, 4 * j, 4 * j + 1, \
+                 4 * j, 4 * j + 1, 4 * j, 4 * j + 1, 4 * j + 2, 4 * j + 3, 4 * j + 2, 4 * j + 3, 4 * j + 2, 4 * j + 3,     \
+                 4 * j + 2, 4 * j + 3, 4 * j + 2, 4 * j + 3, 4 * j + 2, 4 * j + 3, 4 * j + 2, 4 * j + 3, 4 * j + 2, 4 * j + 3}
+    CN_P(0), CN_P(1), CN_P(2), CN_P(3)
+#undef CN_P
+};
+
+/* Q4_K's activation order. Byte l of a Q4_K super-block's 32-byte group j holds element
+ * 64j + l in its low nibble and 64j + 32 + l in its high one: two sub-blocks with two
+ * scales. Loading 16 bytes into both lanes and shifting the high lane right by 4 gives one
+ * vector whose low lane is 16 elements of sub-block 2j and whose high lane is the 16
+ * elements of sub-block 2j + 1 that share their bytes; the two 16-byte halves of group j
+ * give two such vectors with the same lane → sub-block map, so their maddubs results can
+ * be added in 16 bits before the one madd with the pair of scales: per 64 weights three
+ * multiplies and one scale shuffle instead of four and two (maddubs, madd and pshufb
+ * share two ports here, and they were the bottleneck). For that the activation is
+ * permuted once per call to match: out[64j + 32h + 0..15] = a[64j + 16h + 0..15],
+ * out[64j + 32h + 16..31] = a[64j + 32 + 16h + 0..15] (h = 0, 1). */
+CN_AVX2 static void q4k_act_permute(const cn_block_q8k *a, int8_t *out, int64_t nb)
 {
-	const __m256i m4 = _mm256_set1_epi8(0x0F);
+	for (int64_t b = 0; b < nb; b++, out += CN_QK_K) {
+		const int8_t *q = a[b].qs;
+		for (int j = 0; j < 4; j++)
+			for (int h = 0; h < 2; h++) {
+				__m256i v = _mm256_loadu2_m128i((const __m128i *)(q + 64 * j + 32 + 16 * h),
+				                                (const __m128i *)(q + 64 * j + 16 * h));
+				_mm256_storeu_si256((__m256i *)(out + 64 * j + 32 * h), v);
+			}
+	}
+}
+
+/* Q4_K × q8k, the hot loop of Q4_K generation; ap is the activation in the order above
+ * (cn_block_q8k supplies the scale and the bsums). The scales and mins are widened to 16
+ * bits once per super-block; each group's pair of scales is broadcast with one pshufb;
+ * the mins meet the pairwise sums of the activation's 16-element sums in one 128-bit madd.
+ * Per lane the int32 sum over a super-block is at most 4 · (2 · 2·15·127) · 63 < 2²². */
+CN_AVX2 static inline float dot_q4_k_avx2(const cn_block_q4_K *w, const cn_block_q8k *a, const int8_t *ap, int64_t nb)
+{
+	const __m256i m4 = _mm256_set1_epi8(0x0F), sh = _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4);
 	__m256 acc = _mm256_setzero_ps();
 	__m128 accm = _mm_setzero_ps();
-	for (int64_t b = 0; b < nb; b++) {
+	for (int64_t b = 0; b < nb; b++, ap += CN_QK_K) {
 		__m256i sm = _mm256_cvtepu8_epi16(k4_scales_v(w[b].scales)); /* sc0-7 | m0-7 */
 		__m256i bs = _mm256_loadu_si256((const __m256i *)a[b].bsums);
 		__m128i bs8 = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
 		__m128i summ = _mm_madd_epi16(_mm256_extracti128_si256(sm, 1), bs8);
 		__m256i sc = _mm256_permute2x128_si256(sm, sm, 0x00); /* sc0-7 in both lanes */
 		const uint8_t *qs = w[b].qs;
-		const int8_t *aq = a[b].qs;
 		__m256i s0 = _mm256_setzero_si256(), s1 = s0;
 #pragma GCC unroll 4
 		for (int j = 0; j < 4; j++) {
-			__m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * j));
-			__m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
-			__m256i p0 = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(aq + 64 * j)));
-			__m256i p1 = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(aq + 64 * j + 32)));
-			p0 = _mm256_madd_epi16(p0, _mm256_shuffle_epi8(sc, _mm256_loadu_si256((const __m256i *)k_bcast16[2 * j])));
-			p1 = _mm256_madd_epi16(p1, _mm256_shuffle_epi8(sc, _mm256_loadu_si256((const __m256i *)k_bcast16[2 * j + 1])));
-			s0 = _mm256_add_epi32(s0, p0);
-			s1 = _mm256_add_epi32(s1, p1);
+			__m256i v0 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(qs + 32 * j)));
+			__m256i v1 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(qs + 32 * j + 16)));
+			__m256i q0 = _mm256_and_si256(_mm256_srlv_epi32(v0, sh), m4);
+			__m256i q1 = _mm256_and_si256(_mm256_srlv_epi32(v1, sh), m4);
+			__m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(q0, _mm256_loadu_si256((const __m256i *)(ap + 64 * j))),
+			                             _mm256_maddubs_epi16(q1, _mm256_loadu_si256((const __m256i *)(ap + 64 * j + 32))));
+			p = _mm256_madd_epi16(p, _mm256_shuffle_epi8(sc, _mm256_loadu_si256((const __m256i *)k_bcast16_pair[j])));
+			if (j & 1)
+				s1 = _mm256_add_epi32(s1, p);
+			else
+				s0 = _mm256_add_epi32(s0, p);
 		}
 		/* d and dmin converted together, times the activation's scale */
 		uint32_t dd;
@@ -430,18 +467,24 @@ CN_AVX2 static inline float dot_q5_k_avx2(const cn_block_q5_K *w, const cn_block
 
 /* Q6_K × q8k. The 6-bit values (0..63, unsigned) go through maddubs as they are, each
  * 16-element half with its own int8 scale; the −32 offset is 32 · Σ_g sc_g · bsum_g, one
- * madd per super-block. Per lane: 8 · 2 · 2·63·127 · 128 + 32 · 2 · 128 · 2032 < 2²⁶. */
+ * madd per super-block. The 16 scales are widened to 16 bits once per super-block (they
+ * also serve the offset), each half of the super-block's in both 128-bit lanes, and each
+ * 32-element chunk's pair of scales is one pshufb from them (a scalar load, move and
+ * broadcast per scale made this kernel the slowest of the five). Per lane:
+ * 8 · 2 · 2·63·127 · 128 + 32 · 2 · 128 · 2032 < 2²⁶. */
 CN_AVX2 static float dot_q6_k_avx2(const cn_block_q6_K *w, const cn_block_q8k *a, int64_t nb)
 {
 	const __m256i m4 = _mm256_set1_epi8(0x0F), three = _mm256_set1_epi8(3);
 	__m256 acc = _mm256_setzero_ps();
 	for (int64_t b = 0; b < nb; b++) {
-		const int8_t *scl = w[b].scales;
-		__m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)scl));
+		__m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)w[b].scales));
 		__m256i off = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)a[b].bsums));
 		__m256i sumi = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(off, 5));
 		const int8_t *aq = a[b].qs;
+#pragma GCC unroll 2
 		for (int h = 0; h < 2; h++) {
+			/* scales 8h .. 8h + 7 in both lanes */
+			__m256i sch = _mm256_permute2x128_si256(sc16, sc16, h ? 0x11 : 0x00);
 			const uint8_t *ql = w[b].ql + 64 * h;
 			__m256i qh = _mm256_loadu_si256((const __m256i *)(w[b].qh + 32 * h));
 			__m256i x0 = _mm256_loadu_si256((const __m256i *)ql), x1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
@@ -450,12 +493,12 @@ CN_AVX2 static float dot_q6_k_avx2(const cn_block_q6_K *w, const cn_block_q8k *a
 			v[1] = _mm256_and_si256(x1, m4);
 			v[2] = _mm256_and_si256(_mm256_srli_epi16(x0, 4), m4);
 			v[3] = _mm256_and_si256(_mm256_srli_epi16(x1, 4), m4);
+#pragma GCC unroll 4
 			for (int r = 0; r < 4; r++, aq += 32) {
 				__m256i hb = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * r), three);
 				__m256i q = _mm256_or_si256(v[r], _mm256_slli_epi16(hb, 4));
 				__m256i p = _mm256_maddubs_epi16(q, _mm256_loadu_si256((const __m256i *)aq));
-				const int8_t *s = scl + 8 * h + 2 * r;
-				__m256i sv = _mm256_set_m128i(_mm_set1_epi16(s[1]), _mm_set1_epi16(s[0]));
+				__m256i sv = _mm256_shuffle_epi8(sch, _mm256_loadu_si256((const __m256i *)k_bcast16_pair[r]));
 				sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, sv));
 			}
 		}
@@ -469,12 +512,18 @@ CN_AVX2 float cn_vec_dot_q8_avx2(cn_ggml_type t, const void *row, const void *xq
 	switch (t) {
 	case CN_GGML_Q8_0: return dot_q8_0_avx2(row, xq, n / CN_QK);
 	case CN_GGML_Q4_0: return dot_q4_0_avx2(row, xq, n / CN_QK);
-	case CN_GGML_Q4_K: return dot_q4_k_avx2(row, xq, n / CN_QK_K);
+	case CN_GGML_Q4_K: {
+		float y;
+		cn_matvec_q8_avx2(t, row, 0, 0, 1, xq, n, &y);
+		return y;
+	}
 	case CN_GGML_Q5_K: return dot_q5_k_avx2(row, xq, n / CN_QK_K);
 	case CN_GGML_Q6_K: return dot_q6_k_avx2(row, xq, n / CN_QK_K);
 	default: return 0.0f;
 	}
 }
+
+#define Q4K_SEG 128 /* super-blocks of permuted activation on the stack: 32 KiB */
 
 /* Rows [r0, r1) of a matrix: the type switch once per range, the per-type kernels inlined. */
 CN_AVX2 void cn_matvec_q8_avx2(cn_ggml_type t, const uint8_t *w, size_t row_bytes, int64_t r0, int64_t r1,
@@ -490,10 +539,23 @@ CN_AVX2 void cn_matvec_q8_avx2(cn_ggml_type t, const uint8_t *w, size_t row_byte
 		for (int64_t r = r0; r < r1; r++, w += row_bytes)
 			y[r] = dot_q4_0_avx2((const void *)w, xq, n / CN_QK);
 		break;
-	case CN_GGML_Q4_K:
-		for (int64_t r = r0; r < r1; r++, w += row_bytes)
-			y[r] = dot_q4_k_avx2((const void *)w, xq, n / CN_QK_K);
+	case CN_GGML_Q4_K: {
+		/* the permuted activation, Q4K_SEG super-blocks at a time (one pass for rows of up
+		 * to 32768 values; longer rows add up their segments) */
+		_Alignas(32) int8_t ap[Q4K_SEG * CN_QK_K];
+		const cn_block_q8k *a = xq;
+		int64_t nb = n / CN_QK_K;
+		for (int64_t s0 = 0; s0 < nb; s0 += Q4K_SEG) {
+			int64_t len = nb - s0 < Q4K_SEG ? nb - s0 : Q4K_SEG;
+			q4k_act_permute(a + s0, ap, len);
+			const uint8_t *wr = w;
+			for (int64_t r = r0; r < r1; r++, wr += row_bytes) {
+				float d = dot_q4_k_avx2((const cn_block_q4_K *)wr + s0, a + s0, ap, len);
+				y[r] = s0 ? y[r] + d : d;
+			}
+		}
 		break;
+	}
 	case CN_GGML_Q5_K:
 		for (int64_t r = r0; r < r1; r++, w += row_bytes)
 			y[r] = dot_q5_k_avx2((const void *)w, xq, n / CN_QK_K);
