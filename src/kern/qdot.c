@@ -334,18 +334,10 @@ CN_AVX2 static inline __m128i k4_scales_v(const uint8_t *q)
 	return _mm_unpacklo_epi32(lo6, hi);
 }
 
-/* pshufb controls that broadcast 16-bit element j of a 128-bit lane to all 8 of its words */
-static const uint8_t k_bcast16[8][32] = {
-#define CN_B(j) {2 * j, 2 * j + 1, 2 * j, 2 * j + 1, 2 * j, 2 * j + 1, 2 * j, 2 * j + 1, 2 * j, 2 * j + 1, 2 * j, 2 * j + 1, \
-                 2 * j, 2 * j + 1, 2 * j, 2 * j + 1, 2 * j, 2 * j + 1, 2 * j, 2 * j + 1, 2 * j, 2 * j + 1, 2 * j, 2 * j + 1, \
-                 2 * j, 2 * j + 1, 2 * j, 2 * j + 1, 2 * j, 2 * j + 1, 2 * j, 2 * j + 1}
-    CN_B(0), CN_B(1), CN_B(2), CN_B(3), CN_B(4), CN_B(5), CN_B(6), CN_B(7)
-#undef CN_B
-};
-
 /* pshufb controls that broadcast 16-bit element 2r of a 128-bit lane to the low lane's 8
- * words and element 2r + 1 to the high lane's (Q6_K: the two 16-element halves of a
- * 32-element chunk have their own scales) */
+ * words and element 2r + 1 to the high lane's: the scales of the two sub-blocks in a
+ * vector of the permuted Q4_K/Q5_K loop, and of the two 16-element halves of a Q6_K
+ * 32-element chunk */
 static const uint8_t k_bcast16_pair[4][32] = {
 #define CN_P(j) {4 * j, 4 * j + 1, 4 * j, 4 * j + 1, 4 * j, 4 * j + 1, 4 * j, 4 * j + 1, 4 * j, 4 * j + 1, 4 * j, 4 * j + 1, \
                  4 * j, 4 * j + 1, 4 * j, 4 * j + 1, 4 * j + 2, 4 * j + 3, 4 * j + 2, 4 * j + 3, 4 * j + 2, 4 * j + 3,     \
@@ -423,35 +415,53 @@ CN_AVX2 static inline float dot_q4_k_avx2(const cn_block_q4_K *w, const cn_block
 	return _mm_cvtss_f32(s);
 }
 
-/* Q5_K × q8k: Q4_K's loop with the fifth bit of sub-block j from bit j of qh[l]. Per
- * lane the int32 sum over a super-block is at most 4 · 2 · (2·31·127) · 63 < 2²³. */
-CN_AVX2 static inline float dot_q5_k_avx2(const cn_block_q5_K *w, const cn_block_q8k *a, int64_t nb)
+/* Q5_K × q8k: Q4_K's loop (on the same permuted activation) with the fifth bits. Bit j of
+ * qh[l] belongs to element 32j + l, so for the vector of group j, half h (low lane:
+ * elements 64j + 16h + i of sub-block 2j, high lane: 64j + 32 + 16h + i of 2j + 1) the bits
+ * are bits 2j and 2j + 1 of qh[16h + i]: qh's half h in both lanes, each lane shifted so its
+ * bit lands on bit 4 (left for j < 2, right after; the shift stays inside each byte for
+ * the bit that is kept), masked and or'ed in. Per lane the int32 sum over a super-block is
+ * at most 4 · (2 · 2·31·127) · 63 < 2²³. */
+CN_AVX2 static inline float dot_q5_k_avx2(const cn_block_q5_K *w, const cn_block_q8k *a, const int8_t *ap, int64_t nb)
 {
-	const __m256i m4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
+	const __m256i m4 = _mm256_set1_epi8(0x0F), b4 = _mm256_set1_epi8(0x10), sh = _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4);
 	__m256 acc = _mm256_setzero_ps();
 	__m128 accm = _mm_setzero_ps();
-	for (int64_t b = 0; b < nb; b++) {
+	for (int64_t b = 0; b < nb; b++, ap += CN_QK_K) {
 		__m256i sm = _mm256_cvtepu8_epi16(k4_scales_v(w[b].scales)); /* sc0-7 | m0-7 */
 		__m256i bs = _mm256_loadu_si256((const __m256i *)a[b].bsums);
 		__m128i bs8 = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
 		__m128i summ = _mm_madd_epi16(_mm256_extracti128_si256(sm, 1), bs8);
-		__m256i sc = _mm256_permute2x128_si256(sm, sm, 0x00);
-		__m256i qh = _mm256_loadu_si256((const __m256i *)w[b].qh);
+		__m256i sc = _mm256_permute2x128_si256(sm, sm, 0x00); /* sc0-7 in both lanes */
 		const uint8_t *qs = w[b].qs;
-		const int8_t *aq = a[b].qs;
+		__m256i qh0 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)w[b].qh));
+		__m256i qh1 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(w[b].qh + 16)));
 		__m256i s0 = _mm256_setzero_si256(), s1 = s0;
 #pragma GCC unroll 4
 		for (int j = 0; j < 4; j++) {
-			__m256i v = _mm256_loadu_si256((const __m256i *)(qs + 32 * j));
-			__m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
-			lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * j), one), 4));
-			hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2 * j + 1), one), 4));
-			__m256i p0 = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(aq + 64 * j)));
-			__m256i p1 = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(aq + 64 * j + 32)));
-			p0 = _mm256_madd_epi16(p0, _mm256_shuffle_epi8(sc, _mm256_loadu_si256((const __m256i *)k_bcast16[2 * j])));
-			p1 = _mm256_madd_epi16(p1, _mm256_shuffle_epi8(sc, _mm256_loadu_si256((const __m256i *)k_bcast16[2 * j + 1])));
-			s0 = _mm256_add_epi32(s0, p0);
-			s1 = _mm256_add_epi32(s1, p1);
+			__m256i v0 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(qs + 32 * j)));
+			__m256i v1 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(qs + 32 * j + 16)));
+			__m256i q0 = _mm256_and_si256(_mm256_srlv_epi32(v0, sh), m4);
+			__m256i q1 = _mm256_and_si256(_mm256_srlv_epi32(v1, sh), m4);
+			__m256i h0, h1;
+			if (j < 2) { /* bits 2j, 2j + 1 up to bit 4: left by 4 − 2j, 3 − 2j */
+				const __m256i c = _mm256_setr_epi32(4 - 2 * j, 4 - 2 * j, 4 - 2 * j, 4 - 2 * j, 3 - 2 * j, 3 - 2 * j,
+				                                    3 - 2 * j, 3 - 2 * j);
+				h0 = _mm256_sllv_epi32(qh0, c), h1 = _mm256_sllv_epi32(qh1, c);
+			} else { /* right by 2j − 4, 2j − 3 */
+				const __m256i c = _mm256_setr_epi32(2 * j - 4, 2 * j - 4, 2 * j - 4, 2 * j - 4, 2 * j - 3, 2 * j - 3,
+				                                    2 * j - 3, 2 * j - 3);
+				h0 = _mm256_srlv_epi32(qh0, c), h1 = _mm256_srlv_epi32(qh1, c);
+			}
+			q0 = _mm256_or_si256(q0, _mm256_and_si256(h0, b4));
+			q1 = _mm256_or_si256(q1, _mm256_and_si256(h1, b4));
+			__m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(q0, _mm256_loadu_si256((const __m256i *)(ap + 64 * j))),
+			                             _mm256_maddubs_epi16(q1, _mm256_loadu_si256((const __m256i *)(ap + 64 * j + 32))));
+			p = _mm256_madd_epi16(p, _mm256_shuffle_epi8(sc, _mm256_loadu_si256((const __m256i *)k_bcast16_pair[j])));
+			if (j & 1)
+				s1 = _mm256_add_epi32(s1, p);
+			else
+				s0 = _mm256_add_epi32(s0, p);
 		}
 		uint32_t dd;
 		memcpy(&dd, &w[b].d, 4);
@@ -512,18 +522,40 @@ CN_AVX2 float cn_vec_dot_q8_avx2(cn_ggml_type t, const void *row, const void *xq
 	switch (t) {
 	case CN_GGML_Q8_0: return dot_q8_0_avx2(row, xq, n / CN_QK);
 	case CN_GGML_Q4_0: return dot_q4_0_avx2(row, xq, n / CN_QK);
-	case CN_GGML_Q4_K: {
+	case CN_GGML_Q4_K:
+	case CN_GGML_Q5_K: { /* through the matvec, which permutes the activation */
 		float y;
 		cn_matvec_q8_avx2(t, row, 0, 0, 1, xq, n, &y);
 		return y;
 	}
-	case CN_GGML_Q5_K: return dot_q5_k_avx2(row, xq, n / CN_QK_K);
 	case CN_GGML_Q6_K: return dot_q6_k_avx2(row, xq, n / CN_QK_K);
 	default: return 0.0f;
 	}
 }
 
 #define Q4K_SEG 128 /* super-blocks of permuted activation on the stack: 32 KiB */
+
+/* Q4_K or Q5_K rows [r0, r1) (w at row r0): the activation permuted Q4K_SEG super-blocks
+ * at a time (one pass for rows of up to 32768 values; longer rows add up their segments).
+ * Inlined once per type, so neither loop tests the type. */
+CN_AVX2 static __attribute__((always_inline)) inline void k45_rows(bool five, const uint8_t *w, size_t row_bytes,
+                                                                   int64_t r0, int64_t r1, const void *xq, int64_t n,
+                                                                   float *y)
+{
+	_Alignas(32) int8_t ap[Q4K_SEG * CN_QK_K];
+	const cn_block_q8k *a = xq;
+	int64_t nb = n / CN_QK_K;
+	for (int64_t s0 = 0; s0 < nb; s0 += Q4K_SEG) {
+		int64_t len = nb - s0 < Q4K_SEG ? nb - s0 : Q4K_SEG;
+		q4k_act_permute(a + s0, ap, len);
+		const uint8_t *wr = w;
+		for (int64_t r = r0; r < r1; r++, wr += row_bytes) {
+			float d = five ? dot_q5_k_avx2((const cn_block_q5_K *)wr + s0, a + s0, ap, len)
+			               : dot_q4_k_avx2((const cn_block_q4_K *)wr + s0, a + s0, ap, len);
+			y[r] = s0 ? y[r] + d : d;
+		}
+	}
+}
 
 /* Rows [r0, r1) of a matrix: the type switch once per range, the per-type kernels inlined. */
 CN_AVX2 void cn_matvec_q8_avx2(cn_ggml_type t, const uint8_t *w, size_t row_bytes, int64_t r0, int64_t r1,
@@ -539,27 +571,8 @@ CN_AVX2 void cn_matvec_q8_avx2(cn_ggml_type t, const uint8_t *w, size_t row_byte
 		for (int64_t r = r0; r < r1; r++, w += row_bytes)
 			y[r] = dot_q4_0_avx2((const void *)w, xq, n / CN_QK);
 		break;
-	case CN_GGML_Q4_K: {
-		/* the permuted activation, Q4K_SEG super-blocks at a time (one pass for rows of up
-		 * to 32768 values; longer rows add up their segments) */
-		_Alignas(32) int8_t ap[Q4K_SEG * CN_QK_K];
-		const cn_block_q8k *a = xq;
-		int64_t nb = n / CN_QK_K;
-		for (int64_t s0 = 0; s0 < nb; s0 += Q4K_SEG) {
-			int64_t len = nb - s0 < Q4K_SEG ? nb - s0 : Q4K_SEG;
-			q4k_act_permute(a + s0, ap, len);
-			const uint8_t *wr = w;
-			for (int64_t r = r0; r < r1; r++, wr += row_bytes) {
-				float d = dot_q4_k_avx2((const cn_block_q4_K *)wr + s0, a + s0, ap, len);
-				y[r] = s0 ? y[r] + d : d;
-			}
-		}
-		break;
-	}
-	case CN_GGML_Q5_K:
-		for (int64_t r = r0; r < r1; r++, w += row_bytes)
-			y[r] = dot_q5_k_avx2((const void *)w, xq, n / CN_QK_K);
-		break;
+	case CN_GGML_Q4_K: k45_rows(false, w, row_bytes, r0, r1, xq, n, y); break;
+	case CN_GGML_Q5_K: k45_rows(true, w, row_bytes, r0, r1, xq, n, y); break;
 	case CN_GGML_Q6_K:
 		for (int64_t r = r0; r < r1; r++, w += row_bytes)
 			y[r] = dot_q6_k_avx2((const void *)w, xq, n / CN_QK_K);
