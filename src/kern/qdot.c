@@ -356,10 +356,15 @@ static const uint8_t k_bcast16_pair[4][32] = {
  * multiplies and one scale shuffle instead of four and two (maddubs, madd and pshufb
  * share two ports here, and they were the bottleneck). For that the activation is
  * permuted once per call to match: out[64j + 32h + 0..15] = a[64j + 16h + 0..15],
- * out[64j + 32h + 16..31] = a[64j + 32 + 16h + 0..15] (h = 0, 1). */
+ * out[64j + 32h + 16..31] = a[64j + 32 + 16h + 0..15] (h = 0, 1); the sums of its 32-value
+ * sub-blocks (for the mins) follow each super-block, computed once per call rather than
+ * once per row. Measured from cache on one core (2.8 GHz Zen 4, 1024-value rows): Q4_K
+ * 17.5 → 19.2 GB/s, Q5_K 15.7 → 17.6 GB/s. */
+#define AP_BLOCK (CN_QK_K + 16) /* bytes per super-block: the permuted values, 8 int16 sub-block sums */
+
 CN_AVX2 static void q4k_act_permute(const cn_block_q8k *a, int8_t *out, int64_t nb)
 {
-	for (int64_t b = 0; b < nb; b++, out += CN_QK_K) {
+	for (int64_t b = 0; b < nb; b++, out += AP_BLOCK) {
 		const int8_t *q = a[b].qs;
 		for (int j = 0; j < 4; j++)
 			for (int h = 0; h < 2; h++) {
@@ -367,24 +372,26 @@ CN_AVX2 static void q4k_act_permute(const cn_block_q8k *a, int8_t *out, int64_t 
 				                                (const __m128i *)(q + 64 * j + 16 * h));
 				_mm256_storeu_si256((__m256i *)(out + 64 * j + 32 * h), v);
 			}
+		/* the sums of each 32 values (sub-block), for the mins */
+		__m256i bs = _mm256_loadu_si256((const __m256i *)a[b].bsums);
+		_mm_storeu_si128((__m128i *)(out + CN_QK_K),
+		                 _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1)));
 	}
 }
 
-/* Q4_K × q8k, the hot loop of Q4_K generation; ap is the activation in the order above
- * (cn_block_q8k supplies the scale and the bsums). The scales and mins are widened to 16
- * bits once per super-block; each group's pair of scales is broadcast with one pshufb;
- * the mins meet the pairwise sums of the activation's 16-element sums in one 128-bit madd.
+/* Q4_K × q8k, the hot loop of Q4_K generation; ap is the activation in the order above,
+ * each super-block followed by its 8 sub-block sums (cn_block_q8k supplies the scale). The
+ * scales and mins are widened to 16 bits once per super-block; each group's pair of scales
+ * is broadcast with one pshufb; the mins meet the sub-block sums in one 128-bit madd.
  * Per lane the int32 sum over a super-block is at most 4 · (2 · 2·15·127) · 63 < 2²². */
 CN_AVX2 static inline float dot_q4_k_avx2(const cn_block_q4_K *w, const cn_block_q8k *a, const int8_t *ap, int64_t nb)
 {
 	const __m256i m4 = _mm256_set1_epi8(0x0F), sh = _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4);
 	__m256 acc = _mm256_setzero_ps();
 	__m128 accm = _mm_setzero_ps();
-	for (int64_t b = 0; b < nb; b++, ap += CN_QK_K) {
+	for (int64_t b = 0; b < nb; b++, ap += AP_BLOCK) {
 		__m256i sm = _mm256_cvtepu8_epi16(k4_scales_v(w[b].scales)); /* sc0-7 | m0-7 */
-		__m256i bs = _mm256_loadu_si256((const __m256i *)a[b].bsums);
-		__m128i bs8 = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
-		__m128i summ = _mm_madd_epi16(_mm256_extracti128_si256(sm, 1), bs8);
+		__m128i summ = _mm_madd_epi16(_mm256_extracti128_si256(sm, 1), _mm_loadu_si128((const __m128i *)(ap + CN_QK_K)));
 		__m256i sc = _mm256_permute2x128_si256(sm, sm, 0x00); /* sc0-7 in both lanes */
 		const uint8_t *qs = w[b].qs;
 		__m256i s0 = _mm256_setzero_si256(), s1 = s0;
@@ -427,11 +434,9 @@ CN_AVX2 static inline float dot_q5_k_avx2(const cn_block_q5_K *w, const cn_block
 	const __m256i m4 = _mm256_set1_epi8(0x0F), b4 = _mm256_set1_epi8(0x10), sh = _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4);
 	__m256 acc = _mm256_setzero_ps();
 	__m128 accm = _mm_setzero_ps();
-	for (int64_t b = 0; b < nb; b++, ap += CN_QK_K) {
+	for (int64_t b = 0; b < nb; b++, ap += AP_BLOCK) {
 		__m256i sm = _mm256_cvtepu8_epi16(k4_scales_v(w[b].scales)); /* sc0-7 | m0-7 */
-		__m256i bs = _mm256_loadu_si256((const __m256i *)a[b].bsums);
-		__m128i bs8 = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
-		__m128i summ = _mm_madd_epi16(_mm256_extracti128_si256(sm, 1), bs8);
+		__m128i summ = _mm_madd_epi16(_mm256_extracti128_si256(sm, 1), _mm_loadu_si128((const __m128i *)(ap + CN_QK_K)));
 		__m256i sc = _mm256_permute2x128_si256(sm, sm, 0x00); /* sc0-7 in both lanes */
 		const uint8_t *qs = w[b].qs;
 		__m256i qh0 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)w[b].qh));
@@ -533,7 +538,7 @@ CN_AVX2 float cn_vec_dot_q8_avx2(cn_ggml_type t, const void *row, const void *xq
 	}
 }
 
-#define Q4K_SEG 128 /* super-blocks of permuted activation on the stack: 32 KiB */
+#define Q4K_SEG 128 /* super-blocks of permuted activation on the stack: 34 KiB */
 
 /* Q4_K or Q5_K rows [r0, r1) (w at row r0): the activation permuted Q4K_SEG super-blocks
  * at a time (one pass for rows of up to 32768 values; longer rows add up their segments).
@@ -542,7 +547,7 @@ CN_AVX2 static __attribute__((always_inline)) inline void k45_rows(bool five, co
                                                                    int64_t r0, int64_t r1, const void *xq, int64_t n,
                                                                    float *y)
 {
-	_Alignas(32) int8_t ap[Q4K_SEG * CN_QK_K];
+	_Alignas(32) int8_t ap[Q4K_SEG * AP_BLOCK];
 	const cn_block_q8k *a = xq;
 	int64_t nb = n / CN_QK_K;
 	for (int64_t s0 = 0; s0 < nb; s0 += Q4K_SEG) {
