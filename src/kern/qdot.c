@@ -276,21 +276,51 @@ CN_AVX2 void cn_q8_act_quantize_avx2(cn_ggml_type t, const float *x, void *dst, 
 	}
 }
 
-/* Q8_0 × q8a: per block one maddubs + madd, then d_w·d_a times the 8 lane sums. */
-CN_AVX2 static float dot_q8_0_avx2(const cn_block_q8_0 *w, const cn_block_q8a *a, int64_t nb)
+/* Q8_0 × q8a: per block one maddubs + madd, then d_w·d_a times the 8 lane sums. The
+ * scales were half the vector work (per block: move the half to a vector register,
+ * convert, multiply, broadcast); now eight blocks' halves are gathered with scalar loads
+ * and shifts (the integer units are idle here), converted and multiplied by the
+ * activation's scales (da: one float per block, laid out by the caller) in one go, and
+ * each block's product is broadcast with one in-lane permute. Same float operations per
+ * block as one at a time, so the result does not change. */
+CN_AVX2 static inline float dot_q8_0_avx2(const cn_block_q8_0 *w, const cn_block_q8a *a, const float *da, int64_t nb)
 {
 	__m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
 	int64_t b = 0;
+	for (; b + 8 <= nb; b += 8) {
+		const uint8_t *p = (const uint8_t *)(w + b);
+		uint64_t lo = 0, hi = 0;
+		for (int k = 0; k < 4; k++) {
+			lo |= (uint64_t)cn_ld16(p + k * sizeof(cn_block_q8_0)) << (16 * k);
+			hi |= (uint64_t)cn_ld16(p + (k + 4) * sizeof(cn_block_q8_0)) << (16 * k);
+		}
+		__m256 sc = _mm256_mul_ps(_mm256_cvtph_ps(_mm_set_epi64x((long long)hi, (long long)lo)), _mm256_loadu_ps(da + b));
+		__m256 sc03 = _mm256_permute2f128_ps(sc, sc, 0x00), sc47 = _mm256_permute2f128_ps(sc, sc, 0x11);
+#define CN_Q8_PAIR(k, s, imm0, imm1)                                                                                 \
+	do {                                                                                                             \
+		__m256i p0 = dot_i8(_mm256_loadu_si256((const __m256i *)w[b + k].qs),                                      \
+		                    _mm256_loadu_si256((const __m256i *)a[b + k].qs));                                     \
+		__m256i p1 = dot_i8(_mm256_loadu_si256((const __m256i *)w[b + k + 1].qs),                                  \
+		                    _mm256_loadu_si256((const __m256i *)a[b + k + 1].qs));                                 \
+		acc0 = _mm256_fmadd_ps(_mm256_permute_ps(s, imm0), _mm256_cvtepi32_ps(p0), acc0);                          \
+		acc1 = _mm256_fmadd_ps(_mm256_permute_ps(s, imm1), _mm256_cvtepi32_ps(p1), acc1);                          \
+	} while (0)
+		CN_Q8_PAIR(0, sc03, 0x00, 0x55);
+		CN_Q8_PAIR(2, sc03, 0xAA, 0xFF);
+		CN_Q8_PAIR(4, sc47, 0x00, 0x55);
+		CN_Q8_PAIR(6, sc47, 0xAA, 0xFF);
+#undef CN_Q8_PAIR
+	}
 	for (; b + 2 <= nb; b += 2) {
 		__m256i p0 = dot_i8(_mm256_loadu_si256((const __m256i *)w[b].qs), _mm256_loadu_si256((const __m256i *)a[b].qs));
 		__m256i p1 = dot_i8(_mm256_loadu_si256((const __m256i *)w[b + 1].qs),
 		                    _mm256_loadu_si256((const __m256i *)a[b + 1].qs));
-		acc0 = _mm256_fmadd_ps(_mm256_set1_ps(F16(w[b].d) * a[b].d), _mm256_cvtepi32_ps(p0), acc0);
-		acc1 = _mm256_fmadd_ps(_mm256_set1_ps(F16(w[b + 1].d) * a[b + 1].d), _mm256_cvtepi32_ps(p1), acc1);
+		acc0 = _mm256_fmadd_ps(_mm256_set1_ps(F16(w[b].d) * da[b]), _mm256_cvtepi32_ps(p0), acc0);
+		acc1 = _mm256_fmadd_ps(_mm256_set1_ps(F16(w[b + 1].d) * da[b + 1]), _mm256_cvtepi32_ps(p1), acc1);
 	}
 	for (; b < nb; b++) {
 		__m256i p0 = dot_i8(_mm256_loadu_si256((const __m256i *)w[b].qs), _mm256_loadu_si256((const __m256i *)a[b].qs));
-		acc0 = _mm256_fmadd_ps(_mm256_set1_ps(F16(w[b].d) * a[b].d), _mm256_cvtepi32_ps(p0), acc0);
+		acc0 = _mm256_fmadd_ps(_mm256_set1_ps(F16(w[b].d) * da[b]), _mm256_cvtepi32_ps(p0), acc0);
 	}
 	return hsum8(_mm256_add_ps(acc0, acc1));
 }
@@ -525,10 +555,10 @@ CN_AVX2 static float dot_q6_k_avx2(const cn_block_q6_K *w, const cn_block_q8k *a
 CN_AVX2 float cn_vec_dot_q8_avx2(cn_ggml_type t, const void *row, const void *xq, int64_t n)
 {
 	switch (t) {
-	case CN_GGML_Q8_0: return dot_q8_0_avx2(row, xq, n / CN_QK);
 	case CN_GGML_Q4_0: return dot_q4_0_avx2(row, xq, n / CN_QK);
+	case CN_GGML_Q8_0:
 	case CN_GGML_Q4_K:
-	case CN_GGML_Q5_K: { /* through the matvec, which permutes the activation */
+	case CN_GGML_Q5_K: { /* through the matvec, which lays out the activation */
 		float y;
 		cn_matvec_q8_avx2(t, row, 0, 0, 1, xq, n, &y);
 		return y;
@@ -538,6 +568,7 @@ CN_AVX2 float cn_vec_dot_q8_avx2(cn_ggml_type t, const void *row, const void *xq
 	}
 }
 
+#define Q8_SEG 1024 /* Q8_0 blocks whose activation scales are laid out at a time: 4 KiB */
 #define Q4K_SEG 128 /* super-blocks of permuted activation on the stack: 34 KiB */
 
 /* Q4_K or Q5_K rows [r0, r1) (w at row r0): the activation permuted Q4K_SEG super-blocks
@@ -568,10 +599,24 @@ CN_AVX2 void cn_matvec_q8_avx2(cn_ggml_type t, const uint8_t *w, size_t row_byte
 {
 	w += (size_t)r0 * row_bytes;
 	switch (t) {
-	case CN_GGML_Q8_0:
-		for (int64_t r = r0; r < r1; r++, w += row_bytes)
-			y[r] = dot_q8_0_avx2((const void *)w, xq, n / CN_QK);
+	case CN_GGML_Q8_0: {
+		/* the activation's block scales as an array, Q8_SEG blocks at a time (one pass
+		 * for rows of up to 32768 values; longer rows add up their segments) */
+		float da[Q8_SEG];
+		const cn_block_q8a *a = xq;
+		int64_t nb = n / CN_QK;
+		for (int64_t s0 = 0; s0 < nb; s0 += Q8_SEG) {
+			int64_t len = nb - s0 < Q8_SEG ? nb - s0 : Q8_SEG;
+			for (int64_t b = 0; b < len; b++)
+				da[b] = a[s0 + b].d;
+			const uint8_t *wr = w;
+			for (int64_t r = r0; r < r1; r++, wr += row_bytes) {
+				float d = dot_q8_0_avx2((const cn_block_q8_0 *)wr + s0, a + s0, da, len);
+				y[r] = s0 ? y[r] + d : d;
+			}
+		}
 		break;
+	}
 	case CN_GGML_Q4_0:
 		for (int64_t r = r0; r < r1; r++, w += row_bytes)
 			y[r] = dot_q4_0_avx2((const void *)w, xq, n / CN_QK);
