@@ -26,6 +26,15 @@
  * never applied per element. Every integer sum is exact (bounds noted at each kernel), so the
  * scalar reference below (same integer arithmetic, one float multiply-add per block) differs
  * from the AVX2 path only in the order of the float additions.
+ *
+ * The matvec entry (cn_matvec_q8_avx2) lays out per call what every row would otherwise
+ * redo: for Q4_K/Q5_K the activation in the order of the weights' nibble pairs (so two
+ * sub-blocks share a multiply by their scales) with its sub-block sums, for Q8_0 its block
+ * scales as a float array. Single dot products go through it too, so a row's value is the
+ * same whichever entry computed it. Two things that did not help, measured: computing 2-4
+ * rows per call to share the activation's loads (from memory it was 2-3x slower: the
+ * interleaved row streams defeat the hardware prefetcher), and software prefetch 0.5-16 KiB
+ * ahead (no gain from cache or memory at any distance, T0 or T1).
  */
 #include "kern/kern_int.h"
 
@@ -526,10 +535,11 @@ CN_AVX2 static float dot_q6_k_avx2(const cn_block_q6_K *w, const cn_block_q8k *a
 		__m256i off = _mm256_madd_epi16(sc16, _mm256_loadu_si256((const __m256i *)a[b].bsums));
 		__m256i sumi = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(off, 5));
 		const int8_t *aq = a[b].qs;
+		/* scales 8h .. 8h + 7 in both lanes, h = 0, 1 */
+		const __m256i sch2[2] = {_mm256_permute2x128_si256(sc16, sc16, 0x00), _mm256_permute2x128_si256(sc16, sc16, 0x11)};
 #pragma GCC unroll 2
 		for (int h = 0; h < 2; h++) {
-			/* scales 8h .. 8h + 7 in both lanes */
-			__m256i sch = _mm256_permute2x128_si256(sc16, sc16, h ? 0x11 : 0x00);
+			__m256i sch = sch2[h];
 			const uint8_t *ql = w[b].ql + 64 * h;
 			__m256i qh = _mm256_loadu_si256((const __m256i *)(w[b].qh + 32 * h));
 			__m256i x0 = _mm256_loadu_si256((const __m256i *)ql), x1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
