@@ -30,7 +30,8 @@
  * The matvec entry (cn_matvec_q8_avx2) lays out per call what every row would otherwise
  * redo: for Q4_K/Q5_K the activation in the order of the weights' nibble pairs (so two
  * sub-blocks share a multiply by their scales) with its sub-block sums, for Q8_0 its block
- * scales as a float array. Single dot products go through it too, so a row's value is the
+ * scales as a float array (Q4_0: and 8 · its block sums, for the −8 of every weight).
+ * Single dot products go through it too, so a row's value is the
  * same whichever entry computed it. Two things that did not help, measured: computing 2-4
  * rows per call to share the activation's loads (from memory it was 2-3x slower: the
  * interleaved row streams defeat the hardware prefetcher), and software prefetch 0.5-16 KiB
@@ -340,23 +341,50 @@ CN_AVX2 static inline __m256i nib32(const uint8_t *qs)
 	return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), m), _mm_and_si128(v, m));
 }
 
-CN_AVX2 static float dot_q4_0_avx2(const cn_block_q4_0 *w, const cn_block_q8a *a, int64_t nb)
+/* Q4_0 × q8a, the Q8_0 kernel's scale handling and no sign trick: the nibbles go through
+ * maddubs unsigned (0..15), and the −8 becomes 8 · Σa per block, which the caller lays out
+ * times the activation's scale (ca[b] = 8 · Σa_b · d_a, exact in the integer part) and
+ * which meets the weights' scales once per eight blocks in a separate accumulator. */
+CN_AVX2 static inline float dot_q4_0_avx2(const cn_block_q4_0 *w, const cn_block_q8a *a, const float *da, const float *ca,
+                                          int64_t nb)
 {
-	const __m256i eight = _mm256_set1_epi8(8);
-	__m256 acc0 = _mm256_setzero_ps(), acc1 = acc0;
+	const __m256i one = _mm256_set1_epi16(1);
+	__m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, accc = acc0;
+	float tailc = 0.0f;
 	int64_t b = 0;
-	for (; b + 2 <= nb; b += 2) {
-		__m256i p0 = dot_i8(_mm256_sub_epi8(nib32(w[b].qs), eight), _mm256_loadu_si256((const __m256i *)a[b].qs));
-		__m256i p1 =
-		    dot_i8(_mm256_sub_epi8(nib32(w[b + 1].qs), eight), _mm256_loadu_si256((const __m256i *)a[b + 1].qs));
-		acc0 = _mm256_fmadd_ps(_mm256_set1_ps(F16(w[b].d) * a[b].d), _mm256_cvtepi32_ps(p0), acc0);
-		acc1 = _mm256_fmadd_ps(_mm256_set1_ps(F16(w[b + 1].d) * a[b + 1].d), _mm256_cvtepi32_ps(p1), acc1);
+	for (; b + 8 <= nb; b += 8) {
+		const uint8_t *p = (const uint8_t *)(w + b);
+		uint64_t lo = 0, hi = 0;
+		for (int k = 0; k < 4; k++) {
+			lo |= (uint64_t)cn_ld16(p + k * sizeof(cn_block_q4_0)) << (16 * k);
+			hi |= (uint64_t)cn_ld16(p + (k + 4) * sizeof(cn_block_q4_0)) << (16 * k);
+		}
+		__m256 dw = _mm256_cvtph_ps(_mm_set_epi64x((long long)hi, (long long)lo));
+		accc = _mm256_fmadd_ps(dw, _mm256_loadu_ps(ca + b), accc);
+		__m256 sc = _mm256_mul_ps(dw, _mm256_loadu_ps(da + b));
+		__m256 sc03 = _mm256_permute2f128_ps(sc, sc, 0x00), sc47 = _mm256_permute2f128_ps(sc, sc, 0x11);
+#define CN_Q4_PAIR(k, s, imm0, imm1)                                                                                 \
+	do {                                                                                                             \
+		__m256i p0 = _mm256_madd_epi16(                                                                          \
+		    _mm256_maddubs_epi16(nib32(w[b + k].qs), _mm256_loadu_si256((const __m256i *)a[b + k].qs)), one);     \
+		__m256i p1 = _mm256_madd_epi16(                                                                          \
+		    _mm256_maddubs_epi16(nib32(w[b + k + 1].qs), _mm256_loadu_si256((const __m256i *)a[b + k + 1].qs)), one); \
+		acc0 = _mm256_fmadd_ps(_mm256_permute_ps(s, imm0), _mm256_cvtepi32_ps(p0), acc0);                          \
+		acc1 = _mm256_fmadd_ps(_mm256_permute_ps(s, imm1), _mm256_cvtepi32_ps(p1), acc1);                          \
+	} while (0)
+		CN_Q4_PAIR(0, sc03, 0x00, 0x55);
+		CN_Q4_PAIR(2, sc03, 0xAA, 0xFF);
+		CN_Q4_PAIR(4, sc47, 0x00, 0x55);
+		CN_Q4_PAIR(6, sc47, 0xAA, 0xFF);
+#undef CN_Q4_PAIR
 	}
 	for (; b < nb; b++) {
-		__m256i p0 = dot_i8(_mm256_sub_epi8(nib32(w[b].qs), eight), _mm256_loadu_si256((const __m256i *)a[b].qs));
-		acc0 = _mm256_fmadd_ps(_mm256_set1_ps(F16(w[b].d) * a[b].d), _mm256_cvtepi32_ps(p0), acc0);
+		__m256i p0 = _mm256_madd_epi16(_mm256_maddubs_epi16(nib32(w[b].qs), _mm256_loadu_si256((const __m256i *)a[b].qs)),
+		                               one);
+		acc0 = _mm256_fmadd_ps(_mm256_set1_ps(F16(w[b].d) * da[b]), _mm256_cvtepi32_ps(p0), acc0);
+		tailc += F16(w[b].d) * ca[b];
 	}
-	return hsum8(_mm256_add_ps(acc0, acc1));
+	return hsum8(_mm256_sub_ps(_mm256_add_ps(acc0, acc1), accc)) - tailc;
 }
 
 /* The 8 six-bit scales and mins of a Q4_K/Q5_K super-block as 16 bytes sc0-7, m0-7, from
@@ -570,7 +598,7 @@ CN_AVX2 static float dot_q6_k_avx2(const cn_block_q6_K *w, const cn_block_q8k *a
 CN_AVX2 float cn_vec_dot_q8_avx2(cn_ggml_type t, const void *row, const void *xq, int64_t n)
 {
 	switch (t) {
-	case CN_GGML_Q4_0: return dot_q4_0_avx2(row, xq, n / CN_QK);
+	case CN_GGML_Q4_0:
 	case CN_GGML_Q8_0:
 	case CN_GGML_Q4_K:
 	case CN_GGML_Q5_K: { /* through the matvec, which lays out the activation */
@@ -632,10 +660,29 @@ CN_AVX2 void cn_matvec_q8_avx2(cn_ggml_type t, const uint8_t *w, size_t row_byte
 		}
 		break;
 	}
-	case CN_GGML_Q4_0:
-		for (int64_t r = r0; r < r1; r++, w += row_bytes)
-			y[r] = dot_q4_0_avx2((const void *)w, xq, n / CN_QK);
+	case CN_GGML_Q4_0: {
+		/* the activation's block scales, and 8 · its block sums times them (the −8 of
+		 * every weight), Q8_SEG blocks at a time */
+		float da[Q8_SEG], ca[Q8_SEG];
+		const cn_block_q8a *a = xq;
+		int64_t nb = n / CN_QK;
+		for (int64_t s0 = 0; s0 < nb; s0 += Q8_SEG) {
+			int64_t len = nb - s0 < Q8_SEG ? nb - s0 : Q8_SEG;
+			for (int64_t b = 0; b < len; b++) {
+				int sum = 0;
+				for (int i = 0; i < CN_QK; i++)
+					sum += a[s0 + b].qs[i];
+				da[b] = a[s0 + b].d;
+				ca[b] = (float)(8 * sum) * da[b];
+			}
+			const uint8_t *wr = w;
+			for (int64_t r = r0; r < r1; r++, wr += row_bytes) {
+				float d = dot_q4_0_avx2((const cn_block_q4_0 *)wr + s0, a + s0, da, ca, len);
+				y[r] = s0 ? y[r] + d : d;
+			}
+		}
 		break;
+	}
 	case CN_GGML_Q4_K: k45_rows(false, w, row_bytes, r0, r1, xq, n, y); break;
 	case CN_GGML_Q5_K: k45_rows(true, w, row_bytes, r0, r1, xq, n, y); break;
 	case CN_GGML_Q6_K:

@@ -11,7 +11,7 @@
  *    scale · d · a · d_a| plus the offset's |dmin · m · a · d_a|, |32 · d · sc · a · d_a| or
  *    |8 · d · a · d_a|), |fast − ref| ≤ (nb + 16) · 2⁻²¹ · S, nb = blocks per row — a
  *    handful of roundings of relative size 2⁻²⁴ per block product and per addition.
- *  - Rows longer than the Q4_K kernel's one-pass activation buffer (32768 values: the
+ *  - Rows longer than the kernels' one-pass activation layouts (32768 values: the
  *    segments add up) and M = 1 matmuls bit-identical to the per-row dot for 1 and 2
  *    threads on such rows. */
 #include <setjmp.h>
@@ -196,9 +196,9 @@ static void test_fast_vs_ref_extremes(void **state)
 	free(xq);
 }
 
-/* Q4_K rows longer than one activation segment: cn_matmul (M = 1) equals the per-row dot
- * bit for bit, with no pool and with 1 and 2 threads; and the result is within the
- * reference bound (the segments' partial sums are one more float addition each). */
+/* Rows longer than one activation segment (every type): cn_matmul (M = 1) equals the
+ * per-row dot bit for bit, with no pool and with 1 and 2 threads; and the result is within
+ * the reference bound (the segments' partial sums are one more float addition each). */
 static void test_long_rows_threads(void **state)
 {
 	(void)state;
@@ -206,7 +206,7 @@ static void test_long_rows_threads(void **state)
 	cn_pool *pools[3] = {NULL};
 	for (int p = 1; p < 3; p++)
 		assert_int_equal(cn_pool_create(p, &pools[p], NULL), CAIRN_OK);
-	static const cn_ggml_type lt[] = {CN_GGML_Q4_K, CN_GGML_Q6_K, CN_GGML_Q8_0};
+	static const cn_ggml_type lt[] = {CN_GGML_Q4_K, CN_GGML_Q5_K, CN_GGML_Q6_K, CN_GGML_Q8_0, CN_GGML_Q4_0};
 	for (size_t ti = 0; ti < CN_ARRAY_LEN(lt); ti++) {
 		cn_ggml_type t = lt[ti];
 		size_t rb = row_bytes(t, K);
