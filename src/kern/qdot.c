@@ -18,9 +18,10 @@
  * d/2 — the error bound the tests use. Rounding is rint in the reference and the same
  * round-to-nearest in AVX2, so both quantizers give identical bytes.
  *
- * Signed × signed bytes (Q8_0, Q4_0 after its −8): maddubs wants its first operand unsigned,
- * so it gets |w| and the activation takes w's sign (_mm256_sign_epi8); |q| ≤ 127 keeps that
- * exact and the pair sums within int16. K-quants: the weight nibbles are already unsigned;
+ * Signed × signed bytes (Q8_0): maddubs wants its first operand unsigned, so it gets |w|
+ * and the activation takes w's sign (_mm256_sign_epi8); |q| ≤ 127 keeps that exact and the
+ * pair sums within int16. Q4_0's nibbles go in unsigned, its −8 through the activation's
+ * block sums. K-quants: the weight nibbles are already unsigned;
  * their 6-bit sub-block scales multiply the 16-bit pair sums in madd, and the mins (Q4_K,
  * Q5_K) or the −32 offset (Q6_K) come from the activation's 16-element sums, so the offset is
  * never applied per element. Every integer sum is exact (bounds noted at each kernel), so the
