@@ -10,8 +10,9 @@
  * thread that has no work in hand. A successful claim carries the generation, and the
  * caller cannot publish the next job before every claimed range of this one has finished,
  * so the job's fields are stable while a range runs. Waiting is spin-then-sleep: a short
- * spin catches the back-to-back jobs of a forward pass without a futex round trip; after
- * that, workers sleep on a condition variable so an idle pool costs nothing.
+ * spin (yielding now and then, see spin_step) catches the back-to-back jobs of a forward
+ * pass without a futex round trip; after that, workers sleep on a condition variable so
+ * an idle pool costs nothing.
  *
  * The split is static and contiguous: range r of nr gets n/nr items (+1 for the first
  * n%nr), nr = min(threads, n/grain). Which thread computes which range does not affect
@@ -21,6 +22,7 @@
 #include "kern/kern_int.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +36,21 @@
 #endif
 
 #define SPIN_ITERS 2000 /* ~50 µs of pause before sleeping */
+#define SPIN_YIELD 64   /* every 64th step of a spin yields the CPU */
+
+/* One step of a spin-wait. When the machine has fewer free cores than the pool has
+ * threads (it is shared), a pure pause loop burns the time slice that the thread being
+ * waited for needs; yielding now and then hands it over, and costs one short system call
+ * when nobody else wants the core. Measured with 2 threads while another process held
+ * one of the 2 cores, Q8_0 decode, 3 interleaved rounds: 26.9 / 27.4 / 25.8 tok/s with pure
+ * pause, 31.3 / 30.7 / 28.5 with the yield. */
+static inline void spin_step(int s)
+{
+	if (s % SPIN_YIELD == SPIN_YIELD - 1)
+		sched_yield();
+	else
+		CPU_RELAX();
+}
 #define MAX_THREADS 256
 
 typedef struct pool_scratch {
@@ -99,7 +116,7 @@ static void *worker_main(void *arg)
 	for (;;) {
 		uint64_t c = atomic_load_explicit(&p->claim, memory_order_acquire);
 		for (int s = 0; CLAIM_GEN(c) == seen && s < SPIN_ITERS; s++) {
-			CPU_RELAX();
+			spin_step(s);
 			c = atomic_load_explicit(&p->claim, memory_order_acquire);
 		}
 		if (CLAIM_GEN(c) == seen) {
@@ -206,7 +223,7 @@ void cn_pool_for(cn_pool *p, int64_t n, int64_t grain, cn_pool_fn fn, void *ctx)
 	pthread_mutex_unlock(&p->mu);
 	take_ranges(p, gen, 0);
 	for (int s = 0; atomic_load_explicit(&p->done, memory_order_acquire) < nr && s < SPIN_ITERS; s++)
-		CPU_RELAX();
+		spin_step(s);
 	if (atomic_load_explicit(&p->done, memory_order_acquire) < nr) {
 		pthread_mutex_lock(&p->mu);
 		while (atomic_load_explicit(&p->done, memory_order_acquire) < nr)
