@@ -104,6 +104,11 @@ float cn_vec_dot_q8(cn_ggml_type t, const void *row, const void *xq, int64_t n);
 float cn_vec_dot_q8_ref(cn_ggml_type t, const void *row, const void *xq, int64_t n);
 #if CN_KERN_X86
 void cn_q8_act_quantize_avx2(cn_ggml_type t, const float *x, void *dst, int64_t n);
+/* The exact integer sums of one K-quant super-block with an 8-bit activation block (the
+ * scalar references of qdot.c and qgemm.c): Q4_K/Q5_K Σ sc·Σq·a and Σ m·bsum; Q6_K
+ * Σ sc·(Σq·a − 32·bsum). */
+void cn_q45k_block_isum(const uint8_t *w, bool five, const cn_block_q8k *a, int32_t *is, int32_t *im);
+int32_t cn_q6k_block_isum(const cn_block_q6_K *w, const cn_block_q8k *a);
 float cn_vec_dot_q8_avx2(cn_ggml_type t, const void *row, const void *xq, int64_t n);
 /* y[r] = row r · xq for r in [r0, r1), rows row_bytes apart from w. */
 void cn_matvec_q8_avx2(cn_ggml_type t, const uint8_t *w, size_t row_bytes, int64_t r0, int64_t r1, const void *xq,

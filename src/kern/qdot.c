@@ -143,55 +143,68 @@ static float dot_q4_0_ref(const cn_block_q4_0 *w, const cn_block_q8a *a, int64_t
 }
 
 /* Q4_K and Q5_K: Σ_j sc_j Σ q·a over sub-block j, times d; minus dmin · Σ_j m_j · (sum of a
- * over sub-block j). */
+ * over sub-block j). The integer sums of one super-block (shared with qgemm.c's reference). */
+void cn_q45k_block_isum(const uint8_t *w, bool five, const cn_block_q8k *a, int32_t *is_out, int32_t *im_out)
+{
+	const uint8_t *scales = w + 4, *qh = w + 16, *qs = w + (five ? 48 : 16);
+	int32_t is = 0, im = 0;
+	for (int j = 0; j < 8; j++) {
+		uint8_t sc, m;
+		cn_scale_min_k4(j, scales, &sc, &m);
+		int32_t sub = 0;
+		for (int l = 0; l < 32; l++) {
+			int q = (j & 1) ? qs[32 * (j / 2) + l] >> 4 : qs[32 * (j / 2) + l] & 0xF;
+			if (five)
+				q |= ((qh[l] >> j) & 1) << 4;
+			sub += q * a->qs[32 * j + l];
+		}
+		is += sc * sub;
+		im += m * (a->bsums[2 * j] + a->bsums[2 * j + 1]);
+	}
+	*is_out = is;
+	*im_out = im;
+}
+
 static float dot_q45_k_ref(const uint8_t *w, bool five, const cn_block_q8k *a, int64_t nb)
 {
 	const size_t bsz = five ? sizeof(cn_block_q5_K) : sizeof(cn_block_q4_K);
 	float s = 0.0f;
 	for (int64_t b = 0; b < nb; b++, w += bsz) {
-		const uint8_t *scales = w + 4, *qh = w + 16, *qs = w + (five ? 48 : 16);
-		int32_t is = 0, im = 0;
-		for (int j = 0; j < 8; j++) {
-			uint8_t sc, m;
-			cn_scale_min_k4(j, scales, &sc, &m);
-			int32_t sub = 0;
-			for (int l = 0; l < 32; l++) {
-				int q = (j & 1) ? qs[32 * (j / 2) + l] >> 4 : qs[32 * (j / 2) + l] & 0xF;
-				if (five)
-					q |= ((qh[l] >> j) & 1) << 4;
-				sub += q * a[b].qs[32 * j + l];
-			}
-			is += sc * sub;
-			im += m * (a[b].bsums[2 * j] + a[b].bsums[2 * j + 1]);
-		}
+		int32_t is, im;
+		cn_q45k_block_isum(w, five, &a[b], &is, &im);
 		s += cn_f16_to_f32(cn_ld16(w)) * a[b].d * (float)is - cn_f16_to_f32(cn_ld16(w + 2)) * a[b].d * (float)im;
 	}
 	return s;
 }
 
-/* Q6_K: Σ_g sc_g Σ (q − 32)·a over 16-element group g = Σ_g sc_g (Σ q·a − 32 · bsum_g). */
+/* Q6_K: Σ_g sc_g Σ (q − 32)·a over 16-element group g = Σ_g sc_g (Σ q·a − 32 · bsum_g): the
+ * integer sum of one super-block (shared with qgemm.c's reference). */
+int32_t cn_q6k_block_isum(const cn_block_q6_K *w, const cn_block_q8k *a)
+{
+	int32_t is = 0;
+	for (int h = 0; h < 2; h++) {
+		const uint8_t *ql = w->ql + 64 * h, *qh = w->qh + 32 * h;
+		for (int r = 0; r < 4; r++)
+			for (int half = 0; half < 2; half++) {
+				int g = 8 * h + 2 * r + half;
+				int32_t sub = 0;
+				for (int l = 16 * half; l < 16 * half + 16; l++) {
+					int lo = (r & 1) ? ql[l + 32] : ql[l];
+					lo = r < 2 ? lo & 0xF : lo >> 4;
+					int q = lo | (((qh[l] >> (2 * r)) & 3) << 4);
+					sub += q * a->qs[128 * h + 32 * r + l];
+				}
+				is += w->scales[g] * (sub - 32 * a->bsums[g]);
+			}
+	}
+	return is;
+}
+
 static float dot_q6_k_ref(const cn_block_q6_K *w, const cn_block_q8k *a, int64_t nb)
 {
 	float s = 0.0f;
-	for (int64_t b = 0; b < nb; b++) {
-		int32_t is = 0;
-		for (int h = 0; h < 2; h++) {
-			const uint8_t *ql = w[b].ql + 64 * h, *qh = w[b].qh + 32 * h;
-			for (int r = 0; r < 4; r++)
-				for (int half = 0; half < 2; half++) {
-					int g = 8 * h + 2 * r + half;
-					int32_t sub = 0;
-					for (int l = 16 * half; l < 16 * half + 16; l++) {
-						int lo = (r & 1) ? ql[l + 32] : ql[l];
-						lo = r < 2 ? lo & 0xF : lo >> 4;
-						int q = lo | (((qh[l] >> (2 * r)) & 3) << 4);
-						sub += q * a[b].qs[128 * h + 32 * r + l];
-					}
-					is += w[b].scales[g] * (sub - 32 * a[b].bsums[g]);
-				}
-		}
-		s += cn_f16_to_f32(w[b].d) * a[b].d * (float)is;
-	}
+	for (int64_t b = 0; b < nb; b++)
+		s += cn_f16_to_f32(w[b].d) * a[b].d * (float)cn_q6k_block_isum(&w[b], &a[b]);
 	return s;
 }
 
