@@ -200,9 +200,15 @@ bool cn_is_dir(const char *path);
 typedef struct cn_map {
 	const uint8_t *data;
 	size_t len;
+	size_t cap; /* cn_map_load: bytes of the anonymous mapping; 0 for a file mapping */
 } cn_map;
 /* Read-only memory map; an empty file maps to {NULL, 0}. */
 cairn_status cn_map_open(const char *path, cn_map *m, cn_err *err);
+/* The file read into private memory advised for 2 MiB pages, then made read-only: for data
+ * streamed end to end over and over (a decoder's weights), where a file mapping's 4 KiB
+ * pages cost TLB misses and stop the hardware prefetcher at every page boundary. An empty
+ * file gives {NULL, 0}. */
+cairn_status cn_map_load(const char *path, cn_map *m, cn_err *err);
 void cn_map_close(cn_map *m);
 
 /* ---- time --------------------------------------------------------------------------- */

@@ -197,6 +197,7 @@ cairn_status cn_map_open(const char *path, cn_map *m, cn_err *err)
 		close(fd);
 		return cn_err_set(err, CAIRN_EIO, "%s: cannot stat: %s", path, strerror(e));
 	}
+	m->cap = 0;
 	if (st.st_size == 0) {
 		close(fd);
 		return CAIRN_OK;
@@ -208,15 +209,76 @@ cairn_status cn_map_open(const char *path, cn_map *m, cn_err *err)
 		return cn_err_set(err, CAIRN_EIO, "%s: mmap failed: %s", path, strerror(e));
 	m->data = p;
 	m->len = (size_t)st.st_size;
+	m->cap = 0;
+	return CAIRN_OK;
+}
+
+cairn_status cn_map_load(const char *path, cn_map *m, cn_err *err)
+{
+	m->data = NULL;
+	m->len = m->cap = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return cn_err_set(err, errno == ENOENT ? CAIRN_ENOTFOUND : CAIRN_EIO, "%s: cannot open: %s",
+		                  path, strerror(errno));
+	struct stat st;
+	if (fstat(fd, &st) != 0) {
+		int e = errno;
+		close(fd);
+		return cn_err_set(err, CAIRN_EIO, "%s: cannot stat: %s", path, strerror(e));
+	}
+	if (st.st_size <= 0) {
+		close(fd);
+		return CAIRN_OK;
+	}
+	const size_t huge = (size_t)2 << 20, len = (size_t)st.st_size;
+	if (len > SIZE_MAX - huge) {
+		close(fd);
+		return cn_err_set(err, CAIRN_ETOOBIG, "%s: file too large", path);
+	}
+	size_t cap = (len + huge - 1) & ~(huge - 1);
+	void *p = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		int e = errno;
+		close(fd);
+		return cn_err_set(err, CAIRN_ENOMEM, "%s: cannot allocate %zu bytes: %s", path, cap, strerror(e));
+	}
+	/* Only advice: where transparent huge pages are off this is ordinary memory. */
+	(void)madvise(p, cap, MADV_HUGEPAGE);
+	size_t got = 0;
+	while (got < len) {
+		ssize_t r = pread(fd, (char *)p + got, len - got > ((size_t)1 << 30) ? (size_t)1 << 30 : len - got,
+		                  (off_t)got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			int e = r < 0 ? errno : 0;
+			close(fd);
+			munmap(p, cap);
+			return cn_err_set(err, CAIRN_EIO, "%s: read failed at byte %zu: %s", path, got,
+			                  e ? strerror(e) : "the file shrank while being read");
+		}
+		got += (size_t)r;
+	}
+	close(fd); /* the page cache keeps its copy: the next open of the same model reads from it */
+	/* Read-only from here: a stray write faults instead of changing the model. */
+	if (mprotect(p, cap, PROT_READ) != 0) {
+		int e = errno;
+		munmap(p, cap);
+		return cn_err_set(err, CAIRN_EIO, "%s: mprotect failed: %s", path, strerror(e));
+	}
+	m->data = p;
+	m->len = len;
+	m->cap = cap;
 	return CAIRN_OK;
 }
 
 void cn_map_close(cn_map *m)
 {
 	if (m->data)
-		munmap((void *)m->data, m->len);
+		munmap((void *)m->data, m->cap ? m->cap : m->len);
 	m->data = NULL;
-	m->len = 0;
+	m->len = m->cap = 0;
 }
 
 uint64_t cn_now_ns(void)

@@ -528,6 +528,16 @@ cairn_status cn_gguf_open(const char *path, cn_gguf **out, cn_err *err)
 	return open_common(path, m.data, m.len, &m, out, err);
 }
 
+cairn_status cn_gguf_load(const char *path, cn_gguf **out, cn_err *err)
+{
+	*out = NULL;
+	cn_map m;
+	cairn_status st = cn_map_load(path, &m, err);
+	if (st)
+		return st;
+	return open_common(path, m.data, m.len, &m, out, err);
+}
+
 cairn_status cn_gguf_open_mem(const void *data, size_t len, const char *name, cn_gguf **out, cn_err *err)
 {
 	*out = NULL;

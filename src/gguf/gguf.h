@@ -164,6 +164,9 @@ typedef struct cn_gguf cn_gguf;
 /* Opens and validates a GGUF file or a llama2.c checkpoint (told apart by the magic). On
  * failure *out is NULL and err names the file and the problem. */
 cairn_status cn_gguf_open(const char *path, cn_gguf **out, cn_err *err);
+/* As cn_gguf_open, with the file read into memory advised for huge pages (cn_map_load)
+ * instead of mapped: for weights streamed once per generated token. */
+cairn_status cn_gguf_load(const char *path, cn_gguf **out, cn_err *err);
 /* The same over bytes in memory, which the caller keeps alive and unchanged until close;
  * name is used in messages. For fuzzing and tests. */
 cairn_status cn_gguf_open_mem(const void *data, size_t len, const char *name, cn_gguf **out,

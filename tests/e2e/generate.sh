@@ -32,6 +32,9 @@ echo -n "Once upon a time" >"$WORK/prompt"
 set +e; "${G[@]}" -n 20 --verbose <"$WORK/prompt" >"$WORK/out2" 2>"$WORK/err2"; rc=$?; set -e
 [ $rc -eq 0 ] || fail "stdin prompt: exit $rc"
 cmp -s "$WORK/out" "$WORK/out2" || fail "stdin prompt gave other text"
+# weights mapped from the file (CAIRN_MODEL_MMAP) instead of read into memory: the same text
+CAIRN_MODEL_MMAP=1 "${G[@]}" -n 20 <"$WORK/prompt" >"$WORK/out3" 2>/dev/null || fail "CAIRN_MODEL_MMAP=1 failed"
+cmp -s "$WORK/out" "$WORK/out3" || fail "mapped weights gave other text"
 contains "$WORK/err2" "20 generated"
 contains "$WORK/err2" "stop: max tokens"
 # a seed reproduces its text

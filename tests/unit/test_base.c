@@ -163,6 +163,49 @@ static void test_atomic_write_and_read_limits(void **state)
 	assert_int_equal(cn_test_rmtree(dir), 0);
 }
 
+/* cn_map_load: the file's bytes, in a mapping of whole 2 MiB units, equal to cn_map_open's. */
+static void test_map_load(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/cairn-test-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char path[256], empty[256];
+	snprintf(path, sizeof path, "%s/w.bin", dir);
+	snprintf(empty, sizeof empty, "%s/empty", dir);
+	size_t n = (3u << 20) + 12345;
+	uint8_t *bytes = malloc(n);
+	assert_non_null(bytes);
+	uint32_t x = 2463534242u;
+	for (size_t i = 0; i < n; i++) {
+		x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+		bytes[i] = (uint8_t)x;
+	}
+	cn_err err;
+	cn_err_clear(&err);
+	assert_int_equal(cn_file_write_atomic(path, bytes, n, &err), CAIRN_OK);
+	assert_int_equal(cn_file_write_atomic(empty, "", 0, &err), CAIRN_OK);
+	cn_map a, b;
+	assert_int_equal(cn_map_load(path, &a, &err), CAIRN_OK);
+	assert_int_equal(cn_map_open(path, &b, &err), CAIRN_OK);
+	assert_int_equal(a.len, n);
+	assert_int_equal(a.cap, 4u << 20);
+	assert_int_equal(b.cap, 0);
+	assert_memory_equal(a.data, bytes, n);
+	assert_memory_equal(a.data, b.data, n);
+	cn_map_close(&a);
+	cn_map_close(&b);
+	assert_null(a.data);
+	assert_int_equal(a.len + a.cap, 0);
+	assert_int_equal(cn_map_load(empty, &a, &err), CAIRN_OK);
+	assert_null(a.data);
+	assert_int_equal(a.len, 0);
+	cn_map_close(&a);
+	assert_int_equal(cn_map_load("/nonexistent/model.gguf", &a, &err), CAIRN_ENOTFOUND);
+	assert_non_null(strstr(err.msg, "/nonexistent/model.gguf"));
+	free(bytes);
+	assert_int_equal(cn_test_rmtree(dir), 0);
+}
+
 static void test_arena_alignment_and_large(void **state)
 {
 	(void)state;
@@ -191,6 +234,7 @@ int main(void)
 		cmocka_unit_test(test_alloc_failure_is_reported),
 		cmocka_unit_test(test_atomic_write_and_read_limits),
 		cmocka_unit_test(test_arena_alignment_and_large),
+		cmocka_unit_test(test_map_load),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
