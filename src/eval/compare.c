@@ -396,19 +396,21 @@ static void render_text(cn_buf *b, const cairn_eval_comparison *c)
 		cn_buf_printf(b, " (%zu only in A, %zu only in B: left out)", c->only_a, c->only_b);
 	cn_buf_printf(b, "; randomization test %d permutations, bootstrap %d resamples, seed %llu\n\n",
 	              c->params.permutations, c->params.bootstrap, (unsigned long long)c->params.seed);
-	cn_buf_printf(b, "%-22s %9s %9s %9s %8s %21s %5s %5s %5s%s\n", "measure", "A", "B", "B-A", "p",
+	int w = ans ? 22 : 16; /* answer measures have longer names */
+	cn_buf_printf(b, "%-*s %9s %9s %9s %8s %21s %5s %5s %5s%s\n", w, "measure", "A", "B", "B-A", "p",
 	              "95% CI", "win", "loss", "tie", ans ? "     n" : "");
 	for (size_t i = 0; i < c->nrows; i++) {
 		const cn_cmp_row *r = &c->rows[i];
 		if (!r->gated && r->n && cn_mspec_is_total(&c->a->m[r->ia])) {
-			cn_buf_printf(b, "%-22s %9.0f %9.0f %+9.0f\n", r->name, r->mean_a, r->mean_b, r->diff);
+			cn_buf_printf(b, "%-*s %9.0f %9.0f %+9.0f\n", w, r->name, r->mean_a, r->mean_b, r->diff);
 			continue;
 		}
 		if (!r->gated) {
-			cn_buf_printf(b, "%-22s %9s %9s %9s   (no question has a value in both runs)\n", r->name, "-", "-", "-");
+			cn_buf_printf(b, "%-*s %9s %9s %9s   (no question has a value in both runs)\n", w, r->name, "-", "-",
+			              "-");
 			continue;
 		}
-		cn_buf_printf(b, "%-22s %9.4f %9.4f %+9.4f %8.4f [%+8.4f, %+8.4f] %5d %5d %5d", r->name, r->mean_a,
+		cn_buf_printf(b, "%-*s %9.4f %9.4f %+9.4f %8.4f [%+8.4f, %+8.4f] %5d %5d %5d", w, r->name, r->mean_a,
 		              r->mean_b, r->diff, r->p, r->lo, r->hi, r->wins, r->losses, r->ties);
 		if (ans)
 			cn_buf_printf(b, " %5zu", r->n);

@@ -575,6 +575,10 @@ void cn_report_html(cn_buf *b, const cairn_eval_result *r, const cairn_eval_comp
 		               "<th>wins</th><th>losses</th><th>ties</th><th>gate</th></tr>");
 		for (size_t i = 0; i < c->nrows; i++) {
 			const cn_cmp_row *row = &c->rows[i];
+			if (!row->gated && isnan(row->mean_a)) { /* an answer measure no question has on both sides */
+				cn_buf_printf(b, "<tr><td>%s</td><td>-</td><td>-</td><td>-</td><td colspan='6'></td></tr>", row->name);
+				continue;
+			}
 			if (!row->gated) {
 				cn_buf_printf(b, "<tr><td>%s</td><td>%.0f</td><td>%.0f</td><td>%+.0f</td><td colspan='6'></td></tr>",
 				              row->name, row->mean_a, row->mean_b, row->diff);

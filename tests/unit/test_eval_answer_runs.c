@@ -235,6 +235,33 @@ static void test_compare_answer_runs(void **state)
 	cairn_eval_comparison_free(c);
 	cairn_eval_result_free(a);
 	cairn_eval_result_free(b);
+
+	/* A measure both runs have, but never on the same question: no pair, no test, no gate. */
+	a = load("{\"id\":\"x\",\"answerable\":true,\"abstained\":false,\"em\":1}\n"
+	         "{\"id\":\"y\",\"answerable\":true,\"abstained\":false}\n");
+	b = load("{\"id\":\"x\",\"answerable\":true,\"abstained\":false}\n"
+	         "{\"id\":\"y\",\"answerable\":true,\"abstained\":false,\"em\":0}\n");
+	cp = cairn_eval_compare_default_params();
+	cp.gate = 1;
+	assert_int_equal(cairn_eval_compare(a, b, &cp, &c, eb, sizeof eb), CAIRN_OK);
+	r = row_of(c, "em");
+	assert_int_equal(r->n, 0);
+	assert_false(r->gated);
+	assert_false(r->regressed);
+	assert_true(isnan(r->mean_a) && isnan(r->p));
+	const cairn_report_format fmts[] = {CAIRN_REPORT_TEXT, CAIRN_REPORT_JSON, CAIRN_REPORT_MD, CAIRN_REPORT_HTML};
+	for (size_t i = 0; i < 4; i++) {
+		assert_int_equal(cairn_eval_comparison_render(c, fmts[i], &text, &len, eb, sizeof eb), CAIRN_OK);
+		/* a printed NaN ("provenance" has the letters too) */
+		static const char *const nans[] = {" nan", "-nan", ">nan", "(nan", ":nan", "[nan", "NaN"};
+		for (size_t k = 0; k < sizeof nans / sizeof nans[0]; k++)
+			if (strstr(text, nans[k]))
+				fail_msg("format %d prints a NaN: %.40s", (int)fmts[i], strstr(text, nans[k]));
+		cairn_free(text);
+	}
+	cairn_eval_comparison_free(c);
+	cairn_eval_result_free(a);
+	cairn_eval_result_free(b);
 }
 
 static void test_bad_rows(void **state)
