@@ -504,6 +504,25 @@ static bool scan_record(cn_jsonl_reader *r, jscan *j, bool *has_id, bool *has_te
 	if (j->p != j->end)
 		return jfail(j, "text after the JSON object");
 	(void)extra_top; /* members past the 64th are validated but not kept as metadata */
+	/* No "_id": exports often name it "doc_id" or "id" (the first found, in that order). The
+	 * member stays in the metadata too, as the user wrote it. */
+	static const char *const alt_ids[] = {"doc_id", "id"};
+	for (size_t a = 0; a < 2 && !*has_id; a++)
+		for (size_t i = 0; i < ntop && !*has_id; i++) {
+			if (top[i].klen != strlen(alt_ids[a]) || memcmp(top[i].key, alt_ids[a], top[i].klen) != 0)
+				continue;
+			*has_id = true;
+			cn_buf_reset(&r->id);
+			if (top[i].kind == '"') {
+				jscan sub = {.p = top[i].val, .end = top[i].val + top[i].vlen, .start = top[i].val};
+				if (!jstring(&sub, &r->id))
+					return jfail(j, sub.why);
+				*id_kind = "string";
+			} else {
+				*id_kind = top[i].kind == 'n' ? "number" : "other";
+				cn_buf_append(&r->id, top[i].val, top[i].vlen);
+			}
+		}
 	cn_buf_reset(&r->meta);
 	cn_buf_putc(&r->meta, '{');
 	bool first = true;
@@ -558,12 +577,12 @@ cairn_status cn_jsonl_next(cn_jsonl_reader *r, cn_jsonl_record *rec, cn_err *err
 		}
 		if (!has_id)
 			return cn_err_set(err, CAIRN_EFORMAT, "%s:%llu: missing \"_id\" (the document id, as BEIR corpora "
-			                  "name it)", r->path, (unsigned long long)r->line);
+			                  "name it; \"doc_id\" or \"id\" serve too)", r->path, (unsigned long long)r->line);
 		if (strcmp(id_kind, "other") == 0)
-			return cn_err_set(err, CAIRN_EFORMAT, "%s:%llu: \"_id\" is not a string or number",
+			return cn_err_set(err, CAIRN_EFORMAT, "%s:%llu: the document id is not a string or number",
 					  r->path, (unsigned long long)r->line);
 		if (!r->id.len || memchr(r->id.data, '\0', r->id.len))
-			return cn_err_set(err, CAIRN_EFORMAT, "%s:%llu: empty or invalid \"_id\"", r->path,
+			return cn_err_set(err, CAIRN_EFORMAT, "%s:%llu: empty or invalid document id", r->path,
 					  (unsigned long long)r->line);
 		if (!has_text)
 			return cn_err_set(err, CAIRN_EFORMAT, "%s:%llu: missing \"text\"", r->path,

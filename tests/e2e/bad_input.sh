@@ -35,8 +35,8 @@ expect_rc 3 "$CAIRN" --kb "$WORK/kb2" ingest "$B"
 # a path that does not exist: reported, exit 3
 expect_rc 3 "$CAIRN" --kb "$WORK/kb3" ingest "$WORK/nope"
 contains "$WORK/err" "nope"
-# a JSON Lines file of 30 records keyed "doc_id": the first 20 problems are shown, then a count
-for i in $(seq 30); do echo "{\"doc_id\": \"d$i\", \"text\": \"t\"}"; done >"$WORK/ids.jsonl"
+# a JSON Lines file of 30 records without an id: the first 20 problems are shown, then a count
+for i in $(seq 30); do echo "{\"name\": \"d$i\", \"text\": \"t\"}"; done >"$WORK/ids.jsonl"
 expect_rc 3 "$CAIRN" --kb "$WORK/kb4" ingest "$WORK/ids.jsonl"
 [ "$(grep -c 'missing "_id" (the document id' "$WORK/err")" -eq 20 ] || { cat "$WORK/err"; fail "not 20 lines shown"; }
 contains "$WORK/err" "... and 11 more skipped (the first 20 are shown above)"

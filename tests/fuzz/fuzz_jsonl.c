@@ -5,7 +5,8 @@
  * records have non-NULL id/title/text, line numbers strictly increase, byte ranges lie
  * inside the input and do not go backwards, and metadata_json is a JSON object. And a
  * differential check against jansson, an independent JSON parser: every line the scanner
- * accepts, jansson accepts too, with the same "_id" (strings) and "text".
+ * accepts, jansson accepts too, with the same "_id" (strings) — or, without one, the value of
+ * "doc_id" or "id" — and "text".
  */
 #include "fuzz.h"
 
@@ -77,6 +78,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		           "text differs from jansson's");
 		if (json_is_string(jid))
 			FUZZ_CHECK(strcmp(json_string_value(jid), rec.id) == 0, "_id differs from jansson's");
+		else if (!jid) { /* the id came from "doc_id" or "id": one of jansson's strings, or a number */
+			json_t *a = json_object_get(line, "doc_id"), *b = json_object_get(line, "id");
+			/* either key's string (an escaped key spelling is a key of its own to the scanner,
+			 * which compares keys as written), or a number's text, which jansson does not keep */
+			FUZZ_CHECK((json_is_string(a) && !strcmp(json_string_value(a), rec.id)) ||
+			               (json_is_string(b) && !strcmp(json_string_value(b), rec.id)) || json_is_number(a) ||
+			               json_is_number(b),
+			           "id %s is neither doc_id nor id", rec.id);
+		}
 		json_decref(line);
 		last_line = rec.line;
 		last_end = rec.src_end;

@@ -989,7 +989,7 @@ static void test_jsonl(void **state)
 	assert_string_equal(rec.metadata_json, "{\"lang\":\"fr\",\"score\":\"1.5\",\"ok\":\"true\"}");
 	assert_int_equal(rec.line, 4);
 	const char *bad[] = {"c.jsonl:5: bad JSON", "c.jsonl:6: missing \"_id\"", "c.jsonl:7: missing \"text\"",
-			     "c.jsonl:8: \"_id\" is not a string or number", "c.jsonl:9: not a JSON object",
+			     "c.jsonl:8: the document id is not a string or number", "c.jsonl:9: not a JSON object",
 			     "c.jsonl:10: invalid UTF-8 at byte 26 of the line"};
 	for (size_t i = 0; i < CN_ARRAY_LEN(bad); i++) {
 		cn_err_clear(&err);
@@ -1006,6 +1006,23 @@ static void test_jsonl(void **state)
 	assert_string_equal(rec.metadata_json, "{\"tags\":\"[\\\"a\\\",\\\"b\\\"]\",\"lang\":\"de\",\"k\":\"v\"}");
 	assert_int_equal(cn_jsonl_next(r, &rec, &err), CAIRN_ENOTFOUND);
 	assert_int_equal(cn_jsonl_next(r, &rec, &err), CAIRN_ENOTFOUND);
+	cn_jsonl_close(r);
+
+	/* Without "_id", "doc_id" then "id" name the document (and stay in the metadata). */
+	const char *alt = "{\"doc_id\": \"x1\", \"text\": \"a\"}\n"
+	                  "{\"id\": 7, \"text\": \"b\"}\n"
+	                  "{\"_id\": \"p\", \"doc_id\": \"q\", \"text\": \"c\"}\n"
+	                  "{\"id\": \"z\", \"doc_id\": \"a\\u00e9\", \"text\": \"d\"}\n"
+	                  "{\"id\": {\"x\": 1}, \"text\": \"e\"}\n";
+	assert_int_equal(cn_jsonl_open("alt.jsonl", alt, strlen(alt), &r, &err), CAIRN_OK);
+	const char *want[] = {"x1", "7", "p", "a\xC3\xA9"};
+	for (size_t i = 0; i < CN_ARRAY_LEN(want); i++) {
+		assert_int_equal(cn_jsonl_next(r, &rec, &err), CAIRN_OK);
+		assert_string_equal(rec.id, want[i]);
+	}
+	cn_err_clear(&err);
+	assert_int_equal(cn_jsonl_next(r, &rec, &err), CAIRN_EFORMAT);
+	assert_non_null(strstr(err.msg, "alt.jsonl:5: the document id is not a string or number"));
 	cn_jsonl_close(r);
 
 	/* a huge line (8 MB of text) */
