@@ -73,6 +73,8 @@ static void test_rows_to_measures(void **state)
 	(void)state;
 	assert_true(cn_evres_is_answer_rows(RUN_A, strlen(RUN_A)));
 	assert_false(cn_evres_is_answer_rows("{\"kind\":\"cairn-eval-result/1\"}", 31));
+	const char *lead = "\n \n{\"id\":\"a\",\"answerable\":true}\nnot json";
+	assert_true(cn_evres_is_answer_rows(lead, strlen(lead)));
 	cairn_eval_result *r = load(RUN_A);
 	assert_true(r->answers);
 	assert_int_equal(r->nq, 5);
