@@ -41,6 +41,7 @@
 #include "kern/kern_int.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #if CN_KERN_X86
@@ -465,21 +466,42 @@ CN_AVX2 static void q4k_act_permute(const cn_block_q8k *a, int8_t *out, int64_t 
 	}
 }
 
-/* Q4_K × q8k, the hot loop of Q4_K generation; ap is the activation in the order above,
- * each super-block followed by its 8 sub-block sums (cn_block_q8k supplies the scale). The
- * scales and mins are widened to 16 bits once per super-block; each group's pair of scales
- * is broadcast with one pshufb; the mins meet the sub-block sums in one 128-bit madd.
- * Per lane the int32 sum over a super-block is at most 4 · (2 · 2·15·127) · 63 < 2²². */
-CN_AVX2 static inline float dot_q4_k_avx2(const cn_block_q4_K *w, const cn_block_q8k *a, const int8_t *ap, int64_t nb)
+/* Q4_K or Q5_K × q8k, the hot loop of their generation; ap is the activation in the order
+ * above, each super-block followed by its 8 sub-block sums (cn_block_q8k supplies the
+ * scale). The scales and mins are widened to 16 bits once per super-block; each group's pair
+ * of scales is broadcast with one pshufb; the mins meet the sub-block sums in one 128-bit
+ * madd. Always inlined with `five` a constant, so each type gets its own loop.
+ * Q5_K's fifth bits: bit j of qh[l] belongs to element 32j + l, so for the vector of group j,
+ * half h (low lane: elements 64j + 16h + i of sub-block 2j, high lane: 64j + 32 + 16h + i of
+ * 2j + 1) they are bits 2j and 2j + 1 of qh[16h + i]: qh's half h in both lanes, each lane
+ * shifted so its bit lands on bit 4 (left for j < 2, right after; the shift stays inside
+ * each byte for the bit that is kept), masked and or'ed in.
+ * Per lane the int32 sum over a super-block is at most 4 · (2 · 2·15·127) · 63 < 2²² (Q4_K),
+ * 4 · (2 · 2·31·127) · 63 < 2²³ (Q5_K). */
+_Static_assert(offsetof(cn_block_q4_K, scales) == 4 && offsetof(cn_block_q5_K, scales) == 4 &&
+                   offsetof(cn_block_q4_K, qs) == 16 && offsetof(cn_block_q5_K, qh) == 16 &&
+                   offsetof(cn_block_q5_K, qs) == 48,
+               "dot_q45_k_avx2 reads the blocks by these offsets");
+
+CN_AVX2 static __attribute__((always_inline)) inline float dot_q45_k_avx2(const uint8_t *w, bool five,
+                                                                          const cn_block_q8k *a, const int8_t *ap,
+                                                                          int64_t nb)
 {
-	const __m256i m4 = _mm256_set1_epi8(0x0F), sh = _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4);
+	const size_t bsz = five ? sizeof(cn_block_q5_K) : sizeof(cn_block_q4_K);
+	const __m256i m4 = _mm256_set1_epi8(0x0F), b4 = _mm256_set1_epi8(0x10), sh = _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4);
 	__m256 acc = _mm256_setzero_ps();
 	__m128 accm = _mm_setzero_ps();
-	for (int64_t b = 0; b < nb; b++, ap += AP_BLOCK) {
-		__m256i sm = _mm256_cvtepu8_epi16(k4_scales_i(w[b].scales)); /* sc0-7 | m0-7 */
+	for (int64_t b = 0; b < nb; b++, ap += AP_BLOCK, w += bsz) {
+		/* the layout both share: d, dmin (fp16), 12 bytes of scales; Q5_K's qh, then qs */
+		__m256i sm = _mm256_cvtepu8_epi16(k4_scales_i(w + 4)); /* sc0-7 | m0-7 */
 		__m128i summ = _mm_madd_epi16(_mm256_extracti128_si256(sm, 1), _mm_loadu_si128((const __m128i *)(ap + CN_QK_K)));
 		__m256i sc = _mm256_permute2x128_si256(sm, sm, 0x00); /* sc0-7 in both lanes */
-		const uint8_t *qs = w[b].qs;
+		const uint8_t *qs = w + (five ? 48 : 16);
+		__m256i qh0 = _mm256_setzero_si256(), qh1 = qh0;
+		if (five) {
+			qh0 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(w + 16)));
+			qh1 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(w + 32)));
+		}
 		__m256i s0 = _mm256_setzero_si256(), s1 = s0;
 #pragma GCC unroll 4
 		for (int j = 0; j < 4; j++) {
@@ -487,6 +509,20 @@ CN_AVX2 static inline float dot_q4_k_avx2(const cn_block_q4_K *w, const cn_block
 			__m256i v1 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(qs + 32 * j + 16)));
 			__m256i q0 = _mm256_and_si256(_mm256_srlv_epi32(v0, sh), m4);
 			__m256i q1 = _mm256_and_si256(_mm256_srlv_epi32(v1, sh), m4);
+			if (five) {
+				__m256i h0, h1;
+				if (j < 2) { /* bits 2j, 2j + 1 up to bit 4: left by 4 − 2j, 3 − 2j */
+					const __m256i c = _mm256_setr_epi32(4 - 2 * j, 4 - 2 * j, 4 - 2 * j, 4 - 2 * j, 3 - 2 * j,
+					                                    3 - 2 * j, 3 - 2 * j, 3 - 2 * j);
+					h0 = _mm256_sllv_epi32(qh0, c), h1 = _mm256_sllv_epi32(qh1, c);
+				} else { /* right by 2j − 4, 2j − 3 */
+					const __m256i c = _mm256_setr_epi32(2 * j - 4, 2 * j - 4, 2 * j - 4, 2 * j - 4, 2 * j - 3,
+					                                    2 * j - 3, 2 * j - 3, 2 * j - 3);
+					h0 = _mm256_srlv_epi32(qh0, c), h1 = _mm256_srlv_epi32(qh1, c);
+				}
+				q0 = _mm256_or_si256(q0, _mm256_and_si256(h0, b4));
+				q1 = _mm256_or_si256(q1, _mm256_and_si256(h1, b4));
+			}
 			__m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(q0, _mm256_loadu_si256((const __m256i *)(ap + 64 * j))),
 			                             _mm256_maddubs_epi16(q1, _mm256_loadu_si256((const __m256i *)(ap + 64 * j + 32))));
 			p = _mm256_madd_epi16(p, _mm256_shuffle_epi8(sc, _mm256_loadu_si256((const __m256i *)k_bcast16_pair[j])));
@@ -497,65 +533,7 @@ CN_AVX2 static inline float dot_q4_k_avx2(const cn_block_q4_K *w, const cn_block
 		}
 		/* d and dmin converted together, times the activation's scale */
 		uint32_t dd;
-		memcpy(&dd, &w[b].d, 4);
-		__m128 sd = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int)dd)), _mm_set1_ps(a[b].d));
-		acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(sd), _mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)), acc);
-		accm = _mm_fmadd_ps(_mm_shuffle_ps(sd, sd, 0x55), _mm_cvtepi32_ps(summ), accm);
-	}
-	__m128 s = _mm_sub_ps(_mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1)), accm);
-	s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-	s = _mm_add_ss(s, _mm_movehdup_ps(s));
-	return _mm_cvtss_f32(s);
-}
-
-/* Q5_K × q8k: Q4_K's loop (on the same permuted activation) with the fifth bits. Bit j of
- * qh[l] belongs to element 32j + l, so for the vector of group j, half h (low lane:
- * elements 64j + 16h + i of sub-block 2j, high lane: 64j + 32 + 16h + i of 2j + 1) the bits
- * are bits 2j and 2j + 1 of qh[16h + i]: qh's half h in both lanes, each lane shifted so its
- * bit lands on bit 4 (left for j < 2, right after; the shift stays inside each byte for
- * the bit that is kept), masked and or'ed in. Per lane the int32 sum over a super-block is
- * at most 4 · (2 · 2·31·127) · 63 < 2²³. */
-CN_AVX2 static inline float dot_q5_k_avx2(const cn_block_q5_K *w, const cn_block_q8k *a, const int8_t *ap, int64_t nb)
-{
-	const __m256i m4 = _mm256_set1_epi8(0x0F), b4 = _mm256_set1_epi8(0x10), sh = _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4);
-	__m256 acc = _mm256_setzero_ps();
-	__m128 accm = _mm_setzero_ps();
-	for (int64_t b = 0; b < nb; b++, ap += AP_BLOCK) {
-		__m256i sm = _mm256_cvtepu8_epi16(k4_scales_i(w[b].scales)); /* sc0-7 | m0-7 */
-		__m128i summ = _mm_madd_epi16(_mm256_extracti128_si256(sm, 1), _mm_loadu_si128((const __m128i *)(ap + CN_QK_K)));
-		__m256i sc = _mm256_permute2x128_si256(sm, sm, 0x00); /* sc0-7 in both lanes */
-		const uint8_t *qs = w[b].qs;
-		__m256i qh0 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)w[b].qh));
-		__m256i qh1 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(w[b].qh + 16)));
-		__m256i s0 = _mm256_setzero_si256(), s1 = s0;
-#pragma GCC unroll 4
-		for (int j = 0; j < 4; j++) {
-			__m256i v0 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(qs + 32 * j)));
-			__m256i v1 = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(qs + 32 * j + 16)));
-			__m256i q0 = _mm256_and_si256(_mm256_srlv_epi32(v0, sh), m4);
-			__m256i q1 = _mm256_and_si256(_mm256_srlv_epi32(v1, sh), m4);
-			__m256i h0, h1;
-			if (j < 2) { /* bits 2j, 2j + 1 up to bit 4: left by 4 − 2j, 3 − 2j */
-				const __m256i c = _mm256_setr_epi32(4 - 2 * j, 4 - 2 * j, 4 - 2 * j, 4 - 2 * j, 3 - 2 * j, 3 - 2 * j,
-				                                    3 - 2 * j, 3 - 2 * j);
-				h0 = _mm256_sllv_epi32(qh0, c), h1 = _mm256_sllv_epi32(qh1, c);
-			} else { /* right by 2j − 4, 2j − 3 */
-				const __m256i c = _mm256_setr_epi32(2 * j - 4, 2 * j - 4, 2 * j - 4, 2 * j - 4, 2 * j - 3, 2 * j - 3,
-				                                    2 * j - 3, 2 * j - 3);
-				h0 = _mm256_srlv_epi32(qh0, c), h1 = _mm256_srlv_epi32(qh1, c);
-			}
-			q0 = _mm256_or_si256(q0, _mm256_and_si256(h0, b4));
-			q1 = _mm256_or_si256(q1, _mm256_and_si256(h1, b4));
-			__m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(q0, _mm256_loadu_si256((const __m256i *)(ap + 64 * j))),
-			                             _mm256_maddubs_epi16(q1, _mm256_loadu_si256((const __m256i *)(ap + 64 * j + 32))));
-			p = _mm256_madd_epi16(p, _mm256_shuffle_epi8(sc, _mm256_loadu_si256((const __m256i *)k_bcast16_pair[j])));
-			if (j & 1)
-				s1 = _mm256_add_epi32(s1, p);
-			else
-				s0 = _mm256_add_epi32(s0, p);
-		}
-		uint32_t dd;
-		memcpy(&dd, &w[b].d, 4);
+		memcpy(&dd, w, 4);
 		__m128 sd = _mm_mul_ps(_mm_cvtph_ps(_mm_cvtsi32_si128((int)dd)), _mm_set1_ps(a[b].d));
 		acc = _mm256_fmadd_ps(_mm256_broadcastss_ps(sd), _mm256_cvtepi32_ps(_mm256_add_epi32(s0, s1)), acc);
 		accm = _mm_fmadd_ps(_mm_shuffle_ps(sd, sd, 0x55), _mm_cvtepi32_ps(summ), accm);
@@ -643,8 +621,8 @@ CN_AVX2 static __attribute__((always_inline)) inline void k45_rows(bool five, co
 		q4k_act_permute(a + s0, ap, len);
 		const uint8_t *wr = w;
 		for (int64_t r = r0; r < r1; r++, wr += row_bytes) {
-			float d = five ? dot_q5_k_avx2((const cn_block_q5_K *)wr + s0, a + s0, ap, len)
-			               : dot_q4_k_avx2((const cn_block_q4_K *)wr + s0, a + s0, ap, len);
+			size_t bsz = five ? sizeof(cn_block_q5_K) : sizeof(cn_block_q4_K);
+			float d = dot_q45_k_avx2(wr + (size_t)s0 * bsz, five, a + s0, ap, len);
 			y[r] = s0 ? y[r] + d : d;
 		}
 	}
