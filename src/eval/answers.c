@@ -267,7 +267,7 @@ cairn_status cairn_eval_result_from_answers(const char *path, const char *meta_j
 	if (rc == CAIRN_OK)
 		rc = cn_evres_from_answer_rows(out, data, len, path, meta_json, &err);
 	cn_free(data);
-	if (rc != CAIRN_OK && errbuf && errbuf_size)
-		snprintf(errbuf, errbuf_size, "%s", err.msg);
+	if (rc != CAIRN_OK)
+		cn_eval_errbuf(errbuf, errbuf_size, &err);
 	return rc;
 }

@@ -91,11 +91,6 @@ cairn_eval_compare_params cairn_eval_compare_default_params(void)
 	return p;
 }
 
-static void set_errbuf(char *errbuf, size_t n, const cn_err *err)
-{
-	if (errbuf && n)
-		snprintf(errbuf, n, "%s", err->msg);
-}
 
 /* "name=value,..." → the tolerance of each row; "default" sets the rest. */
 static cairn_status apply_tolerances(cairn_eval_comparison *c, const char *spec, cn_err *err)
@@ -288,7 +283,7 @@ cairn_status cairn_eval_compare(const cairn_eval_result *a, const cairn_eval_res
 	}
 	if (rc != CAIRN_OK) {
 		cairn_eval_comparison_free(c);
-		set_errbuf(errbuf, errbuf_size, &err);
+		cn_eval_errbuf(errbuf, errbuf_size, &err);
 		return rc;
 	}
 	*out = c;
@@ -512,7 +507,7 @@ cairn_status cairn_eval_comparison_render(const cairn_eval_comparison *c, cairn_
 		errbuf[0] = '\0';
 	if (!c || !text) {
 		cn_err_set(&err, CAIRN_EINVAL, "compare: comparison and text are required");
-		set_errbuf(errbuf, errbuf_size, &err);
+		cn_eval_errbuf(errbuf, errbuf_size, &err);
 		return CAIRN_EINVAL;
 	}
 	cn_buf b;
@@ -525,17 +520,8 @@ cairn_status cairn_eval_comparison_render(const cairn_eval_comparison *c, cairn_
 	default:
 		cn_buf_free(&b);
 		cn_err_set(&err, CAIRN_EINVAL, "compare: report format %d is not available", (int)format);
-		set_errbuf(errbuf, errbuf_size, &err);
+		cn_eval_errbuf(errbuf, errbuf_size, &err);
 		return CAIRN_EINVAL;
 	}
-	size_t n = b.len;
-	if (b.failed || !(*text = cn_buf_take(&b))) {
-		cn_buf_free(&b);
-		cn_err_set(&err, CAIRN_ENOMEM, "eval: out of memory");
-		set_errbuf(errbuf, errbuf_size, &err);
-		return CAIRN_ENOMEM;
-	}
-	if (len)
-		*len = n;
-	return CAIRN_OK;
+	return cn_eval_report_take(&b, text, len, errbuf, errbuf_size);
 }

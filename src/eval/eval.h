@@ -295,6 +295,11 @@ cairn_status cn_evres_from_answer_rows(cairn_eval_result **out, const char *data
 bool cn_evres_is_answer_rows(const char *data, size_t len);
 /* Fingerprint of a file as a JSON object {"path","size","crc32c"} appended to b. */
 cairn_status cn_fingerprint_json(cn_buf *b, const char *path, cn_err *err);
+/* err's message into the caller's buffer (public entry points' errbuf), when there is one. */
+void cn_eval_errbuf(char *errbuf, size_t n, const cn_err *err);
+/* A rendered report handed to the caller: *text takes b's bytes (NUL-terminated), *len their
+ * count; CAIRN_ENOMEM (message in errbuf) when b ran out of memory. b is empty after. */
+cairn_status cn_eval_report_take(cn_buf *b, char **text, size_t *len, char *errbuf, size_t errbuf_size);
 /* Latency percentile (nearest rank) over the measured queries; -1 when none. */
 double cn_evres_latency(const cairn_eval_result *r, double p);
 

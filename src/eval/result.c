@@ -26,10 +26,26 @@
 #define RESULT_KIND "cairn-eval-result/1"
 #define RESULT_MAX_BYTES ((size_t)1 << 30)
 
-static void set_errbuf(char *errbuf, size_t n, const cn_err *err)
+void cn_eval_errbuf(char *errbuf, size_t n, const cn_err *err)
 {
 	if (errbuf && n)
 		snprintf(errbuf, n, "%s", err->msg);
+}
+
+cairn_status cn_eval_report_take(cn_buf *b, char **text, size_t *len, char *errbuf, size_t errbuf_size)
+{
+	size_t n = b->len;
+	if (b->failed || !(*text = cn_buf_take(b))) {
+		cn_buf_free(b);
+		cn_err err;
+		cn_err_clear(&err);
+		cn_err_set(&err, CAIRN_ENOMEM, "eval: out of memory");
+		cn_eval_errbuf(errbuf, errbuf_size, &err);
+		return CAIRN_ENOMEM;
+	}
+	if (len)
+		*len = n;
+	return CAIRN_OK;
 }
 
 cairn_eval_result *cn_evres_new(const cn_mspec *m, size_t nm, cn_err *err)
@@ -305,7 +321,7 @@ cairn_status cairn_eval_trec(const char *qrels_path, const char *run_path, const
 		errbuf[0] = '\0';
 	if (!qrels_path || !run_path || !out) {
 		cn_err_set(&err, CAIRN_EINVAL, "eval trec: qrels, run and result are required");
-		set_errbuf(errbuf, errbuf_size, &err);
+		cn_eval_errbuf(errbuf, errbuf_size, &err);
 		return CAIRN_EINVAL;
 	}
 	*out = NULL;
@@ -349,7 +365,7 @@ cairn_status cairn_eval_trec(const char *qrels_path, const char *run_path, const
 	cn_qrels_free(&qrels);
 	if (rc != CAIRN_OK) {
 		cairn_eval_result_free(r);
-		set_errbuf(errbuf, errbuf_size, &err);
+		cn_eval_errbuf(errbuf, errbuf_size, &err);
 		return rc;
 	}
 	*out = r;
@@ -623,7 +639,7 @@ cairn_status cairn_eval_result_load(const char *path, cairn_eval_result **out, c
 		                                        : cn_evres_parse(out, data, len, path, &err);
 	cn_free(data);
 	if (rc != CAIRN_OK)
-		set_errbuf(errbuf, errbuf_size, &err);
+		cn_eval_errbuf(errbuf, errbuf_size, &err);
 	return rc;
 }
 
@@ -712,7 +728,7 @@ cairn_status cairn_eval_result_render(const cairn_eval_result *r, cairn_report_f
 		errbuf[0] = '\0';
 	if (!r || !text) {
 		cn_err_set(&err, CAIRN_EINVAL, "eval: result and text are required");
-		set_errbuf(errbuf, errbuf_size, &err);
+		cn_eval_errbuf(errbuf, errbuf_size, &err);
 		return CAIRN_EINVAL;
 	}
 	cn_buf b;
@@ -726,17 +742,8 @@ cairn_status cairn_eval_result_render(const cairn_eval_result *r, cairn_report_f
 	default:
 		cn_buf_free(&b);
 		cn_err_set(&err, CAIRN_EINVAL, "eval: unknown report format %d", (int)format);
-		set_errbuf(errbuf, errbuf_size, &err);
+		cn_eval_errbuf(errbuf, errbuf_size, &err);
 		return CAIRN_EINVAL;
 	}
-	size_t n = b.len;
-	if (b.failed || !(*text = cn_buf_take(&b))) {
-		cn_buf_free(&b);
-		cn_err_set(&err, CAIRN_ENOMEM, "eval: out of memory");
-		set_errbuf(errbuf, errbuf_size, &err);
-		return CAIRN_ENOMEM;
-	}
-	if (len)
-		*len = n;
-	return CAIRN_OK;
+	return cn_eval_report_take(&b, text, len, errbuf, errbuf_size);
 }

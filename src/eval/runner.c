@@ -536,7 +536,7 @@ cairn_status cairn_eval_retrieval(const char *dataset_dir, const cairn_eval_para
 			q.qrels_split = defaults.qrels_split;
 		rc = eval_retrieval(dataset_dir, &q, out, &err);
 	}
-	if (rc != CAIRN_OK && errbuf && errbuf_size)
-		snprintf(errbuf, errbuf_size, "%s", err.msg);
+	if (rc != CAIRN_OK)
+		cn_eval_errbuf(errbuf, errbuf_size, &err);
 	return rc;
 }
