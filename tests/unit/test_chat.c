@@ -29,26 +29,11 @@ static struct {
 	const char *skip_reason;
 } S;
 
-static int run(char *const argv[])
-{
-	pid_t pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	int status;
-	if (waitpid(pid, &status, 0) < 0)
-		return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 static int suite_setup(void **state)
 {
 	(void)state;
 	char *probe[] = {PY, "-c", "import jinja2", NULL};
-	if (access(PY, X_OK) != 0 || run(probe) != 0) {
+	if (access(PY, X_OK) != 0 || cn_test_run(probe) != 0) {
 		S.skip_reason = "python3-jinja2 not available (/usr/bin/python3 -c 'import jinja2')";
 		return 0;
 	}
@@ -65,7 +50,7 @@ static int suite_setup(void **state)
 			S.phi3[0] = '\0';
 	}
 	char *gen[] = {PY, "tests/reference/chat_render.py", S.cases, arg[0] ? "--gguf" : NULL, arg, NULL};
-	if (run(gen) != 0) {
+	if (cn_test_run(gen) != 0) {
 		fprintf(stderr, "chat_render.py failed\n");
 		return -1;
 	}

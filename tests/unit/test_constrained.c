@@ -47,21 +47,6 @@ static struct {
 	int total, total_valid;
 } S;
 
-static int run(char *const argv[])
-{
-	pid_t pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	int st;
-	if (waitpid(pid, &st, 0) < 0)
-		return -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static int suite_setup(void **state)
 {
 	(void)state;
@@ -77,7 +62,7 @@ static int suite_setup(void **state)
 		return 0;
 	}
 	char *check[] = {PY, "-c", "import numpy, jsonschema", NULL};
-	if (run(check) != 0) {
+	if (cn_test_run(check) != 0) {
 		S.skip_reason = "python3 with numpy and jsonschema not available";
 		return 0;
 	}
@@ -90,7 +75,7 @@ static int suite_setup(void **state)
 		               "qwen2",  "--vocab", gpt2, "--bpe-size", i ? "50257" : "3000", "--layers", "1", "--hidden",
 		               "64",     "--heads", "4", "--kv-heads", "2", "--ff", "128", "--ctx", "512", "--seed",
 		               i ? "5" : "4", NULL};
-		if (run(gen) != 0) {
+		if (cn_test_run(gen) != 0) {
 			fprintf(stderr, "make_decoder_gguf.py failed\n");
 			return -1;
 		}

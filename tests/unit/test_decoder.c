@@ -95,21 +95,6 @@ static suite S;
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
-static int run(char *const argv[])
-{
-	pid_t pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	int status;
-	if (waitpid(pid, &status, 0) < 0)
-		return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 static void path_of(char *buf, size_t size, const char *name)
 {
 	snprintf(buf, size, "%s/%s", S.dir, name);
@@ -259,7 +244,7 @@ static int suite_setup(void **state)
 		return 0;
 	}
 	char *torch_argv[] = {PY, "-c", "import torch, numpy", NULL};
-	if (run(torch_argv) != 0) {
+	if (cn_test_run(torch_argv) != 0) {
 		S.skip_reason = "python3 with torch and numpy not available (/usr/bin/python3 -c 'import torch')";
 		return 0;
 	}
@@ -281,7 +266,7 @@ static int suite_setup(void **state)
 	               "--bpe-vocab",   gpt2,
 	               "--types",       types,
 	               S.small ? "--small" : NULL, NULL};
-	if (run(gen) != 0) {
+	if (cn_test_run(gen) != 0) {
 		fprintf(stderr, "make_decoder_gguf.py failed\n");
 		return -1;
 	}
@@ -333,7 +318,7 @@ static int suite_setup(void **state)
 	if (rc != CAIRN_OK)
 		return -1;
 	char *ref[] = {PY, "tests/reference/decoder_ref.py", jobs, NULL};
-	if (run(ref) != 0) {
+	if (cn_test_run(ref) != 0) {
 		fprintf(stderr, "decoder_ref.py failed\n");
 		return -1;
 	}

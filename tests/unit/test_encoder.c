@@ -110,21 +110,6 @@ static void make_long_text(void)
 
 /* ---- helpers ------------------------------------------------------------------------------ */
 
-static int run(char *const argv[])
-{
-	pid_t pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	int status;
-	if (waitpid(pid, &status, 0) < 0)
-		return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 static void path_of(char *buf, size_t size, const char *name)
 {
 	snprintf(buf, size, "%s/%s", S.dir, name);
@@ -251,12 +236,12 @@ static int suite_setup(void **state)
 		return 0;
 	}
 	char *torch_argv[] = {PY, "-c", "import torch, numpy", NULL};
-	if (run(torch_argv) != 0) {
+	if (cn_test_run(torch_argv) != 0) {
 		S.skip_reason = "python3 with torch and numpy not available (/usr/bin/python3 -c 'import torch')";
 		return 0;
 	}
 	char *q_argv[] = {PY, "-c", "import sys; sys.path.insert(0, 'tests/reference'); import ggml_quants", NULL};
-	S.quants = run(q_argv) == 0;
+	S.quants = cn_test_run(q_argv) == 0;
 	const char *small_env = getenv("CAIRN_TEST_SMALL");
 	S.small = SAN_BUILD || (small_env && *small_env && strcmp(small_env, "0") != 0);
 	S.n_types = 0;
@@ -270,7 +255,7 @@ static int suite_setup(void **state)
 		snprintf(types + strlen(types), sizeof(types) - strlen(types), "%s%s", i ? "," : "", S.types[i]);
 	char *gen[] = {PY,      "tests/reference/make_encoder_gguf.py", "suite", S.dir, "--vocab", vocab, "--types", types,
 	               "--short", SHORT_TYPES, S.small ? "--small" : NULL, NULL};
-	if (run(gen) != 0) {
+	if (cn_test_run(gen) != 0) {
 		fprintf(stderr, "make_encoder_gguf.py failed\n");
 		return -1;
 	}
@@ -311,7 +296,7 @@ static int suite_setup(void **state)
 	if (rc != CAIRN_OK)
 		return -1;
 	char *ref[] = {PY, "tests/reference/encoder_ref.py", jobs, NULL};
-	if (run(ref) != 0) {
+	if (cn_test_run(ref) != 0) {
 		fprintf(stderr, "encoder_ref.py failed\n");
 		return -1;
 	}
@@ -673,7 +658,7 @@ static void test_truncation(void **state)
 	path_of(spm, sizeof(spm), "tiny-spm.gguf");
 	char *gen[] = {PY,       "tests/reference/make_encoder_gguf.py", "model", spm, "--vocab", vocab, "--type", "F16",
 	               "--layers", "1", "--hidden", "32", "--heads", "2", "--ff", "64", "--ctx", "16", NULL};
-	assert_int_equal(run(gen), 0);
+	assert_int_equal(cn_test_run(gen), 0);
 	assert_int_equal(cn_encoder_load(spm, &m, &err), CAIRN_OK);
 	cn_tokvec_init(&t);
 	assert_int_equal(cn_encoder_tokenize(m, NULL, "Hello world", 11, &t, &err), CAIRN_OK);

@@ -1,4 +1,4 @@
-/* Test support: temporary directories (no shell), the shared data directory, llama.cpp tokenizer test vectors. */
+/* Test support: temporary directories and child processes (no shell), the shared data directory, llama.cpp tokenizer test vectors. */
 #include "testutil.h"
 
 #include <ftw.h>
@@ -6,7 +6,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+int cn_test_run(char *const argv[])
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	int status;
+	if (waitpid(pid, &status, 0) < 0)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
 
 int cn_test_mkdtemp(char *buf, size_t size, const char *tag)
 {

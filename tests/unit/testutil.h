@@ -10,6 +10,10 @@ int cn_test_mkdtemp(char *buf, size_t size, const char *tag);
 /* Removes a directory tree (no shell); 0 on success. */
 int cn_test_rmtree(const char *dir);
 
+/* Runs argv[0] (a path, no shell) with argv; its exit status, or -1 when it could not run
+ * or was killed. */
+int cn_test_run(char *const argv[]);
+
 /* The read-only data directory: $CAIRN_SHARED, else ../shared; NULL when neither exists. */
 const char *cn_test_shared_dir(void);
 
