@@ -14,20 +14,31 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Opens path read-only and stats it; on failure nothing stays open and err names the file. */
+static cairn_status open_stat(const char *path, int *fd, struct stat *st, cn_err *err)
+{
+	*fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (*fd < 0)
+		return cn_err_set(err, errno == ENOENT ? CAIRN_ENOTFOUND : CAIRN_EIO, "%s: cannot open: %s", path,
+		                  strerror(errno));
+	if (fstat(*fd, st) != 0) {
+		int e = errno;
+		close(*fd);
+		*fd = -1;
+		return cn_err_set(err, CAIRN_EIO, "%s: cannot stat: %s", path, strerror(e));
+	}
+	return CAIRN_OK;
+}
+
 cairn_status cn_file_read(const char *path, size_t max_bytes, char **data, size_t *len, cn_err *err)
 {
 	*data = NULL;
 	*len = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return cn_err_set(err, errno == ENOENT ? CAIRN_ENOTFOUND : CAIRN_EIO, "%s: cannot open: %s",
-		                  path, strerror(errno));
+	int fd;
 	struct stat st;
-	if (fstat(fd, &st) != 0) {
-		int e = errno;
-		close(fd);
-		return cn_err_set(err, CAIRN_EIO, "%s: cannot stat: %s", path, strerror(e));
-	}
+	cairn_status ost = open_stat(path, &fd, &st, err);
+	if (ost)
+		return ost;
 	if (S_ISDIR(st.st_mode)) {
 		close(fd);
 		return cn_err_set(err, CAIRN_EINVAL, "%s: is a directory", path);
@@ -186,18 +197,12 @@ bool cn_is_dir(const char *path)
 cairn_status cn_map_open(const char *path, cn_map *m, cn_err *err)
 {
 	m->data = NULL;
-	m->len = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return cn_err_set(err, errno == ENOENT ? CAIRN_ENOTFOUND : CAIRN_EIO, "%s: cannot open: %s",
-		                  path, strerror(errno));
+	m->len = m->cap = 0;
+	int fd;
 	struct stat st;
-	if (fstat(fd, &st) != 0) {
-		int e = errno;
-		close(fd);
-		return cn_err_set(err, CAIRN_EIO, "%s: cannot stat: %s", path, strerror(e));
-	}
-	m->cap = 0;
+	cairn_status ost = open_stat(path, &fd, &st, err);
+	if (ost)
+		return ost;
 	if (st.st_size == 0) {
 		close(fd);
 		return CAIRN_OK;
@@ -217,16 +222,11 @@ cairn_status cn_map_load(const char *path, cn_map *m, cn_err *err)
 {
 	m->data = NULL;
 	m->len = m->cap = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return cn_err_set(err, errno == ENOENT ? CAIRN_ENOTFOUND : CAIRN_EIO, "%s: cannot open: %s",
-		                  path, strerror(errno));
+	int fd;
 	struct stat st;
-	if (fstat(fd, &st) != 0) {
-		int e = errno;
-		close(fd);
-		return cn_err_set(err, CAIRN_EIO, "%s: cannot stat: %s", path, strerror(e));
-	}
+	cairn_status ost = open_stat(path, &fd, &st, err);
+	if (ost)
+		return ost;
 	if (st.st_size <= 0) {
 		close(fd);
 		return CAIRN_OK;

@@ -476,21 +476,6 @@ static uint32_t rn(uint32_t n) { return (uint32_t)(rnd() % n); }
 static uint8_t *g_excluded; /* bitset: code points where Python's and utf8proc's data differ */
 static bool excluded(uint32_t c) { return g_excluded[c >> 3] & (1u << (c & 7)); }
 
-static int run_py(char *const argv[])
-{
-	pid_t pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	int status;
-	if (waitpid(pid, &status, 0) < 0)
-		return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 static uint32_t fnv_nfd(uint32_t cp, int *len)
 {
 	utf8proc_int32_t d[8];
@@ -512,7 +497,7 @@ static size_t find_unicode_differences(const char *tmp)
 	char props[512];
 	snprintf(props, sizeof(props), "%s/props.bin", tmp);
 	char *argv[] = {PY, REF_SCRIPT, "props", props, NULL};
-	assert_int_equal(run_py(argv), 0);
+	assert_int_equal(cn_test_run(argv), 0);
 	size_t len;
 	char *d = slurp(props, &len);
 	assert_int_equal(len, (size_t)0x110000 * 12);
@@ -688,7 +673,7 @@ static void differential(const char *tmp, const char *vocab_path, char **lines, 
 	cn_err_clear(&err);
 	assert_int_equal(cn_file_write_atomic(in, js.data, js.len, &err), CAIRN_OK);
 	char *argv[] = {PY, REF_SCRIPT, "tokenize", (char *)vocab_path, in, out, (char *)pyflags, NULL};
-	assert_int_equal(run_py(argv), 0);
+	assert_int_equal(cn_test_run(argv), 0);
 	size_t olen;
 	char *o = slurp(out, &olen);
 	char *line = o;
