@@ -214,7 +214,6 @@ cairn_status cn_map_open(const char *path, cn_map *m, cn_err *err)
 		return cn_err_set(err, CAIRN_EIO, "%s: mmap failed: %s", path, strerror(e));
 	m->data = p;
 	m->len = (size_t)st.st_size;
-	m->cap = 0;
 	return CAIRN_OK;
 }
 
